@@ -1,0 +1,57 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/go-gormigrate/gormigrate/v2"
+	"gorm.io/gorm"
+)
+
+// All returns one value of every model, in creation order.
+func All() []any {
+	return []any{
+		&Union{}, &Member{}, &WeChatAccount{}, &MedicalRecord{}, &PolicyVersion{},
+		&SettlementRun{}, &PayoutLine{}, &Transfer{}, &PaymentBatch{},
+		&Notification{}, &AdminUser{}, &AuditLog{}, &ImportBatch{}, &FAQEntry{},
+	}
+}
+
+// migrations are the schema's versions, applied in order and recorded in schema_migrations.
+// A released migration is never edited: a change to a model needs a new migration with explicit
+// steps (TestSchemaMatchesModels fails until it exists).
+func migrations() []*gormigrate.Migration {
+	return []*gormigrate.Migration{{
+		ID: "20261122_0001_initial",
+		Migrate: func(tx *gorm.DB) error {
+			return tx.Migrator().CreateTable(All()...)
+		},
+		Rollback: func(tx *gorm.DB) error {
+			all := All()
+			for i := len(all) - 1; i >= 0; i-- {
+				if err := tx.Migrator().DropTable(all[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}}
+}
+
+// Migrate brings the schema to the newest version. It is safe to run on every start and from
+// several processes one after another; each migration runs in its own transaction where the
+// database allows DDL in transactions.
+func Migrate(db *gorm.DB) error {
+	opts := *gormigrate.DefaultOptions
+	opts.TableName = "schema_migrations"
+	opts.UseTransaction = db.Dialector.Name() == "sqlite"
+	if err := gormigrate.New(db, &opts, migrations()).Migrate(); err != nil {
+		return fmt.Errorf("migrate schema: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the newest migration this binary knows.
+func SchemaVersion() string {
+	m := migrations()
+	return m[len(m)-1].ID
+}
