@@ -6,6 +6,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind says what went wrong, in terms of what the caller can do about it.
@@ -33,6 +34,19 @@ type Error struct {
 	Field   string
 	Fix     string
 	Err     error // cause, for logs only; never shown
+	// RetryAfter tells a rate-limited caller when to try again (KindTooMany).
+	RetryAfter time.Duration
+}
+
+// WithFix returns e with the fix set.
+func (e *Error) WithFix(fix string) *Error {
+	e.Fix = fix
+	return e
+}
+
+// TooMany is the error of a rate limit, with when to retry.
+func TooMany(code, message string, retryAfter time.Duration) *Error {
+	return &Error{Kind: KindTooMany, Code: code, Message: message, RetryAfter: retryAfter}
 }
 
 func (e *Error) Error() string {

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+	"gopkg.in/yaml.v3"
+	"gorm.io/gorm"
+
+	"huzhu/config"
+	"huzhu/service/kv"
+	"huzhu/service/pii"
+	"huzhu/service/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// env is what every subcommand shares: the configuration and the stores, opened on first use
+// and closed by close.
+type env struct {
+	getenv         func(string) string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	configPath string
+	cfg        config.Config
+	log        *slog.Logger
+
+	db     *gorm.DB
+	redis  redis.UniversalClient
+	kv     kv.Store
+	cipher *pii.Cipher
+}
+
+// load reads the configuration and sets up logging; called once before any subcommand runs.
+func (e *env) load() error {
+	path := e.configPath
+	if path == "" {
+		path = e.getenv("HUZHU_CONFIG")
+	}
+	cfg, err := config.Load(path, e.getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.Env == "dev" {
+		if err := e.devSecrets(&cfg); err != nil {
+			return err
+		}
+	}
+	e.cfg = cfg
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	hopts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "text" {
+		e.log = slog.New(slog.NewTextHandler(e.stderr, hopts))
+	} else {
+		e.log = slog.New(slog.NewJSONHandler(e.stderr, hopts))
+	}
+	return nil
+}
+
+// devSecrets fills missing keys in dev from a generated file, so that the embedded demo runs on a
+// bare machine and a restart can still decrypt what the last run wrote. Prod never gets here.
+func (e *env) devSecrets(cfg *config.Config) error {
+	if cfg.Security.PIIKey != "" && cfg.Security.SessionSecret != "" {
+		return nil
+	}
+	path := cfg.Security.DevKeyFile
+	var keys struct {
+		PIIKey        string `yaml:"pii_key"`
+		SessionSecret string `yaml:"session_secret"`
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		if err := yaml.Unmarshal(b, &keys); err != nil {
+			return fmt.Errorf("dev key file %s: %w (delete it to start afresh)", path, err)
+		}
+	}
+	if keys.PIIKey == "" || keys.SessionSecret == "" {
+		keys.PIIKey, keys.SessionSecret = randomKey(), randomKey()
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return fmt.Errorf("dev key file: %w", err)
+		}
+		b, _ := yaml.Marshal(keys)
+		if err := os.WriteFile(path, append([]byte("# Generated development keys. Never use in production.\n"), b...), 0o600); err != nil {
+			return fmt.Errorf("dev key file: %w", err)
+		}
+	}
+	if cfg.Security.PIIKey == "" {
+		cfg.Security.PIIKey = keys.PIIKey
+	}
+	if cfg.Security.SessionSecret == "" {
+		cfg.Security.SessionSecret = keys.SessionSecret
+	}
+	return nil
+}
+
+func randomKey() string {
+	b := make([]byte, 36)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// openDB opens (once) and migrates the database.
+func (e *env) openDB(ctx context.Context) (*gorm.DB, error) {
+	if e.db != nil {
+		return e.db, nil
+	}
+	db, err := store.Open(ctx, store.Options{MySQLDSN: e.cfg.Database.MySQLDSN, SQLitePath: e.cfg.Database.SQLitePath,
+		MaxOpenConns: e.cfg.Database.MaxOpenConns, Migrate: true, Log: e.log})
+	if err != nil {
+		return nil, err
+	}
+	e.db = db
+	return db, nil
+}
+
+// openKV returns Redis when configured, the in-process store otherwise.
+func (e *env) openKV(ctx context.Context) (kv.Store, error) {
+	if e.kv != nil {
+		return e.kv, nil
+	}
+	if e.cfg.Redis.Addr == "" {
+		e.kv = kv.NewMemory(nil)
+		return e.kv, nil
+	}
+	c := redis.NewClient(&redis.Options{Addr: e.cfg.Redis.Addr, Password: e.cfg.Redis.Password, DB: e.cfg.Redis.DB})
+	if err := c.Ping(ctx).Err(); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("cannot reach Redis at %s: %w (is it running? redis.addr)", e.cfg.Redis.Addr, err)
+	}
+	e.redis = c
+	e.kv = kv.NewRedis(c, e.cfg.Redis.Prefix)
+	return e.kv, nil
+}
+
+// piiCipher returns the cipher for personal numbers.
+func (e *env) piiCipher() (*pii.Cipher, error) {
+	if e.cipher != nil {
+		return e.cipher, nil
+	}
+	c, err := pii.New([]byte(e.cfg.Security.PIIKey))
+	if err != nil {
+		return nil, fmt.Errorf("security.pii_key: %w", err)
+	}
+	e.cipher = c
+	return c, nil
+}
+
+func (e *env) close() {
+	if e.db != nil {
+		_ = store.Close(e.db)
+	}
+	if e.redis != nil {
+		_ = e.redis.Close()
+	}
+}
+
+// actor is the name written to the audit log for command-line actions.
+func (e *env) actor() string {
+	if u := e.getenv("USER"); u != "" {
+		return "cli:" + strings.TrimSpace(u)
+	}
+	return "cli"
+}

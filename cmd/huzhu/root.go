@@ -1,0 +1,26 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "huzhu",
+		Short:         "huzhu: 在职职工医疗互助保障计划 backend (mini-program API, bot, settlement, notices, console)",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return e.load()
+		},
+		PersistentPostRun: func(cmd *cobra.Command, args []string) { e.close() },
+	}
+	root.PersistentFlags().StringVarP(&e.configPath, "config", "c", "", "YAML config file (default: $HUZHU_CONFIG, else built-in defaults)")
+	root.AddCommand(
+		serveCmd(e),
+		migrateCmd(e),
+		configCmd(e),
+		versionCmd(e),
+	)
+	return root
+}

@@ -1,0 +1,235 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"huzhu/service/errs"
+)
+
+// Options configures the application.
+type Options struct {
+	BodyLimit      int // bytes; uploads use their own larger limit through UploadLimit
+	UploadLimit    int
+	ReadTimeout    time.Duration
+	WriteTimeout   time.Duration
+	TrustedProxies []string
+	Log            *slog.Logger
+	Registry       *prometheus.Registry // nil: no /metrics
+	// Ready checks the stores for /readyz; each returns nil when healthy.
+	Ready map[string]func(context.Context) error
+	// Version is shown by /healthz.
+	Version string
+}
+
+// New returns the Fiber app with middleware, error mapping and health routes installed.
+func New(o Options) *fiber.App {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	limit := o.BodyLimit
+	if o.UploadLimit > limit {
+		// Fiber has one global limit; handlers that take JSON enforce the small limit themselves
+		// through LimitBody, uploads get the large one.
+		limit = o.UploadLimit
+	}
+	app := fiber.New(fiber.Config{
+		AppName:                 "huzhu",
+		BodyLimit:               limit,
+		ReadTimeout:             o.ReadTimeout,
+		WriteTimeout:            o.WriteTimeout,
+		ErrorHandler:            ErrorHandler(o.Log),
+		DisableStartupMessage:   true,
+		EnableTrustedProxyCheck: len(o.TrustedProxies) > 0,
+		TrustedProxies:          o.TrustedProxies,
+		ProxyHeader:             proxyHeader(o.TrustedProxies),
+		StreamRequestBody:       false,
+	})
+	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e interface{}) {
+		o.Log.Error("panic", "path", c.Route().Path, "panic", e, "request_id", RequestID(c))
+	}}))
+	app.Use(requestid.New(requestid.Config{Header: fiber.HeaderXRequestID, ContextKey: "request_id"}))
+	m := newMetrics(o.Registry)
+	app.Use(accessLog(o.Log, m))
+	if o.BodyLimit > 0 {
+		app.Use(limitJSON(o.BodyLimit))
+	}
+
+	app.Get("/healthz", func(c *fiber.Ctx) error {
+		return c.JSON(fiber.Map{"status": "ok", "version": o.Version})
+	})
+	app.Get("/readyz", func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+		defer cancel()
+		checks := fiber.Map{}
+		ok := true
+		for name, check := range o.Ready {
+			if err := check(ctx); err != nil {
+				o.Log.Warn("not ready", "check", name, "err", err)
+				checks[name] = "unavailable"
+				ok = false
+				continue
+			}
+			checks[name] = "ok"
+		}
+		if !ok {
+			return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "checks": checks})
+		}
+		return c.JSON(fiber.Map{"status": "ok", "checks": checks})
+	})
+	if o.Registry != nil {
+		app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{})))
+	}
+	return app
+}
+
+func proxyHeader(trusted []string) string {
+	if len(trusted) > 0 {
+		return fiber.HeaderXForwardedFor
+	}
+	return ""
+}
+
+// RequestID returns the request's id, as logged and as sent back in errors.
+func RequestID(c *fiber.Ctx) string {
+	if v, ok := c.Locals("request_id").(string); ok {
+		return v
+	}
+	return ""
+}
+
+// limitJSON rejects non-multipart bodies above n bytes; multipart uploads are bounded by the
+// app's larger limit.
+func limitJSON(n int) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if len(c.Request().Body()) > n && !c.Request().IsBodyStream() {
+			ct := string(c.Request().Header.ContentType())
+			if len(ct) < 19 || ct[:19] != "multipart/form-data" {
+				return errs.New(errs.KindInvalid, "request.too_large", "提交的内容太大了").WithFix("请减少一次提交的条数，单次不超过" + strconv.Itoa(n/1024) + "KB")
+			}
+		}
+		return c.Next()
+	}
+}
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg *prometheus.Registry) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "huzhu_http_requests_total", Help: "HTTP requests by route and status."},
+			[]string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "huzhu_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.001, .0025, .005, .01, .02, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"method", "route"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests, m.duration)
+	}
+	return m
+}
+
+// accessLog logs one line per request: the route pattern, never the path's values or the query
+// (they may carry ids and WeChat tokens).
+func accessLog(log *slog.Logger, m *metrics) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		if err != nil {
+			if herr := c.App().ErrorHandler(c, err); herr != nil {
+				_ = c.SendStatus(fiber.StatusInternalServerError)
+			}
+		}
+		status := c.Response().StatusCode()
+		route := c.Route().Path
+		if status == fiber.StatusNotFound && route == "/" {
+			route = "unmatched"
+		}
+		elapsed := time.Since(start)
+		m.requests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
+		m.duration.WithLabelValues(c.Method(), route).Observe(elapsed.Seconds())
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		log.Log(c.UserContext(), level, "http", "method", c.Method(), "route", route, "status", status,
+			"ms", float64(elapsed.Microseconds())/1000, "request_id", RequestID(c))
+		return nil
+	}
+}
+
+// errorBody is the one error shape of every JSON endpoint.
+type errorBody struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Field     string `json:"field,omitempty"`
+	Fix       string `json:"fix,omitempty"`
+	RequestID string `json:"request_id"`
+}
+
+var kindStatus = map[errs.Kind]int{
+	errs.KindInvalid:         fiber.StatusBadRequest,
+	errs.KindNotFound:        fiber.StatusNotFound,
+	errs.KindConflict:        fiber.StatusConflict,
+	errs.KindUnauthenticated: fiber.StatusUnauthorized,
+	errs.KindForbidden:       fiber.StatusForbidden,
+	errs.KindTooMany:         fiber.StatusTooManyRequests,
+	errs.KindUnavailable:     fiber.StatusServiceUnavailable,
+}
+
+// fiberErrors gives Fiber's own errors (no route, body too large…) plain Chinese.
+var fiberErrors = map[int]errorBody{
+	fiber.StatusNotFound:              {Code: "route.not_found", Message: "没有这个接口", Fix: "请检查请求地址"},
+	fiber.StatusMethodNotAllowed:      {Code: "route.method_not_allowed", Message: "这个接口不支持该请求方式"},
+	fiber.StatusRequestEntityTooLarge: {Code: "request.too_large", Message: "提交的内容太大了", Fix: "请缩小文件或分批提交"},
+	fiber.StatusBadRequest:            {Code: "request.bad", Message: "请求格式不对", Fix: "请按接口文档提交"},
+	fiber.StatusUnsupportedMediaType:  {Code: "request.media_type", Message: "不支持的内容类型", Fix: "请以 application/json 提交"},
+	fiber.StatusRequestTimeout:        {Code: "request.timeout", Message: "请求超时，请重试"},
+}
+
+// ErrorHandler maps errors to statuses and the one JSON shape. *errs.Error keeps its code and
+// message; Fiber's errors get Chinese text; anything else is logged and becomes a 500 that says
+// only "系统繁忙，请稍后再试".
+func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		body := errorBody{RequestID: RequestID(c)}
+		status := fiber.StatusInternalServerError
+		var (
+			e  *errs.Error
+			fe *fiber.Error
+		)
+		switch {
+		case errors.As(err, &e) && e.Kind != errs.KindInternal:
+			status = kindStatus[e.Kind]
+			body.Code, body.Message, body.Field, body.Fix = e.Code, e.Message, e.Field, e.Fix
+			if e.Err != nil {
+				log.Info("request refused", "code", e.Code, "cause", e.Err, "request_id", body.RequestID)
+			}
+		case errors.As(err, &fe) && fe.Code < 500:
+			status = fe.Code
+			b, ok := fiberErrors[fe.Code]
+			if !ok {
+				b = errorBody{Code: "request.refused", Message: "请求未被接受"}
+			}
+			body.Code, body.Message, body.Fix = b.Code, b.Message, b.Fix
+		default:
+			log.Error("internal error", "route", c.Route().Path, "err", err, "request_id", body.RequestID)
+			body.Code, body.Message = "internal", "系统繁忙，请稍后再试"
+		}
+		if status == fiber.StatusTooManyRequests && e != nil && e.RetryAfter > 0 {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(e.RetryAfter.Seconds()+0.999)))
+		}
+		return c.Status(status).JSON(body)
+	}
+}

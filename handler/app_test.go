@@ -1,0 +1,101 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"huzhu/service/errs"
+)
+
+func newTestApp(ready map[string]func(context.Context) error) *fiber.App {
+	app := New(Options{BodyLimit: 64, UploadLimit: 1 << 20, Registry: prometheus.NewRegistry(), Ready: ready})
+	app.Post("/invalid", func(c *fiber.Ctx) error {
+		return errs.Invalid("amount", "金额不能为负数", "请填写大于0的金额")
+	})
+	app.Get("/boom", func(c *fiber.Ctx) error { return errors.New("db password=xyz exploded") })
+	app.Get("/panic", func(c *fiber.Ctx) error { panic("bad") })
+	app.Get("/limited", func(c *fiber.Ctx) error {
+		return errs.TooMany("binding.too_many", "尝试次数太多", 90_500_000_000)
+	})
+	return app
+}
+
+func do(t *testing.T, app *fiber.App, method, path, body string) (int, map[string]any, *httptestResp) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return resp.StatusCode, m, &httptestResp{header: resp.Header.Get, body: string(b)}
+}
+
+type httptestResp struct {
+	header func(string) string
+	body   string
+}
+
+func TestErrorMapping(t *testing.T) {
+	app := newTestApp(nil)
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		code                     string
+	}{
+		{"service error keeps code and field", "POST", "/invalid", "{}", 400, "invalid.amount"},
+		{"internal error hides cause", "GET", "/boom", "", 500, "internal"},
+		{"panic becomes 500", "GET", "/panic", "", 500, "internal"},
+		{"unknown route", "GET", "/nope", "", 404, "route.not_found"},
+		{"json body too large", "POST", "/invalid", strings.Repeat("x", 100), 400, "request.too_large"},
+		{"rate limited", "GET", "/limited", "", 429, "binding.too_many"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body, raw := do(t, app, tc.method, tc.path, tc.body)
+			if status != tc.status || body["code"] != tc.code {
+				t.Fatalf("%s %s = %d %v, want %d %s", tc.method, tc.path, status, body, tc.status, tc.code)
+			}
+			if body["request_id"] == "" || body["message"] == "" {
+				t.Errorf("missing request_id or message: %v", body)
+			}
+			if strings.Contains(raw.body, "password") || strings.Contains(raw.body, "exploded") {
+				t.Errorf("internal cause leaked: %s", raw.body)
+			}
+		})
+	}
+	_, body, _ := do(t, app, "POST", "/invalid", "{}")
+	if body["field"] != "amount" || body["fix"] == "" {
+		t.Errorf("field/fix missing: %v", body)
+	}
+	_, _, raw := do(t, app, "GET", "/limited", "")
+	if raw.header("Retry-After") != "91" {
+		t.Errorf("Retry-After = %q, want 91", raw.header("Retry-After"))
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	ok := newTestApp(map[string]func(context.Context) error{"db": func(context.Context) error { return nil }})
+	if status, _, _ := do(t, ok, "GET", "/readyz", ""); status != 200 {
+		t.Errorf("healthy readyz = %d", status)
+	}
+	down := newTestApp(map[string]func(context.Context) error{"redis": func(context.Context) error { return errors.New("refused") }})
+	status, body, _ := do(t, down, "GET", "/readyz", "")
+	if status != 503 || body["checks"].(map[string]any)["redis"] != "unavailable" {
+		t.Errorf("readyz with redis down = %d %v", status, body)
+	}
+	if status, _, raw := do(t, ok, "GET", "/metrics", ""); status != 200 || !strings.Contains(raw.body, "huzhu_http_requests_total") {
+		t.Errorf("metrics = %d", status)
+	}
+}
