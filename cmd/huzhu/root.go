@@ -21,6 +21,7 @@ func newRoot(e *env) *cobra.Command {
 		migrateCmd(e),
 		configCmd(e),
 		versionCmd(e),
+		healthcheckCmd(e),
 	)
 	return root
 }

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while the server writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func testEnv(t *testing.T, extra map[string]string) func(string) string {
+	dir := t.TempDir()
+	m := map[string]string{
+		"HUZHU_HTTP_ADDR":             "127.0.0.1:0",
+		"HUZHU_DATABASE_SQLITE_PATH":  filepath.Join(dir, "huzhu.db"),
+		"HUZHU_SECURITY_DEV_KEY_FILE": filepath.Join(dir, "keys.yaml"),
+		"HUZHU_LOG_LEVEL":             "warn",
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return func(k string) string { return m[k] }
+}
+
+var addrRe = regexp.MustCompile(`running at (http://[0-9.:]+)`)
+
+// startServe runs `huzhu serve` in-process and returns its base URL; the server stops when the
+// test ends, and the test fails if it did not shut down cleanly.
+func startServe(t *testing.T, getenv func(string) string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve"}, args...), getenv, strings.NewReader(""), out, io.Discard)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve returned %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("serve did not shut down within 20 s")
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := addrRe.FindStringSubmatch(out.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v\n%s", err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("serve did not start: %s", out.String())
+	return ""
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestServeAnswersHealthAndReady(t *testing.T) {
+	base := startServe(t, testEnv(t, nil))
+	if code, body := get(t, base+"/healthz"); code != 200 || !strings.Contains(body, `"ok"`) {
+		t.Errorf("/healthz = %d %s", code, body)
+	}
+	if code, body := get(t, base+"/readyz"); code != 200 || !strings.Contains(body, `"database":"ok"`) {
+		t.Errorf("/readyz = %d %s", code, body)
+	}
+}
+
+func TestBadConfigExitsWithClearError(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"unreachable database", map[string]string{"HUZHU_DATABASE_MYSQL_DSN": "u:pw@tcp(127.0.0.1:1)/x"}, "cannot reach MySQL"},
+		{"bad redis address", map[string]string{"HUZHU_REDIS_ADDR": "nohost"}, "redis.addr"},
+		{"prod without keys", map[string]string{"HUZHU_ENV": "prod"}, "security.pii_key"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(context.Background(), []string{"serve"}, testEnv(t, tc.env), strings.NewReader(""), io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("serve err = %v, want it to mention %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), ":pw@") {
+				t.Errorf("error shows the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestMissingConfigFile(t *testing.T) {
+	err := run(context.Background(), []string{"version", "-c", "/nonexistent/huzhu.yaml"}, testEnv(t, nil), strings.NewReader(""), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/huzhu.yaml") {
+		t.Fatalf("err = %v", err)
+	}
+}
