@@ -18,9 +18,14 @@ type Notification struct {
 	LeaseOwner    string       `gorm:"size:64"`
 	LeaseUntil    *time.Time
 	LastError     string `gorm:"size:512"`
-	SentAt        *time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Ambiguous counts attempts whose outcome is unknown (the lease expired mid-send, or the
+	// connection broke after the request went out); channels without a de-duplication id stop
+	// retrying after one such attempt, so a person gets at most two copies, never an endless stream.
+	Ambiguous   int    `gorm:"not null;default:0"`
+	ProviderRef string `gorm:"size:64"` // the provider's message id (WeChat msgid), when it gives one
+	SentAt      *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // AdminUser is a staff account of the console.
