@@ -1,0 +1,94 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"huzhu/model"
+	"huzhu/service/audit"
+	"huzhu/service/errs"
+)
+
+// Retry puts a failed notice back in the queue on the same channel, due at once, with its
+// attempt counts reset, and writes an audit row for actor. It returns a NotFound error for an
+// unknown id and a Conflict error when the notice has not failed.
+func (d *Dispatcher) Retry(ctx context.Context, id uint64, actor string) error {
+	now := d.now()
+	return d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var n model.Notification
+		if err := tx.Select("id", "status", "member_id", "channel").First(&n, id).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return errs.NotFound("notice.not_found", "找不到这条通知")
+			}
+			return fmt.Errorf("retry notice %d: %w", id, err)
+		}
+		if !n.Status.CanTransitionTo(model.NoticePending) {
+			return errs.New(errs.KindConflict, "notice.not_failed",
+				fmt.Sprintf("这条通知的状态是“%s”，只有发送失败的通知可以重发", n.Status.Label()))
+		}
+		res := tx.Model(&model.Notification{}).Where("id = ? AND status = ?", id, model.NoticeFailed).
+			Updates(requeue(now))
+		if res.Error != nil {
+			return fmt.Errorf("retry notice %d: %w", id, res.Error)
+		}
+		return audit.Write(ctx, tx, now, audit.Entry{Actor: actor, Action: "notice.retry",
+			Target: fmt.Sprintf("notice:%d", id), Detail: map[string]any{"channel": n.Channel, "member_id": n.MemberID}})
+	})
+}
+
+// RetryAllFailed puts every failed notice back in the queue, like Retry, and returns how many.
+func (d *Dispatcher) RetryAllFailed(ctx context.Context, actor string) (int64, error) {
+	now := d.now()
+	var n int64
+	err := d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&model.Notification{}).Where("status = ?", model.NoticeFailed).Updates(requeue(now))
+		if res.Error != nil {
+			return fmt.Errorf("retry failed notices: %w", res.Error)
+		}
+		n = res.RowsAffected
+		if n == 0 {
+			return nil
+		}
+		return audit.Write(ctx, tx, now, audit.Entry{Actor: actor, Action: "notice.retry_all",
+			Target: "notices:failed", Detail: map[string]any{"count": n}})
+	})
+	return n, err
+}
+
+func requeue(now time.Time) map[string]any {
+	return map[string]any{"status": model.NoticePending, "attempts": 0, "ambiguous": 0, "next_attempt_at": now,
+		"lease_owner": "", "lease_until": nil, "updated_at": now}
+}
+
+// Count is the number of notices with one status on one channel.
+type Count struct {
+	Status  model.NoticeStatus
+	Channel model.Channel
+	N       int64
+}
+
+// Stats counts the outbox by status and channel, for `huzhu notify status` and the console.
+func (d *Dispatcher) Stats(ctx context.Context) ([]Count, error) {
+	var out []Count
+	err := d.db.WithContext(ctx).Model(&model.Notification{}).
+		Select("status, channel, COUNT(*) AS n").Group("status, channel").Order("status, channel").Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("count notices: %w", err)
+	}
+	return out, nil
+}
+
+// Failed lists up to limit failed notices, newest first, for staff to look at and retry.
+func (d *Dispatcher) Failed(ctx context.Context, limit int) ([]model.Notification, error) {
+	var out []model.Notification
+	err := d.db.WithContext(ctx).Where("status = ?", model.NoticeFailed).Order("updated_at DESC, id DESC").
+		Limit(limit).Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("list failed notices: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,34 @@
+// Package notify delivers arrival notices from the outbox table (model.Notification) to workers:
+// official-account template messages, mini-program subscribe messages, and SMS as the fallback.
+//
+// Rows are written by the code that changes a payout's state, in the same transaction, through
+// Enqueue. A Dispatcher claims due rows with a lease (and SELECT … FOR UPDATE SKIP LOCKED on
+// MySQL), so any number of dispatchers in any number of processes can run; a dispatcher that dies
+// mid-batch leaves leased rows that another one reclaims when the lease expires.
+//
+// One notice (subject, kind) is one row on one channel at a time. The row starts on the
+// official-account channel; when a channel cannot be used (the worker does not follow the account,
+// has not accepted the subscribe template, opted out of SMS) or WeChat refuses it permanently for
+// this user (43004, 43101, 40003), the row is marked skipped and a row for the next usable channel
+// is added in the same transaction. Each channel row has its own DedupKey
+// "<subject>:<kind>:<channel>", which is also the client_msg_id of template messages.
+//
+// What "exactly once" means here:
+//   - Queueing is exactly once: DedupKey is unique, and Enqueue ignores a second insert.
+//   - Official-account template messages carry client_msg_id = DedupKey, so a resend after a crash
+//     between "WeChat accepted" and "we recorded it" is dropped by WeChat as long as it happens
+//     within WeChat's de-duplication window (documented as 10 minutes); leases (default 60 s) and
+//     the first retry delays are well inside it. After that window a duplicate is possible.
+//   - Mini-program subscribe messages and SMS have no de-duplication id. A send whose outcome is
+//     unknown (lease expired while sending, connection broken after the request went out, timeout)
+//     is retried at most once on those channels; a second unknown outcome ends the row as failed
+//     for staff to look at. So a person may get two copies in that narrow case, never more, and
+//     never zero without a failed row in the console.
+//   - Errors WeChat returns in its response (busy, quota, bad data) are definite: nothing was sent,
+//     and the retry cannot duplicate.
+//
+// Quiet hours (default 22:00–08:00 Asia/Shanghai) hold non-urgent rows until they end. None of
+// the three notice kinds is urgent by default: a failed transfer is fixed by the grassroots union
+// during office hours, so waking the worker at night helps no one. Urgent is a per-row flag for
+// callers that need it.
+package notify

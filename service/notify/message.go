@@ -1,0 +1,179 @@
+package notify
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"huzhu/model"
+)
+
+// Payload is what a notice says, stored as JSON in model.Notification.Payload. It holds no
+// personal number in clear: only the account's last four digits.
+type Payload struct {
+	AmountFen    model.Fen  `json:"amount_fen"`
+	Period       string     `json:"period,omitempty"`      // "2025-Q1" or "2025-03"
+	ClaimTypes   string     `json:"claim_types,omitempty"` // labels, e.g. "门诊" or "门诊、住院"
+	AccountKind  string     `json:"account_kind,omitempty"`
+	AccountLast4 string     `json:"account_last4,omitempty"`
+	TransferID   uint64     `json:"transfer_id,omitempty"`
+	RunID        uint64     `json:"run_id,omitempty"`
+	ExpectedBy   model.Date `json:"expected_by,omitempty"` // approved notices: the promised arrival date
+}
+
+// Template data keys. WeChat gives each template field a numbered key when the template is added
+// to the account; the templates applied for must use these keys (or the lead maps them in
+// Options.Keys).
+const (
+	keyAmount  = "amount"
+	keyAccount = "account"
+	keyPeriod  = "period"
+	keyDate    = "date"
+	keyNote    = "note"
+)
+
+var defaultKeys = map[string]string{
+	keyAmount:  "amount1",
+	keyAccount: "thing2",
+	keyPeriod:  "thing3",
+	keyDate:    "date4",
+	keyNote:    "thing5",
+}
+
+// thingMax is WeChat's limit for a "thing" field; a longer value is rejected with 47003.
+const thingMax = 20
+
+// thing fits s into a WeChat "thing" field: at most 20 characters, ending in "…" when cut.
+func thing(s string) string {
+	if utf8.RuneCountInString(s) <= thingMax {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:thingMax-1]) + "…"
+}
+
+// amountField formats fen for a WeChat "amount" field: digits with at most two decimals and
+// the 元 suffix, e.g. "200653元" or "1234.50元".
+func amountField(f model.Fen) string { return yuanPlain(f) + "元" }
+
+// yuanPlain writes whole yuan without decimals, as the union's SMS does ("200653"), and keeps
+// two decimals otherwise.
+func yuanPlain(f model.Fen) string {
+	if f%100 == 0 {
+		return strconv.FormatInt(int64(f)/100, 10)
+	}
+	return f.Yuan()
+}
+
+// periodLabel turns "2025-Q1" into "2025年第1季度" and "2025-03" into "2025年3月".
+func periodLabel(p string) string {
+	y, rest, ok := strings.Cut(p, "-")
+	if !ok {
+		return p
+	}
+	if q, isQ := strings.CutPrefix(rest, "Q"); isQ {
+		return y + "年第" + q + "季度"
+	}
+	if m, err := strconv.Atoi(rest); err == nil {
+		return fmt.Sprintf("%s年%d月", y, m)
+	}
+	return p
+}
+
+func dateLabel(d model.Date) string {
+	t, err := model.ParseDate(string(d))
+	if err != nil {
+		return string(d)
+	}
+	tt := t.Time()
+	return fmt.Sprintf("%d年%d月%d日", tt.Year(), int(tt.Month()), tt.Day())
+}
+
+func accountLabel(p Payload) string {
+	card := "互助服务卡"
+	if p.AccountKind == "bank" {
+		card = "银行卡"
+	}
+	if p.AccountLast4 == "" {
+		return card
+	}
+	return card + "尾号" + p.AccountLast4
+}
+
+// content is one notice rendered for every channel.
+type content struct {
+	data map[string]string // template/subscribe fields by logical key
+	sms  string
+}
+
+// render builds the message of kind k from p. hotline is the number in the SMS.
+func render(k model.NoticeKind, p Payload, hotline string) (content, error) {
+	period := periodLabel(p.Period)
+	what := strings.TrimSpace(period + p.ClaimTypes)
+	switch k {
+	case model.NoticeArrived:
+		return content{
+			data: map[string]string{
+				keyAmount:  amountField(p.AmountFen),
+				keyAccount: thing(accountLabel(p)),
+				keyPeriod:  thing(what + "互助金"),
+				keyNote:    thing("已到账，详询" + hotline),
+			},
+			sms: fmt.Sprintf("在职职工医疗互助保障计划互助金人民币%s元已打入您的尾号%s%s中，详询%s。",
+				yuanPlain(p.AmountFen), p.AccountLast4, cardName(p), hotline),
+		}, nil
+	case model.NoticeApproved:
+		c := content{
+			data: map[string]string{
+				keyAmount: amountField(p.AmountFen),
+				keyPeriod: thing(what + "互助金已核算"),
+				keyNote:   thing("预计" + shortDate(p.ExpectedBy) + "前到账"),
+			},
+			sms: fmt.Sprintf("本期互助金已核算，预计%s前到账（%s，人民币%s元）。详询%s。",
+				shortDate(p.ExpectedBy), what, yuanPlain(p.AmountFen), hotline),
+		}
+		if p.ExpectedBy != "" {
+			c.data[keyDate] = dateLabel(p.ExpectedBy)
+		}
+		return c, nil
+	case model.NoticeFailedTx:
+		return content{
+			data: map[string]string{
+				keyAmount:  amountField(p.AmountFen),
+				keyAccount: thing(accountLabel(p)),
+				keyPeriod:  thing(what + "互助金"),
+				keyNote:    thing("转账失败，请联系基层工会"),
+			},
+			sms: fmt.Sprintf("您的%s互助金人民币%s元转账失败，请联系基层工会核对账户。详询%s。",
+				what, yuanPlain(p.AmountFen), hotline),
+		}, nil
+	}
+	return content{}, fmt.Errorf("unknown notice kind %q", k)
+}
+
+func cardName(p Payload) string {
+	if p.AccountKind == "bank" {
+		return "银行卡"
+	}
+	return "工会会员互助服务卡"
+}
+
+// shortDate is "4月30日", the form used in running text.
+func shortDate(d model.Date) string {
+	t, err := model.ParseDate(string(d))
+	if err != nil {
+		return "近期"
+	}
+	tt := t.Time()
+	return fmt.Sprintf("%d月%d日", int(tt.Month()), tt.Day())
+}
+
+func decodePayload(s string) (Payload, error) {
+	var p Payload
+	if err := json.Unmarshal([]byte(s), &p); err != nil {
+		return Payload{}, fmt.Errorf("decode payload: %w", err)
+	}
+	return p, nil
+}

@@ -1,0 +1,426 @@
+package notify
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"gorm.io/gorm"
+
+	"huzhu/model"
+	"huzhu/service/kv"
+)
+
+// Templates are the WeChat template ids of each notice kind: OA… for official-account template
+// messages, MP… for mini-program subscribe messages. An empty id disables that channel for that
+// kind.
+type Templates struct {
+	OAArrived, OAApproved, OAFailed string
+	MPArrived, MPApproved, MPFailed string
+}
+
+func (t Templates) oa(k model.NoticeKind) string {
+	switch k {
+	case model.NoticeArrived:
+		return t.OAArrived
+	case model.NoticeApproved:
+		return t.OAApproved
+	case model.NoticeFailedTx:
+		return t.OAFailed
+	}
+	return ""
+}
+
+func (t Templates) mp(k model.NoticeKind) string {
+	switch k {
+	case model.NoticeArrived:
+		return t.MPArrived
+	case model.NoticeApproved:
+		return t.MPApproved
+	case model.NoticeFailedTx:
+		return t.MPFailed
+	}
+	return ""
+}
+
+// Options tune a Dispatcher. Zero values take the defaults in brackets.
+type Options struct {
+	Templates Templates
+	// Keys maps the logical field names amount, account, period, date, note to the keys WeChat
+	// assigned in the templates [amount1, thing2, thing3, date4, thing5].
+	Keys map[string]string
+	// DetailPage is the mini-program page of a payout [pages/payout/detail]; the transfer or run
+	// id is appended as a query.
+	DetailPage string
+	Hotline    string // in SMS text [12351]
+
+	Batch        int           // rows claimed at once [100]
+	Concurrency  int           // sends in flight per dispatcher [16]
+	Lease        time.Duration // how long a claim lasts before others may reclaim it [60s]
+	SendTimeout  time.Duration // per send [15s]
+	PollInterval time.Duration // idle wait between empty claims [1s]
+	MaxAttempts  int           // then the row ends as failed [8]
+	BaseBackoff  time.Duration // first retry delay, doubled per attempt, with jitter [30s]
+	MaxBackoff   time.Duration // [1h]
+
+	// RatePerSecond caps sends per second across every dispatcher sharing KV; 0 means no cap.
+	RatePerSecond int
+	// KV holds the shared rate-limit counters (Redis in production); nil uses an in-process store.
+	KV kv.Store
+	// Quiet hours, in Asia/Shanghai; the zero value means none (use ParseQuiet("22:00", "08:00")).
+	Quiet Quiet
+
+	// Registerer receives the dispatcher's counters; nil registers nothing.
+	Registerer prometheus.Registerer
+	// Owner names this dispatcher in lease_owner [hostname-pid-random].
+	Owner string
+}
+
+func (o *Options) defaults(now func() time.Time) {
+	if o.DetailPage == "" {
+		o.DetailPage = "pages/payout/detail"
+	}
+	if o.Hotline == "" {
+		o.Hotline = "12351"
+	}
+	if o.Batch <= 0 {
+		o.Batch = 100
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.Lease <= 0 {
+		o.Lease = 60 * time.Second
+	}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = 15 * time.Second
+	}
+	if o.SendTimeout > o.Lease/2 {
+		o.SendTimeout = o.Lease / 2
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 8
+	}
+	if o.BaseBackoff <= 0 {
+		o.BaseBackoff = 30 * time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = time.Hour
+	}
+	if o.KV == nil {
+		o.KV = kv.NewMemory(now)
+	}
+	if o.Owner == "" {
+		host, _ := os.Hostname()
+		if len(host) > 24 {
+			host = host[:24]
+		}
+		b := make([]byte, 4)
+		_, _ = crand.Read(b)
+		o.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+	}
+	if len(o.Owner) > 48 {
+		o.Owner = o.Owner[:48]
+	}
+}
+
+// Dispatcher sends due outbox rows. It is safe to run many, in one process or many.
+type Dispatcher struct {
+	db      *gorm.DB
+	s       Senders
+	o       Options
+	now     func() time.Time
+	log     *slog.Logger
+	m       *metrics
+	seq     atomic.Uint64
+	mu      sync.Mutex
+	quietAt time.Time // last time due non-urgent rows were moved past quiet hours
+}
+
+// New returns a dispatcher over db. now is the clock (quiet hours, due times, leases); log gets
+// one line per failed send and per batch error, never a phone number or openid.
+func New(db *gorm.DB, s Senders, o Options, now func() time.Time, log *slog.Logger) *Dispatcher {
+	if now == nil {
+		now = time.Now
+	}
+	o.defaults(now)
+	return &Dispatcher{db: db, s: s, o: o, now: now, log: log, m: newMetrics(o.Registerer)}
+}
+
+// Run dispatches until ctx ends, waiting PollInterval whenever there is nothing due. It returns
+// nil when ctx ends.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.log.Info("notice dispatcher started", "owner", d.o.Owner, "rate_per_second", d.o.RatePerSecond)
+	for {
+		n, err := d.RunOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			d.log.Error("notice dispatch batch failed", "err", err)
+		}
+		if n == 0 || err != nil {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(d.o.PollInterval):
+			}
+		}
+	}
+}
+
+// RunOnce claims one batch of due rows, sends them and records each outcome. It returns how many
+// rows it claimed. Rows it could not record (ctx ended, database gone) stay leased and are
+// reclaimed by any dispatcher after the lease.
+func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
+	now := d.now()
+	quiet, quietEnd := d.o.Quiet.In(now)
+	if quiet {
+		if err := d.deferQuiet(ctx, now, quietEnd); err != nil {
+			return 0, err
+		}
+	}
+	token := d.o.Owner + ":" + strconv.FormatUint(d.seq.Add(1), 36)
+	rows, err := d.claim(ctx, token, now, d.claimSize(), quiet)
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	b, err := d.prepare(ctx, rows)
+	if err != nil {
+		return len(rows), err
+	}
+	var (
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, d.o.Concurrency)
+		smu  sync.Mutex
+		sent []sentRef
+	)
+	for i := range rows {
+		if ctx.Err() != nil {
+			break // the rest stay leased and come back after the lease
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(n *model.Notification) {
+			defer func() { <-sem; wg.Done() }()
+			if ref, bulk := d.process(ctx, token, n, b); bulk {
+				smu.Lock()
+				sent = append(sent, sentRef{n.ID, ref})
+				smu.Unlock()
+			}
+		}(&rows[i])
+	}
+	wg.Wait()
+	if len(sent) > 0 {
+		// WeChat accepted these; record even if ctx ended, so that they are not sent again.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := d.markSentBulk(rctx, token, sent, d.now()); err != nil {
+			return len(rows), err
+		}
+		d.m.sent.WithLabelValues(string(model.ChannelTemplate)).Add(float64(len(sent)))
+	}
+	return len(rows), ctx.Err()
+}
+
+// claimSize keeps one batch well inside the lease when the rate limit is low.
+func (d *Dispatcher) claimSize() int {
+	n := d.o.Batch
+	if r := d.o.RatePerSecond; r > 0 {
+		if m := r * int(d.o.Lease/time.Second) / 4; m < n {
+			n = max(m, 1)
+		}
+	}
+	return n
+}
+
+// process sends one claimed row and records the outcome, except for template messages WeChat
+// accepted: those it returns (msgid, true) for one bulk update at the end of the batch (safe
+// because a resend carries the same client_msg_id).
+func (d *Dispatcher) process(ctx context.Context, token string, n *model.Notification, b *batch) (string, bool) {
+	if why, ok := b.delivered[siblingBase(n)]; ok && why != n.Channel {
+		d.finish(ctx, token, n, model.NoticeSkipped, "已通过"+channelLabel(why)+"送达")
+		return "", false
+	}
+	p, err := decodePayload(n.Payload)
+	if err != nil {
+		d.finish(ctx, token, n, model.NoticeFailed, "通知内容无法解析："+err.Error())
+		return "", false
+	}
+	c, err := render(n.Kind, p, d.o.Hotline)
+	if err != nil {
+		d.finish(ctx, token, n, model.NoticeFailed, err.Error())
+		return "", false
+	}
+	acct := b.accounts[n.MemberID]
+	if ok, why := d.usable(n.Channel, n.Kind, acct, b.phones[n.MemberID]); !ok {
+		d.fallback(ctx, token, n, acct, b.phones[n.MemberID], why, false)
+		return "", false
+	}
+	if limit := ambiguousLimit(n.Channel); n.Ambiguous > limit {
+		d.finish(ctx, token, n, model.NoticeFailed, fmt.Sprintf("发送结果不明（%d次），为避免重复不再自动重发，请核实后重发", n.Ambiguous))
+		return "", false
+	}
+	if err := d.waitRate(ctx); err != nil {
+		return "", false // ctx ended: the lease brings the row back
+	}
+	sctx, cancel := context.WithTimeout(ctx, d.o.SendTimeout)
+	ref, err := d.send(sctx, n, p, c, acct, b.phones[n.MemberID])
+	cancel()
+	// From here on the send happened or failed; record it even if ctx has ended.
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer rcancel()
+	if err == nil {
+		if n.Channel == model.ChannelTemplate {
+			return ref, true
+		}
+		d.record(rctx, token, n, func(tx *gorm.DB) error { return markSent(tx, token, n.ID, d.now(), ref) })
+		d.m.sent.WithLabelValues(string(n.Channel)).Inc()
+		return "", false
+	}
+	se := classify(err)
+	switch se.Kind {
+	case FailUser:
+		d.fallback(rctx, token, n, acct, b.phones[n.MemberID], lastError(se), true)
+	case FailBadRequest:
+		d.finish(rctx, token, n, model.NoticeFailed, lastError(se))
+	case FailAmbiguous:
+		n.Ambiguous++
+		if n.Ambiguous > ambiguousLimit(n.Channel) {
+			d.finish(rctx, token, n, model.NoticeFailed, "发送结果不明，为避免重复不再自动重发："+lastError(se))
+			return "", false
+		}
+		d.retry(rctx, token, n, se)
+	default:
+		d.retry(rctx, token, n, se)
+	}
+	return "", false
+}
+
+// ambiguousLimit is how many unknown outcomes a row may have and still be retried. Template
+// messages carry client_msg_id, so WeChat drops the duplicate of a resend within its window;
+// subscribe messages and SMS have no such id and are resent once at most.
+func ambiguousLimit(ch model.Channel) int {
+	if ch == model.ChannelTemplate {
+		return 3
+	}
+	return 1
+}
+
+func (d *Dispatcher) retry(ctx context.Context, token string, n *model.Notification, se *SendError) {
+	if n.Attempts >= d.o.MaxAttempts {
+		d.finish(ctx, token, n, model.NoticeFailed, fmt.Sprintf("已尝试%d次仍未成功：%s", n.Attempts, lastError(se)))
+		return
+	}
+	next := d.now().Add(d.backoff(n.Attempts, se))
+	if !n.Urgent {
+		next = d.o.Quiet.Defer(next)
+	}
+	d.m.retried.WithLabelValues(string(n.Channel), se.Kind.String()).Inc()
+	d.record(ctx, token, n, func(tx *gorm.DB) error {
+		return markRetry(tx, token, n.ID, d.now(), next, lastError(se), n.Ambiguous)
+	})
+}
+
+// backoff doubles from BaseBackoff per attempt up to MaxBackoff, with jitter in [d/2, d] so that
+// rows failing together do not come back together.
+func (d *Dispatcher) backoff(attempt int, se *SendError) time.Duration {
+	b := d.o.BaseBackoff
+	for i := 1; i < attempt && b < d.o.MaxBackoff; i++ {
+		b *= 2
+	}
+	b = min(b, d.o.MaxBackoff)
+	b = b/2 + rand.N(b/2+1)
+	if se != nil && se.RetryAfter > b {
+		b = se.RetryAfter
+	}
+	return b
+}
+
+// finish ends a row as failed or skipped.
+func (d *Dispatcher) finish(ctx context.Context, token string, n *model.Notification, st model.NoticeStatus, why string) {
+	if st == model.NoticeFailed {
+		d.m.failed.WithLabelValues(string(n.Channel)).Inc()
+		d.log.Warn("notice failed", "notice_id", n.ID, "member_id", n.MemberID, "channel", n.Channel, "kind", n.Kind,
+			"attempts", n.Attempts, "reason", why)
+	} else {
+		d.m.skipped.WithLabelValues(string(n.Channel)).Inc()
+	}
+	d.record(ctx, token, n, func(tx *gorm.DB) error { return markFinal(tx, token, n.ID, d.now(), st, why, n.Ambiguous) })
+}
+
+// fallback ends the row on its channel and queues the notice on the next usable channel. When
+// there is none, the row ends as failed if the channel refused it (staff should know) or skipped
+// if the worker simply has no usable channel.
+func (d *Dispatcher) fallback(ctx context.Context, token string, n *model.Notification, acct *model.WeChatAccount,
+	phone []byte, why string, refused bool) {
+	next, reasons := d.nextChannel(n.Channel, n.Kind, acct, phone)
+	if next == "" {
+		st := model.NoticeSkipped
+		msg := why
+		if len(reasons) > 0 {
+			msg += "；" + strings.Join(reasons, "；")
+		}
+		if refused {
+			st = model.NoticeFailed
+		} else {
+			msg = "无可用通知渠道：" + msg
+		}
+		d.finish(ctx, token, n, st, msg)
+		return
+	}
+	d.m.fallback.WithLabelValues(string(n.Channel), string(next)).Inc()
+	due := d.now()
+	if !n.Urgent {
+		due = d.o.Quiet.Defer(due)
+	}
+	row := model.Notification{
+		DedupKey: siblingBase(n) + ":" + string(next), MemberID: n.MemberID, Kind: n.Kind, Channel: next,
+		Urgent: n.Urgent, Payload: n.Payload, Status: model.NoticePending, NextAttemptAt: due,
+	}
+	d.record(ctx, token, n, func(tx *gorm.DB) error {
+		if err := markFinal(tx, token, n.ID, d.now(), model.NoticeSkipped, why+"，改用"+channelLabel(next), n.Ambiguous); err != nil {
+			return err
+		}
+		return insertIgnore(tx, &row)
+	})
+	d.m.skipped.WithLabelValues(string(n.Channel)).Inc()
+}
+
+// record runs one outcome update in a transaction and logs (never returns) failures: an outcome
+// that cannot be written leaves the row leased, and it comes back after the lease.
+func (d *Dispatcher) record(ctx context.Context, token string, n *model.Notification, f func(tx *gorm.DB) error) {
+	err := d.db.WithContext(ctx).Transaction(f)
+	switch {
+	case err == errLeaseLost:
+		d.m.leaseLost.Inc()
+		d.log.Warn("notice lease lost before the outcome was recorded", "notice_id", n.ID, "channel", n.Channel)
+	case err != nil:
+		d.log.Error("record notice outcome", "notice_id", n.ID, "err", err)
+	}
+}
+
+func channelLabel(c model.Channel) string {
+	switch c {
+	case model.ChannelTemplate:
+		return "公众号消息"
+	case model.ChannelSubscribe:
+		return "小程序订阅消息"
+	case model.ChannelSMS:
+		return "短信"
+	}
+	return string(c)
+}
