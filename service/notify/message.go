@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"huzhu/model"
+	"huzhu/service/wechat"
 )
 
 // Payload is what a notice says, stored as JSON in model.Notification.Payload. It holds no
@@ -42,22 +42,6 @@ var defaultKeys = map[string]string{
 	keyNote:    "thing5",
 }
 
-// thingMax is WeChat's limit for a "thing" field; a longer value is rejected with 47003.
-const thingMax = 20
-
-// thing fits s into a WeChat "thing" field: at most 20 characters, ending in "…" when cut.
-func thing(s string) string {
-	if utf8.RuneCountInString(s) <= thingMax {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:thingMax-1]) + "…"
-}
-
-// amountField formats fen for a WeChat "amount" field: digits with at most two decimals and
-// the 元 suffix, e.g. "200653元" or "1234.50元".
-func amountField(f model.Fen) string { return yuanPlain(f) + "元" }
-
 // yuanPlain writes whole yuan without decimals, as the union's SMS does ("200653"), and keeps
 // two decimals otherwise.
 func yuanPlain(f model.Fen) string {
@@ -80,15 +64,6 @@ func periodLabel(p string) string {
 		return fmt.Sprintf("%s年%d月", y, m)
 	}
 	return p
-}
-
-func dateLabel(d model.Date) string {
-	t, err := model.ParseDate(string(d))
-	if err != nil {
-		return string(d)
-	}
-	tt := t.Time()
-	return fmt.Sprintf("%d年%d月%d日", tt.Year(), int(tt.Month()), tt.Day())
 }
 
 func accountLabel(p Payload) string {
@@ -116,10 +91,10 @@ func render(k model.NoticeKind, p Payload, hotline string) (content, error) {
 	case model.NoticeArrived:
 		return content{
 			data: map[string]string{
-				keyAmount:  amountField(p.AmountFen),
-				keyAccount: thing(accountLabel(p)),
-				keyPeriod:  thing(what + "互助金"),
-				keyNote:    thing("已到账，详询" + hotline),
+				keyAmount:  wechat.Amount(p.AmountFen),
+				keyAccount: wechat.Thing(accountLabel(p)),
+				keyPeriod:  wechat.Thing(what + "互助金"),
+				keyNote:    wechat.Thing("已到账，详询" + hotline),
 			},
 			sms: fmt.Sprintf("在职职工医疗互助保障计划互助金人民币%s元已打入您的尾号%s%s中，详询%s。",
 				yuanPlain(p.AmountFen), p.AccountLast4, cardName(p), hotline),
@@ -127,24 +102,24 @@ func render(k model.NoticeKind, p Payload, hotline string) (content, error) {
 	case model.NoticeApproved:
 		c := content{
 			data: map[string]string{
-				keyAmount: amountField(p.AmountFen),
-				keyPeriod: thing(what + "互助金已核算"),
-				keyNote:   thing("预计" + shortDate(p.ExpectedBy) + "前到账"),
+				keyAmount: wechat.Amount(p.AmountFen),
+				keyPeriod: wechat.Thing(what + "互助金已核算"),
+				keyNote:   wechat.Thing("预计" + shortDate(p.ExpectedBy) + "前到账"),
 			},
 			sms: fmt.Sprintf("本期互助金已核算，预计%s前到账（%s，人民币%s元）。详询%s。",
 				shortDate(p.ExpectedBy), what, yuanPlain(p.AmountFen), hotline),
 		}
 		if p.ExpectedBy != "" {
-			c.data[keyDate] = dateLabel(p.ExpectedBy)
+			c.data[keyDate] = wechat.Date(p.ExpectedBy)
 		}
 		return c, nil
 	case model.NoticeFailedTx:
 		return content{
 			data: map[string]string{
-				keyAmount:  amountField(p.AmountFen),
-				keyAccount: thing(accountLabel(p)),
-				keyPeriod:  thing(what + "互助金"),
-				keyNote:    thing("转账失败，请联系基层工会"),
+				keyAmount:  wechat.Amount(p.AmountFen),
+				keyAccount: wechat.Thing(accountLabel(p)),
+				keyPeriod:  wechat.Thing(what + "互助金"),
+				keyNote:    wechat.Thing("转账失败，请联系基层工会"),
 			},
 			sms: fmt.Sprintf("您的%s互助金人民币%s元转账失败，请联系基层工会核对账户。详询%s。",
 				what, yuanPlain(p.AmountFen), hotline),

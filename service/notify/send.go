@@ -126,8 +126,8 @@ func classify(err error) *SendError {
 	if errors.As(err, &se) {
 		return se
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return &SendError{Kind: FailAmbiguous, Message: "timeout", Err: err}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return &SendError{Kind: FailAmbiguous, Message: "timeout or cancelled while sending", Err: err}
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {
