@@ -280,11 +280,20 @@ func Enqueue(ctx context.Context, tx *gorm.DB, n Notice) (bool, error) {
 		DedupKey: DedupKey(n.Subject, n.Kind, channelOrder[0]), MemberID: n.MemberID, Kind: n.Kind,
 		Channel: channelOrder[0], Urgent: n.Urgent, Payload: string(b), Status: model.NoticePending, NextAttemptAt: n.At,
 	}
-	res := tx.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "dedup_key"}}, DoNothing: true}).Create(&row)
-	if res.Error != nil {
-		return false, fmt.Errorf("enqueue notice %s: %w", row.DedupKey, res.Error)
+	// RowsAffected cannot tell "inserted" from "ignored" on every backend (MariaDB's RETURNING
+	// returns the existing row), so look first; the insert still ignores a concurrent twin.
+	var exists int64
+	if err := tx.WithContext(ctx).Model(&model.Notification{}).Where("dedup_key = ?", row.DedupKey).
+		Count(&exists).Error; err != nil {
+		return false, fmt.Errorf("enqueue notice %s: %w", row.DedupKey, err)
 	}
-	return res.RowsAffected > 0, nil
+	if exists > 0 {
+		return false, nil
+	}
+	if err := insertIgnore(tx.WithContext(ctx), &row); err != nil {
+		return false, fmt.Errorf("enqueue notice %s: %w", row.DedupKey, err)
+	}
+	return true, nil
 }
 
 // DedupKey is the unique key of a notice on one channel, also the template message's client_msg_id.
