@@ -551,3 +551,20 @@ func TestServerCallback(t *testing.T) {
 		}
 	})
 }
+
+func TestTokenFetchFailure(t *testing.T) {
+	fake := wechattest.New(t)
+	wx := fake.Client(t)
+	fake.FailNext(wechattest.PathStableToken, -1, 1)
+	_, err := wx.SendTemplate(context.Background(), template("o"))
+	var we *wechat.Error
+	if !errors.As(err, &we) || we.API != "access_token" || we.Kind() != wechat.Transient {
+		t.Fatalf("SendTemplate with WeChat busy on the token = %v, want access_token Transient", err)
+	}
+	if n := fake.Count(wechattest.PathTemplateSend); n != 0 {
+		t.Errorf("template sends = %d, want 0 without a token", n)
+	}
+	if _, err := wx.SendTemplate(context.Background(), template("o")); err != nil {
+		t.Errorf("SendTemplate once WeChat recovered = %v, want success", err)
+	}
+}
