@@ -22,6 +22,8 @@ func newRoot(e *env) *cobra.Command {
 		configCmd(e),
 		versionCmd(e),
 		healthcheckCmd(e),
+		workerCmd(e),
+		notifyCmd(e),
 	)
 	return root
 }

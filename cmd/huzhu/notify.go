@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"huzhu/service/notify"
+	"huzhu/service/wechat"
+)
+
+// notifyCmd is `huzhu notify`: look at the outbox and put failed notices back in the queue.
+func notifyCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "notify",
+		Short: "Inspect arrival notices and retry failed ones",
+	}
+	var id uint64
+	var all bool
+	retry := &cobra.Command{
+		Use:   "retry (--id N | --all-failed)",
+		Short: "Queue failed notices again (writes an audit row)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (id == 0) == !all {
+				return fmt.Errorf("give exactly one of --id N or --all-failed")
+			}
+			d, err := e.dispatcher(cmd.Context(), nil)
+			if err != nil {
+				return err
+			}
+			if all {
+				n, err := d.RetryAllFailed(cmd.Context(), e.actor())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "已重新排队 %d 条发送失败的通知\n", n)
+				return nil
+			}
+			if err := d.Retry(cmd.Context(), id, e.actor()); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "通知 %d 已重新排队\n", id)
+			return nil
+		},
+	}
+	retry.Flags().Uint64Var(&id, "id", 0, "the notice id (see `huzhu notify status`)")
+	retry.Flags().BoolVar(&all, "all-failed", false, "every failed notice")
+
+	var limit int
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Count notices by status and channel, and list the latest failures",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := e.dispatcher(cmd.Context(), nil)
+			if err != nil {
+				return err
+			}
+			counts, err := d.Stats(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "状态\t渠道\t数量")
+			for _, c := range counts {
+				fmt.Fprintf(w, "%s\t%s\t%d\n", c.Status.Label(), c.Channel, c.N)
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			failed, err := d.Failed(cmd.Context(), limit)
+			if err != nil || len(failed) == 0 {
+				return err
+			}
+			fmt.Fprintln(e.stdout, "\n最近发送失败（huzhu notify retry --id N 重发）：")
+			w = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "id\t会员\t渠道\t尝试\t原因")
+			for _, n := range failed {
+				fmt.Fprintf(w, "%d\t%d\t%s\t%d\t%s\n", n.ID, n.MemberID, n.Channel, n.Attempts, n.LastError)
+			}
+			return w.Flush()
+		},
+	}
+	status.Flags().IntVar(&limit, "failed", 20, "how many recent failures to list")
+	cmd.AddCommand(retry, status)
+	return cmd
+}
+
+// dispatcher builds the notice dispatcher from the configuration: WeChat when an official
+// account or mini-program is configured, SMS through the configured provider, the shared rate
+// limit in Redis when configured. reg may be nil.
+func (e *env) dispatcher(ctx context.Context, reg prometheus.Registerer) (*notify.Dispatcher, error) {
+	db, err := e.openDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	kvs, err := e.openKV(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cipher, err := e.piiCipher()
+	if err != nil {
+		return nil, err
+	}
+	n := e.cfg.Notify
+	var quiet notify.Quiet
+	if n.QuietStart != "" || n.QuietEnd != "" {
+		if quiet, err = notify.ParseQuiet(n.QuietStart, n.QuietEnd); err != nil {
+			return nil, fmt.Errorf("notify.quiet_start/quiet_end: %w", err)
+		}
+	}
+	senders := notify.Senders{Phones: cipher}
+	switch n.SMS.Provider {
+	case "http":
+		senders.SMS = notify.NewHTTPSMS(n.SMS.URL, n.SMS.APIKey, nil)
+	default:
+		senders.SMS = notify.NewLogSMS(e.log)
+	}
+	w := e.cfg.WeChat
+	if w.OA.AppID != "" || w.MP.AppID != "" {
+		opts := wechat.Options{
+			OA:      wechat.OfficialAccount{AppID: w.OA.AppID, AppSecret: w.OA.AppSecret, Token: w.OA.Token, EncodingAESKey: w.OA.EncodingAESKey},
+			MP:      wechat.MiniProgram{AppID: w.MP.AppID, AppSecret: w.MP.AppSecret},
+			APIBase: w.APIBase, HTTPTimeout: w.HTTPTimeout,
+		}
+		if e.redis != nil {
+			opts.Redis = e.redis
+		}
+		wx, err := wechat.New(opts, e.log)
+		if err != nil {
+			return nil, err
+		}
+		a := notify.NewWeChat(wx)
+		if w.OA.AppID != "" {
+			senders.Template = a
+		}
+		if w.MP.AppID != "" {
+			senders.Subscribe = a
+		}
+	}
+	t := w.Templates
+	return notify.New(db, senders, notify.Options{
+		Templates: notify.Templates{OAArrived: t.OAArrived, OAApproved: t.OAApproved, OAFailed: t.OAFailed,
+			MPArrived: t.MPArrived, MPApproved: t.MPApproved, MPFailed: t.MPFailed},
+		Batch: n.Batch, Lease: n.Lease, MaxAttempts: n.MaxAttempts, RatePerSecond: n.RatePerSecond,
+		KV: kvs, Quiet: quiet, Registerer: reg,
+	}, nil, e.log), nil
+}
