@@ -222,7 +222,7 @@ func newWXProxy(t testing.TB, failRate, dropRate float64) (*wxProxy, *wechat.Cli
 	return p, wx
 }
 
-var forward = &http.Client{Timeout: 10 * time.Second}
+var forward = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 
 func (p *wxProxy) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
