@@ -101,6 +101,7 @@ type SendError struct {
 	Err        error
 }
 
+// Error describes the failure with its kind and code; it holds no credentials when senders redact theirs.
 func (e *SendError) Error() string {
 	s := fmt.Sprintf("%s failure", e.Kind)
 	if e.Code != 0 {
