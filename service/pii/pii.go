@@ -134,3 +134,28 @@ func MaskName(name string) string {
 	}
 	return string(r[0]) + strings.Repeat("*", len(r)-1)
 }
+
+// Hash kinds, one per kind of personal number, so equal digits of different kinds never match.
+const (
+	KindIDNumber   = "id"
+	KindSocialCard = "social_card"
+	KindJingCard   = "jingka"
+	KindBank       = "bank"
+	KindPhone      = "phone"
+)
+
+// Sealed is a personal number as it is stored: ciphertext, lookup hash and the last four for
+// masked display. The zero value stands for an absent number.
+type Sealed struct {
+	Enc   []byte
+	Hash  string
+	Last4 string
+}
+
+// Seal encrypts and hashes a normalized number of the given kind; "" seals to the zero Sealed.
+func (c *Cipher) Seal(kind, value string) Sealed {
+	if value == "" {
+		return Sealed{}
+	}
+	return Sealed{Enc: c.Encrypt(value), Hash: c.Hash(kind, value), Last4: Last4(value)}
+}

@@ -120,3 +120,23 @@ func FuzzCheckDigitRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+func TestSeal(t *testing.T) {
+	c, err := New([]byte(strings.Repeat("k", MinKeyLen)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Seal(KindJingCard, "6217000012345678")
+	if s.Last4 != "5678" || s.Hash != c.Hash(KindJingCard, "6217000012345678") {
+		t.Errorf("Seal = %+v, want last4 5678 and the jingka hash", s)
+	}
+	if s.Hash == c.Hash(KindBank, "6217000012345678") {
+		t.Error("a 京卡 hash equals the bank-account hash of the same digits")
+	}
+	if plain, err := c.Decrypt(s.Enc); err != nil || plain != "6217000012345678" {
+		t.Errorf("Decrypt(Seal) = %q, %v", plain, err)
+	}
+	if z := c.Seal(KindPhone, ""); z.Enc != nil || z.Hash != "" || z.Last4 != "" {
+		t.Errorf("Seal of empty = %+v, want zero", z)
+	}
+}
