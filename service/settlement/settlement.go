@@ -1,0 +1,399 @@
+package settlement
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"gorm.io/gorm"
+
+	"huzhu/model"
+	"huzhu/service/audit"
+	"huzhu/service/calendar"
+	"huzhu/service/eligibility"
+	"huzhu/service/errs"
+	"huzhu/service/kv"
+	"huzhu/service/notify"
+	"huzhu/service/policy"
+)
+
+// Options tune a Service. Zero values take the defaults in brackets.
+type Options struct {
+	ChunkSize int           // members computed per transaction [500]
+	LockTTL   time.Duration // how long a computation may hold the lock before others may take it [30m]
+}
+
+// Service computes and approves settlement runs.
+type Service struct {
+	db     *gorm.DB
+	engine *policy.Engine
+	cal    *calendar.Calendar
+	kv     kv.Store
+	now    func() time.Time
+	log    *slog.Logger
+	o      Options
+}
+
+// New returns a settlement service. kvs holds the computation lock (Redis when several processes
+// may compute); now is the clock.
+func New(db *gorm.DB, engine *policy.Engine, cal *calendar.Calendar, kvs kv.Store, o Options, now func() time.Time, log *slog.Logger) *Service {
+	if o.ChunkSize <= 0 {
+		o.ChunkSize = 500
+	}
+	if o.LockTTL <= 0 {
+		o.LockTTL = 30 * time.Minute
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{db: db, engine: engine, cal: cal, kv: kvs, now: now, log: log, o: o}
+}
+
+const lockKey = "settlement:compute"
+
+// Compute (re)computes the draft run of period p and returns it with its totals. It returns a
+// Conflict error when the run is already approved (its lines are frozen) or another computation
+// is in progress, and Invalid when the period has not ended yet.
+func (s *Service) Compute(ctx context.Context, p calendar.Period, actor string) (model.SettlementRun, error) {
+	if p.IsZero() {
+		return model.SettlementRun{}, errs.Invalid("period", "没有指定核算期", "例如 2025-Q1（门诊）或 2025-03（住院）")
+	}
+	if s.now().Before(p.End) {
+		return model.SettlementRun{}, errs.Invalidf("period", "请在核算期结束后再核算", "%s尚未结束，不能核算", p.Label())
+	}
+	release, err := s.lock(ctx)
+	if err != nil {
+		return model.SettlementRun{}, err
+	}
+	defer release()
+
+	run, err := s.openDraft(ctx, p, actor)
+	if err != nil {
+		return model.SettlementRun{}, err
+	}
+	types := claimTypesOf(p.Class)
+	var after uint64
+	for {
+		ids, err := s.pendingMembers(ctx, types, p.Last(), after, s.o.ChunkSize)
+		if err != nil {
+			return run, fmt.Errorf("settle %s: list members: %w", p, err)
+		}
+		if len(ids) == 0 {
+			break
+		}
+		if err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			return s.computeChunk(ctx, tx, run.ID, ids, types, p.Last())
+		}); err != nil {
+			return run, fmt.Errorf("settle %s: members %d–%d: %w", p, ids[0], ids[len(ids)-1], err)
+		}
+		after = ids[len(ids)-1]
+	}
+	return s.finish(ctx, run.ID, actor)
+}
+
+// lock takes the computation lock and returns its release.
+func (s *Service) lock(ctx context.Context) (func(), error) {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	token := hex.EncodeToString(b)
+	ok, err := s.kv.SetNX(ctx, lockKey, []byte(token), s.o.LockTTL)
+	if err != nil {
+		return nil, fmt.Errorf("settlement lock: %w", err)
+	}
+	if !ok {
+		return nil, errs.New(errs.KindConflict, "settlement.busy", "另一项核算正在进行，请稍后再试")
+	}
+	return func() {
+		ctx := context.WithoutCancel(ctx)
+		if v, found, err := s.kv.Get(ctx, lockKey); err == nil && found && string(v) == token {
+			_ = s.kv.Del(ctx, lockKey)
+		}
+	}, nil
+}
+
+// openDraft returns the run of p, created if absent, after releasing everything a previous
+// computation of it wrote.
+func (s *Service) openDraft(ctx context.Context, p calendar.Period, actor string) (model.SettlementRun, error) {
+	var run model.SettlementRun
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := tx.Where("period = ? AND class = ?", p.String(), p.Class).Take(&run).Error
+		switch {
+		case errors.Is(err, gorm.ErrRecordNotFound):
+			run = model.SettlementRun{Period: p.String(), Class: p.Class, Status: model.RunDraft, CreatedBy: actor}
+			if err := tx.Create(&run).Error; err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case run.Status != model.RunDraft:
+			return errs.New(errs.KindConflict, "settlement.run_frozen",
+				fmt.Sprintf("%s%s核算已%s，不能重新核算", p.Label(), p.Class.Label(), run.Status.Label()))
+		}
+		if err := tx.Where("run_id = ?", run.ID).Delete(&model.PayoutLine{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&model.MedicalRecord{}).Where("settlement_run_id = ?", run.ID).
+			Update("settlement_run_id", 0).Error; err != nil {
+			return err
+		}
+		return tx.Model(&run).Updates(map[string]any{"computing": true, "attempt": gorm.Expr("attempt + 1")}).Error
+	})
+	if err != nil {
+		return run, fmt.Errorf("settle %s: open run: %w", p, err)
+	}
+	return run, nil
+}
+
+// pendingMembers returns up to n members after the given id with unsettled records of the
+// types dated up to last.
+func (s *Service) pendingMembers(ctx context.Context, types []model.ClaimType, last model.Date, after uint64, n int) ([]uint64, error) {
+	var ids []uint64
+	err := s.db.WithContext(ctx).Model(&model.MedicalRecord{}).Distinct("member_id").
+		Where("settlement_run_id = 0 AND claim_type IN ? AND visit_date <= ? AND member_id > ?", types, last, after).
+		Order("member_id").Limit(n).Pluck("member_id", &ids).Error
+	return ids, err
+}
+
+// computeChunk writes the lines of one chunk of members and marks their records as taken.
+func (s *Service) computeChunk(ctx context.Context, tx *gorm.DB, runID uint64, ids []uint64, types []model.ClaimType, last model.Date) error {
+	members, unions, err := loadMembers(tx, ids)
+	if err != nil {
+		return err
+	}
+	var records []model.MedicalRecord
+	if err := tx.Where("member_id IN ? AND settlement_run_id = 0 AND claim_type IN ? AND visit_date <= ?", ids, types, last).
+		Order("member_id, visit_date, id").Find(&records).Error; err != nil {
+		return fmt.Errorf("load records: %w", err)
+	}
+	prior, err := priorYearToDate(tx, ids, runID)
+	if err != nil {
+		return err
+	}
+	byMember := map[uint64][]model.MedicalRecord{}
+	for _, r := range records {
+		byMember[r.MemberID] = append(byMember[r.MemberID], r)
+	}
+	var lines []model.PayoutLine
+	for _, id := range ids {
+		m, ok := members[id]
+		if !ok {
+			// Records of a member no longer on the roster wait; they are listed as unsettled.
+			continue
+		}
+		ls, err := s.memberLines(runID, m, unions[m.UnionID], byMember[id], prior[id])
+		if err != nil {
+			return fmt.Errorf("member %d: %w", id, err)
+		}
+		lines = append(lines, ls...)
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	if err := tx.CreateInBatches(lines, 200).Error; err != nil {
+		return fmt.Errorf("insert lines: %w", err)
+	}
+	recIDs := make([]uint64, len(lines))
+	for i, l := range lines {
+		recIDs[i] = l.RecordID
+	}
+	return tx.Model(&model.MedicalRecord{}).Where("id IN ? AND settlement_run_id = 0", recIDs).
+		Update("settlement_run_id", runID).Error
+}
+
+// memberLines decides eligibility per bill date and computes the eligible bills of one member.
+func (s *Service) memberLines(runID uint64, m model.Member, u model.Union, records []model.MedicalRecord, prior map[int]policy.YearToDate) ([]model.PayoutLine, error) {
+	facts := eligibility.FactsOf(m, u)
+	var (
+		bills []policy.Bill
+		lines []model.PayoutLine
+	)
+	for _, r := range records {
+		reason := ""
+		if _, ok := s.engine.At(r.VisitDate); !ok {
+			reason = "就诊日期早于本计划最早的政策版本"
+		} else if d := eligibility.Decide(facts, r.VisitDate); !payable(d) {
+			reason = reasonText(d)
+		}
+		if reason != "" {
+			lines = append(lines, model.PayoutLine{RunID: runID, MemberID: m.ID, RecordID: r.ID, Year: r.VisitDate.Year(),
+				ClaimType: r.ClaimType, BillDate: r.VisitDate, Eligible: false, Reason: truncate(reason, 255), Status: model.LineComputed})
+			continue
+		}
+		bills = append(bills, policy.Bill{RecordID: r.ID, ClaimType: r.ClaimType, Date: r.VisitDate,
+			SelfPay1Fen: r.SelfPay1Fen, AboveCapFen: r.AboveCapFen, MajorDisease: r.MajorDisease})
+	}
+	if len(bills) == 0 {
+		return lines, nil
+	}
+	res, err := s.engine.Compute(policy.Input{Facts: bonusFacts(m), Bills: bills, Prior: prior})
+	if e, ok := errs.As(err); ok && e.Kind == errs.KindInvalid {
+		// Bad data of one member (a bonus span ending before it starts…) holds back that member's
+		// bills with the reason, for staff to correct; everyone else is still paid.
+		s.log.Warn("member's bills held back", "member_id", m.ID, "code", e.Code, "field", e.Field)
+		for _, b := range bills {
+			lines = append(lines, model.PayoutLine{RunID: runID, MemberID: m.ID, RecordID: b.RecordID, Year: b.Date.Year(),
+				ClaimType: b.ClaimType, BillDate: b.Date, Reason: truncate("数据有误，暂缓核算："+e.Message, 255), Status: model.LineComputed})
+		}
+		return lines, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range res.Lines {
+		expl, err := json.Marshal(l.Steps)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, model.PayoutLine{RunID: runID, MemberID: m.ID, RecordID: l.RecordID, Year: l.Year,
+			ClaimType: l.ClaimType, BillDate: l.BillDate, PolicyCode: l.PolicyCode, BaseFen: l.BaseFen, AmountFen: l.AmountFen,
+			Eligible: true, Explanation: string(expl), Status: model.LineComputed})
+	}
+	return lines, nil
+}
+
+// payable reports whether bills of a worker with decision d are paid. A worker who still has to
+// act (apply for a 京卡, register a bank card) is covered: the line is computed and the transfer
+// waits for the account.
+func payable(d eligibility.Decision) bool {
+	return d.Status == eligibility.StatusEligible || d.Status == eligibility.StatusNeedsAction
+}
+
+func reasonText(d eligibility.Decision) string {
+	if len(d.Reasons) == 0 {
+		return "不符合参加条件"
+	}
+	return d.Reasons[0].Message
+}
+
+// bonusFacts returns the member's +5-point spans (困难职工, 劳模).
+func bonusFacts(m model.Member) policy.Facts {
+	var f policy.Facts
+	if m.Hardship {
+		f.Bonuses = append(f.Bonuses, policy.Bonus{Kind: policy.BonusHardship, From: m.HardshipFrom, Until: m.HardshipUntil})
+	}
+	if m.ModelWorker {
+		f.Bonuses = append(f.Bonuses, policy.Bonus{Kind: policy.BonusModelWorker, From: m.ModelFrom, Until: m.ModelUntil})
+	}
+	return f
+}
+
+// finish stores the run's totals and writes the audit row.
+func (s *Service) finish(ctx context.Context, runID uint64, actor string) (model.SettlementRun, error) {
+	var run model.SettlementRun
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var t struct {
+			NLines, NMembers, NRejected int64 // not "lines": a reserved word in MySQL
+			Total                       model.Fen
+		}
+		if err := tx.Model(&model.PayoutLine{}).Where("run_id = ?", runID).
+			Select("COUNT(*) AS n_lines, COUNT(DISTINCT member_id) AS n_members, " +
+				"COALESCE(SUM(CASE WHEN eligible THEN 0 ELSE 1 END), 0) AS n_rejected, COALESCE(SUM(amount_fen), 0) AS total").
+			Scan(&t).Error; err != nil {
+			return err
+		}
+		now := s.now()
+		if err := tx.Model(&model.SettlementRun{}).Where("id = ?", runID).Updates(map[string]any{
+			"records_in": t.NLines, "lines": t.NLines - t.NRejected, "members": t.NMembers, "total_fen": t.Total,
+			"rejected": t.NRejected, "computing": false, "computed_at": now,
+		}).Error; err != nil {
+			return err
+		}
+		if err := tx.Take(&run, runID).Error; err != nil {
+			return err
+		}
+		return audit.Write(ctx, tx, now, audit.Entry{Actor: actor, Action: "run.compute", Target: fmt.Sprintf("run:%d", runID),
+			Detail: map[string]any{"period": run.Period, "class": run.Class, "attempt": run.Attempt, "lines": run.Lines,
+				"members": run.Members, "total_fen": run.TotalFen, "rejected": run.Rejected}})
+	})
+	if err != nil {
+		return run, fmt.Errorf("settle run %d: totals: %w", runID, err)
+	}
+	s.log.Info("settlement computed", "run_id", run.ID, "period", run.Period, "class", run.Class, "lines", run.Lines,
+		"total_fen", int64(run.TotalFen))
+	return run, nil
+}
+
+// Approve freezes a computed draft: its payable lines become 已审核 and every member with money
+// in it gets an approval notice with the promised arrival date, all in one transaction. It
+// returns NotFound for an unknown run and Conflict for a run that is not a computed draft.
+func (s *Service) Approve(ctx context.Context, runID uint64, actor string) (model.SettlementRun, error) {
+	var run model.SettlementRun
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Take(&run, runID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			return errs.NotFound("settlement.run_not_found", "没有这个核算批次")
+		} else if err != nil {
+			return err
+		}
+		if run.Status != model.RunDraft || run.ComputedAt == nil || run.Computing {
+			return errs.New(errs.KindConflict, "settlement.not_approvable", "只有核算完成的草稿可以审核")
+		}
+		p, err := s.cal.ParsePeriod(run.Period)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		by := model.DateOf(s.cal.Settlement(p).ArriveBy)
+		res := tx.Model(&model.SettlementRun{}).Where("id = ? AND status = ?", run.ID, model.RunDraft).
+			Updates(map[string]any{"status": model.RunApproved, "approved_by": actor, "approved_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return errs.New(errs.KindConflict, "settlement.not_approvable", "这个核算批次刚被其他人审核过")
+		}
+		if err := tx.Model(&model.PayoutLine{}).Where("run_id = ? AND eligible AND amount_fen > 0", run.ID).
+			Update("status", model.LineApproved).Error; err != nil {
+			return err
+		}
+		var perMember []struct {
+			MemberID uint64
+			Total    model.Fen
+		}
+		if err := tx.Model(&model.PayoutLine{}).Where("run_id = ? AND status = ?", run.ID, model.LineApproved).
+			Select("member_id, SUM(amount_fen) AS total").Group("member_id").Order("member_id").Scan(&perMember).Error; err != nil {
+			return err
+		}
+		for _, pm := range perMember {
+			if _, err := notify.Enqueue(ctx, tx, notify.Notice{Subject: notify.RunSubject(run.ID, pm.MemberID), MemberID: pm.MemberID,
+				Kind: model.NoticeApproved, At: now, Payload: notify.Payload{AmountFen: pm.Total, Period: run.Period,
+					ClaimTypes: run.Class.Label(), RunID: run.ID, ExpectedBy: by}}); err != nil {
+				return err
+			}
+		}
+		if err := audit.Write(ctx, tx, now, audit.Entry{Actor: actor, Action: "run.approve", Target: fmt.Sprintf("run:%d", run.ID),
+			Detail: map[string]any{"period": run.Period, "class": run.Class, "total_fen": run.TotalFen, "members": len(perMember)}}); err != nil {
+			return err
+		}
+		return tx.Take(&run, run.ID).Error
+	})
+	if err != nil {
+		return run, fmt.Errorf("approve run %d: %w", runID, err)
+	}
+	return run, nil
+}
+
+func claimTypesOf(c model.SettlementClass) []model.ClaimType {
+	var out []model.ClaimType
+	for _, t := range model.ClaimTypes {
+		if t.Class() == c {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
+}

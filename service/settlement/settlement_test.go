@@ -1,0 +1,337 @@
+package settlement
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"gorm.io/gorm"
+
+	"huzhu/config"
+	"huzhu/model"
+	"huzhu/service/calendar"
+	"huzhu/service/errs"
+	"huzhu/service/kv"
+	"huzhu/service/policy"
+	"huzhu/service/store/storetest"
+)
+
+type fixture struct {
+	t     *testing.T
+	db    *gorm.DB
+	kv    kv.Store
+	cal   *calendar.Calendar
+	svc   *Service
+	union model.Union
+	seq   int
+}
+
+// now is a fixed day after every period the tests settle.
+var now = time.Date(2026, 11, 23, 10, 0, 0, 0, model.Shanghai)
+
+func newFixture(t *testing.T, o Options) *fixture {
+	t.Helper()
+	db := storetest.NewDB(t)
+	versions, err := policy.ParseYAML(config.PolicyYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := policy.New(versions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, db: db, kv: kv.NewMemory(nil), cal: calendar.New(model.Shanghai)}
+	f.svc = New(db, engine, f.cal, f.kv, o, func() time.Time { return now }, nil)
+	f.union = model.Union{Code: "U1", Name: "测试工会", PaysDues: true}
+	if err := db.Create(&f.union).Error; err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+type memberOpt func(*model.Member)
+
+func retired() memberOpt { return func(m *model.Member) { m.Employment = model.EmploymentRetired } }
+func hardship() memberOpt { return func(m *model.Member) { m.Hardship = true } }
+
+func (f *fixture) member(opts ...memberOpt) model.Member {
+	f.t.Helper()
+	f.seq++
+	m := model.Member{UnionID: f.union.ID, Name: "测试", IDNumberEnc: []byte{1}, IDNumberHash: fmt.Sprintf("id%d", f.seq),
+		IDLast4: "0000", InsuredBeijing: true, Employment: model.EmploymentInService, Kind: model.WorkerUrban,
+		Participation: model.ParticipationFree, JoinedOn: "2010-01-01", JingCardHash: fmt.Sprintf("card%d", f.seq), JingCardLast4: "1234"}
+	for _, o := range opts {
+		o(&m)
+	}
+	if err := f.db.Create(&m).Error; err != nil {
+		f.t.Fatal(err)
+	}
+	return m
+}
+
+func (f *fixture) record(m model.Member, ct model.ClaimType, date model.Date, selfPay1, aboveCap model.Fen) model.MedicalRecord {
+	f.t.Helper()
+	f.seq++
+	r := model.MedicalRecord{RecordNo: fmt.Sprintf("R%d", f.seq), MemberID: m.ID, ClaimType: ct, VisitDate: date,
+		SelfPay1Fen: selfPay1, AboveCapFen: aboveCap, MajorDisease: aboveCap > 0, TotalFen: selfPay1 + aboveCap}
+	if err := f.db.Create(&r).Error; err != nil {
+		f.t.Fatal(err)
+	}
+	return r
+}
+
+func (f *fixture) period(s string, class model.SettlementClass) calendar.Period {
+	f.t.Helper()
+	p, err := f.cal.ParsePeriod(s)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	p.Class = class
+	return p
+}
+
+type lineKey struct {
+	RecordID uint64
+	Amount   model.Fen
+	Eligible bool
+	Policy   string
+}
+
+func (f *fixture) lines(runID uint64) []lineKey {
+	f.t.Helper()
+	var ls []model.PayoutLine
+	if err := f.db.Where("run_id = ?", runID).Order("record_id").Find(&ls).Error; err != nil {
+		f.t.Fatal(err)
+	}
+	out := make([]lineKey, len(ls))
+	for i, l := range ls {
+		out[i] = lineKey{l.RecordID, l.AmountFen, l.Eligible, l.PolicyCode}
+	}
+	return out
+}
+
+func TestComputePaysRatioAndBonus(t *testing.T) {
+	f := newFixture(t, Options{})
+	plain, poor, old := f.member(), f.member(hardship()), f.member(retired())
+	r1 := f.record(plain, model.ClaimOutpatient, "2026-02-10", 100000, 0)
+	r2 := f.record(poor, model.ClaimOutpatient, "2026-03-01", 100000, 0)
+	r3 := f.record(old, model.ClaimOutpatient, "2026-03-02", 100000, 0)
+	f.record(plain, model.ClaimInpatient, "2026-02-11", 500000, 0) // another class: not in this run
+	f.record(plain, model.ClaimOutpatient, "2026-04-01", 100000, 0) // next quarter: not in this run
+
+	run, err := f.svc.Compute(context.Background(), f.period("2026-Q1", model.ClassOutpatient), "tester")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []lineKey{{r1.ID, 50000, true, "2021"}, {r2.ID, 55000, true, "2021"}, {r3.ID, 0, false, ""}}
+	if diff := cmp.Diff(want, f.lines(run.ID)); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+	if run.TotalFen != 105000 || run.Lines != 2 || run.Rejected != 1 || run.Members != 3 || run.Computing || run.ComputedAt == nil {
+		t.Errorf("run = %+v, want total 105000, 2 lines, 1 rejected, 3 members, computed", run)
+	}
+	var reason string
+	f.db.Model(&model.PayoutLine{}).Where("record_id = ?", r3.ID).Pluck("reason", &reason)
+	if reason == "" {
+		t.Error("the retired member's line has no reason")
+	}
+}
+
+func TestComputeTwiceGivesTheSameLines(t *testing.T) {
+	f := newFixture(t, Options{ChunkSize: 2})
+	for i := range 7 {
+		m := f.member()
+		f.record(m, model.ClaimInpatient, "2026-05-03", model.Fen(123457+i*1001), 0)
+		f.record(m, model.ClaimSpecialInpatient, "2026-05-20", 2000001, model.Fen(i)*1500000)
+	}
+	p := f.period("2026-05", model.ClassInpatient)
+	first, err := f.svc.Compute(context.Background(), p, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := f.lines(first.ID)
+	second, err := f.svc.Compute(context.Background(), p, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.ID != first.ID || second.Attempt != first.Attempt+1 {
+		t.Errorf("second compute: run %d attempt %d, want run %d attempt %d", second.ID, second.Attempt, first.ID, first.Attempt+1)
+	}
+	if diff := cmp.Diff(before, f.lines(second.ID)); diff != "" {
+		t.Errorf("recompute changed lines (-first +second):\n%s", diff)
+	}
+	if second.TotalFen != first.TotalFen || len(before) != 14 {
+		t.Errorf("totals %d then %d over %d lines", first.TotalFen, second.TotalFen, len(before))
+	}
+}
+
+// TestInterruptedComputeResumes cancels a computation inside its second chunk, after the first
+// committed, as a crash would, and shows that the next computation writes exactly the lines of an
+// uninterrupted one: nothing twice, nothing lost.
+func TestInterruptedComputeResumes(t *testing.T) {
+	f := newFixture(t, Options{ChunkSize: 2})
+	for range 6 {
+		m := f.member()
+		f.record(m, model.ClaimOutpatient, "2026-07-09", 300001, 0)
+		f.record(m, model.ClaimOutpatient, "2026-08-19", 4567, 0)
+	}
+	p := f.period("2026-Q3", model.ClassOutpatient)
+	clean, err := f.svc.Compute(context.Background(), p, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := f.lines(clean.ID)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	chunks := 0
+	if err := f.db.Callback().Create().After("gorm:create").Register("test:crash", func(tx *gorm.DB) {
+		if tx.Statement.Table == "payout_lines" {
+			if chunks++; chunks == 2 { // the first chunk commits; the second dies before its commit
+				cancel()
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Compute(ctx, p, "a"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted Compute err = %v, want context.Canceled", err)
+	}
+	_ = f.db.Callback().Create().Remove("test:crash")
+	if got := f.lines(clean.ID); len(got) == 0 || len(got) >= len(want) {
+		t.Fatalf("after the crash %d lines, want some but fewer than %d (the test did not interrupt mid-way)", len(got), len(want))
+	}
+	// The lock of the crashed computation was released by its deferred release.
+	again, err := f.svc.Compute(context.Background(), p, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, f.lines(again.ID)); diff != "" {
+		t.Errorf("resumed lines differ (-clean +resumed):\n%s", diff)
+	}
+	if again.TotalFen != clean.TotalFen {
+		t.Errorf("total %d, want %d", again.TotalFen, clean.TotalFen)
+	}
+}
+
+// TestWorkedExampleAcrossRuns is the 工人日报 2021-09-13 case spread over monthly runs: 570,000
+// yuan above the cap in a year pays 200,653 yuan in total, however the months fall.
+func TestWorkedExampleAcrossRuns(t *testing.T) {
+	f := newFixture(t, Options{})
+	m := f.member()
+	for month := 1; month <= 10; month++ {
+		f.record(m, model.ClaimSpecialInpatient, model.Date(fmt.Sprintf("2025-%02d-08", month)), 1200000, 5700000)
+	}
+	var total model.Fen
+	for month := 1; month <= 12; month++ {
+		run, err := f.svc.Compute(context.Background(), f.period(fmt.Sprintf("2025-%02d", month), model.ClassInpatient), "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += run.TotalFen
+	}
+	if total != 20065300 {
+		t.Errorf("paid over the year = %s, want ¥200653.00", total)
+	}
+}
+
+func TestLateRecordJoinsTheNextRun(t *testing.T) {
+	f := newFixture(t, Options{})
+	m := f.member()
+	f.record(m, model.ClaimInpatient, "2026-01-10", 10000, 0)
+	jan, err := f.svc.Compute(context.Background(), f.period("2026-01", model.ClassInpatient), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Approve(context.Background(), jan.ID, "t"); err != nil {
+		t.Fatal(err)
+	}
+	late := f.record(m, model.ClaimInpatient, "2026-01-25", 20000, 0) // imported after January was settled
+	feb, err := f.svc.Compute(context.Background(), f.period("2026-02", model.ClassInpatient), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.lines(feb.ID); len(got) != 1 || got[0].RecordID != late.ID || got[0].Amount != 10000 {
+		t.Errorf("February lines = %+v, want the late January record paid 10000", got)
+	}
+}
+
+func TestApproveFreezesAndNotifiesOnce(t *testing.T) {
+	f := newFixture(t, Options{})
+	a, b, old := f.member(), f.member(), f.member(retired())
+	f.record(a, model.ClaimInpatient, "2026-03-03", 10000, 0)
+	f.record(a, model.ClaimSpecialInpatient, "2026-03-13", 20000, 0)
+	f.record(b, model.ClaimInpatient, "2026-03-04", 30000, 0)
+	f.record(old, model.ClaimInpatient, "2026-03-05", 30000, 0)
+	p := f.period("2026-03", model.ClassInpatient)
+	run, err := f.svc.Compute(context.Background(), p, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	approved, err := f.svc.Approve(context.Background(), run.ID, "boss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if approved.Status != model.RunApproved || approved.ApprovedBy != "boss" {
+		t.Errorf("approved run = %s by %q", approved.Status, approved.ApprovedBy)
+	}
+	var notices []model.Notification
+	f.db.Order("member_id").Find(&notices)
+	if len(notices) != 2 || notices[0].MemberID != a.ID || notices[1].MemberID != b.ID || notices[0].Kind != model.NoticeApproved {
+		t.Errorf("notices = %+v, want one approval notice each for members %d and %d", notices, a.ID, b.ID)
+	}
+	if _, err := f.svc.Approve(context.Background(), run.ID, "boss"); errs.KindOf(err) != errs.KindConflict {
+		t.Errorf("second Approve err = %v, want Conflict", err)
+	}
+	if _, err := f.svc.Compute(context.Background(), p, "t"); errs.KindOf(err) != errs.KindConflict {
+		t.Errorf("Compute of an approved run err = %v, want Conflict", err)
+	}
+	if _, err := f.svc.Approve(context.Background(), 999, "boss"); errs.KindOf(err) != errs.KindNotFound {
+		t.Errorf("Approve(999) err = %v, want NotFound", err)
+	}
+	var audits int64
+	f.db.Model(&model.AuditLog{}).Where("action IN ?", []string{"run.compute", "run.approve"}).Count(&audits)
+	if audits != 2 {
+		t.Errorf("audit rows = %d, want 2 (compute, approve)", audits)
+	}
+}
+
+func TestComputeRefusals(t *testing.T) {
+	f := newFixture(t, Options{})
+	if _, err := f.svc.Compute(context.Background(), f.period("2026-Q4", model.ClassOutpatient), "t"); errs.KindOf(err) != errs.KindInvalid {
+		t.Errorf("Compute of an unfinished quarter err = %v, want Invalid", err)
+	}
+	if ok, _ := f.kv.SetNX(context.Background(), lockKey, []byte("other"), time.Minute); !ok {
+		t.Fatal("could not take the lock")
+	}
+	if _, err := f.svc.Compute(context.Background(), f.period("2026-Q1", model.ClassOutpatient), "t"); errs.KindOf(err) != errs.KindConflict {
+		t.Errorf("Compute while another holds the lock err = %v, want Conflict", err)
+	}
+}
+
+// TestBadMemberDataHoldsBackOnlyThatMember: a member whose roster data the policy engine refuses
+// gets lines with the reason; the others are paid.
+func TestBadMemberDataHoldsBackOnlyThatMember(t *testing.T) {
+	f := newFixture(t, Options{})
+	good := f.member()
+	bad := f.member(func(m *model.Member) { m.Hardship, m.HardshipFrom, m.HardshipUntil = true, "2026-05-01", "2026-01-01" })
+	rg := f.record(good, model.ClaimOutpatient, "2026-02-10", 1000, 0)
+	rb := f.record(bad, model.ClaimOutpatient, "2026-02-11", 1000, 0)
+	run, err := f.svc.Compute(context.Background(), f.period("2026-Q1", model.ClassOutpatient), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []lineKey{{rg.ID, 500, true, "2021"}, {rb.ID, 0, false, ""}}
+	if diff := cmp.Diff(want, f.lines(run.ID)); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+	var reason string
+	f.db.Model(&model.PayoutLine{}).Where("record_id = ?", rb.ID).Pluck("reason", &reason)
+	if !strings.HasPrefix(reason, "数据有误") {
+		t.Errorf("held-back reason = %q", reason)
+	}
+}
