@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -131,5 +133,57 @@ func TestMissingConfigFile(t *testing.T) {
 	err := run(context.Background(), []string{"version", "-c", "/nonexistent/huzhu.yaml"}, testEnv(t, nil), strings.NewReader(""), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/huzhu.yaml") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestServeDemoShowsData is the README's first command: `serve --demo` on a bare machine fills the
+// embedded database and the public figures show it.
+func TestServeDemoShowsData(t *testing.T) {
+	env := testEnv(t, nil)
+	base := startServe(t, env, "--demo")
+	code, body := get(t, base+"/api/v1/stats")
+	if code != 200 {
+		t.Fatalf("/api/v1/stats = %d %s", code, body)
+	}
+	var o struct {
+		Members  int64  `json:"members"`
+		Helped   int64  `json:"helped"`
+		PaidFen  int64  `json:"paid_fen"`
+		PaidYuan string `json:"paid_yuan"`
+		Years    []struct {
+			Year int `json:"year"`
+		} `json:"years"`
+	}
+	if err := json.Unmarshal([]byte(body), &o); err != nil {
+		t.Fatalf("stats body %s: %v", body, err)
+	}
+	if o.Members != 240 || o.Helped == 0 || o.PaidFen <= 20065300 || len(o.Years) == 0 {
+		t.Errorf("stats = %+v, want the demo's 240 members and payouts beyond the worked example", o)
+	}
+	if want := fmt.Sprintf("%d.%02d", o.PaidFen/100, o.PaidFen%100); o.PaidYuan != want {
+		t.Errorf("paid_yuan = %q, want %q", o.PaidYuan, want)
+	}
+}
+
+func TestSettleCommand(t *testing.T) {
+	env := testEnv(t, nil)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"settle", "2025-Q1"}, env, strings.NewReader(""), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "2025年第1季度门诊核算完成") || !strings.Contains(out.String(), "huzhu settle approve 1") {
+		t.Errorf("settle printed %q", out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"settle", "approve", "1"}, env, strings.NewReader(""), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "已审核") {
+		t.Errorf("approve printed %q", out.String())
+	}
+	for _, args := range [][]string{{"settle", "2025-Q5"}, {"settle", "approve", "x"}, {"settle", "approve", "1"}} {
+		if err := run(context.Background(), args, env, strings.NewReader(""), io.Discard, io.Discard); err == nil {
+			t.Errorf("%v: no error", args)
+		}
 	}
 }

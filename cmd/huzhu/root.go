@@ -24,6 +24,7 @@ func newRoot(e *env) *cobra.Command {
 		healthcheckCmd(e),
 		workerCmd(e),
 		notifyCmd(e),
+		settleCmd(e),
 	)
 	return root
 }

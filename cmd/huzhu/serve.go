@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"sync"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -64,13 +65,29 @@ func (e *env) serve(ctx context.Context, demo bool) error {
 	if err := e.mount(ctx, app, reg); err != nil {
 		return err
 	}
+	// Background work outlives the request context of shutdown: it is stopped after the HTTP
+	// server has drained, so a notice queued by a last request is still picked up next start.
+	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	var bg sync.WaitGroup
+	if e.cfg.Notify.Enabled {
+		d, err := e.dispatcher(ctx, reg)
+		if err != nil {
+			return err
+		}
+		bg.Go(func() {
+			if err := d.Run(bgCtx); err != nil {
+				e.log.Error("notice dispatcher stopped", "err", err)
+			}
+		})
+	}
 
 	ln, err := net.Listen("tcp", e.cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on http.addr %s: %w", e.cfg.HTTP.Addr, err)
 	}
 	e.log.Info("huzhu listening", "addr", ln.Addr().String(), "env", e.cfg.Env, "database", dbKind(e), "kv", kvKind(e))
-	fmt.Fprintf(e.stdout, "huzhu is running at http://%s  (health: /healthz, API docs: /api/openapi.json, console: /admin)\n", ln.Addr())
+	fmt.Fprintf(e.stdout, "huzhu is running at http://%s  (try /healthz, /readyz, /metrics and /api/v1/stats)\n", ln.Addr())
 
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listener(ln) }()
@@ -85,8 +102,21 @@ func (e *env) serve(ctx context.Context, demo bool) error {
 	if err := app.ShutdownWithContext(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	e.stopBackground(5 * time.Second)
+	stopBG()
+	waitFor(&bg, 10*time.Second, e.log)
 	return nil
+}
+
+// waitFor waits for background work to return, at most d; a dispatcher still sending after that
+// leaves its rows leased, and any dispatcher picks them up after the lease.
+func waitFor(wg *sync.WaitGroup, d time.Duration, log *slog.Logger) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		log.Warn("background work did not stop in time; its leases will expire", "wait", d.String())
+	}
 }
 
 func dbKind(e *env) string {
@@ -101,17 +131,4 @@ func kvKind(e *env) string {
 		return "redis"
 	}
 	return "in-process"
-}
-
-// mount adds the routes of every front: mini-program API, WeChat callback, console.
-func (e *env) mount(ctx context.Context, app *fiber.App, reg *prometheus.Registry) error {
-	return nil
-}
-
-// stopBackground waits up to d for background workers (notice dispatcher) to stop.
-func (e *env) stopBackground(d time.Duration) {}
-
-// seedDemo fills an empty database with demo data.
-func (e *env) seedDemo(ctx context.Context) error {
-	return nil
 }

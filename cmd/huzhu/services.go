@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"huzhu/config"
+	"huzhu/handler/api"
+	"huzhu/model"
+	"huzhu/service/calendar"
+	"huzhu/service/demo"
+	"huzhu/service/policy"
+	"huzhu/service/settlement"
+	"huzhu/service/stats"
+)
+
+// policyEngine returns the policy versions in force: the shipped config/policy.yaml, with any
+// version staff saved in the database replacing the shipped one of the same code.
+func (e *env) policyEngine(ctx context.Context) (*policy.Engine, error) {
+	shipped, err := policy.ParseYAML(config.PolicyYAML)
+	if err != nil {
+		return nil, fmt.Errorf("shipped policy file: %w", err)
+	}
+	db, err := e.openDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rows []model.PolicyVersion
+	if err := db.WithContext(ctx).Order("effective_from").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("load policy versions: %w", err)
+	}
+	byCode := map[string]int{}
+	for i, v := range shipped {
+		byCode[v.Code] = i
+	}
+	for _, r := range rows {
+		v, err := policy.ParseVersion([]byte(r.Body))
+		if err != nil {
+			return nil, fmt.Errorf("policy version %s saved by %s: %w", r.Code, r.CreatedBy, err)
+		}
+		if i, ok := byCode[v.Code]; ok {
+			shipped[i] = v
+			continue
+		}
+		byCode[v.Code] = len(shipped)
+		shipped = append(shipped, v)
+	}
+	return policy.New(shipped)
+}
+
+// settlementService builds the settlement service over the configured stores.
+func (e *env) settlementService(ctx context.Context) (*settlement.Service, *calendar.Calendar, error) {
+	db, err := e.openDB(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	kvs, err := e.openKV(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	engine, err := e.policyEngine(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	cal := calendar.New(model.Shanghai)
+	return settlement.New(db, engine, cal, kvs, settlement.Options{}, time.Now, e.log), cal, nil
+}
+
+// seedDemo fills an empty database with the synthetic demo and says what it did.
+func (e *env) seedDemo(ctx context.Context) error {
+	db, err := e.openDB(ctx)
+	if err != nil {
+		return err
+	}
+	cipher, err := e.piiCipher()
+	if err != nil {
+		return err
+	}
+	settle, cal, err := e.settlementService(ctx)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	sum, err := demo.New(db, cipher, settle, cal, e.log).Seed(ctx, time.Now(), demo.Options{})
+	if err != nil {
+		return err
+	}
+	if sum.Skipped {
+		fmt.Fprintln(e.stdout, "demo: the database already has data; left as it is (delete ./data to start afresh)")
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "demo: %d unions, %d members, %d 医保 records, %d settlement runs written in %.1fs (all synthetic)\n",
+		sum.Unions, sum.Members, sum.Records, len(sum.Runs), time.Since(start).Seconds())
+	return nil
+}
+
+// mount adds the routes of every front: the JSON API (the WeChat callback and the console come
+// with their own packages).
+func (e *env) mount(ctx context.Context, app *fiber.App, _ *prometheus.Registry) error {
+	db, err := e.openDB(ctx)
+	if err != nil {
+		return err
+	}
+	kvs, err := e.openKV(ctx)
+	if err != nil {
+		return err
+	}
+	api.New(stats.New(db, kvs, time.Minute, time.Now)).Mount(app.Group("/api/v1"))
+	return nil
+}
