@@ -18,6 +18,7 @@ import (
 	"huzhu/config"
 	"huzhu/service/kv"
 	"huzhu/service/pii"
+	"huzhu/service/policy"
 	"huzhu/service/store"
 )
 
@@ -39,6 +40,7 @@ type env struct {
 	redis  redis.UniversalClient
 	kv     kv.Store
 	cipher *pii.Cipher
+	engine *policy.Engine
 }
 
 // load reads the configuration and sets up logging; called once before any subcommand runs.

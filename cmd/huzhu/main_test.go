@@ -13,6 +13,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"huzhu/config"
+	"huzhu/model"
+	"huzhu/service/policy"
+	"huzhu/service/store"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while the server writes.
@@ -186,4 +191,46 @@ func TestSettleCommand(t *testing.T) {
 			t.Errorf("%v: no error", args)
 		}
 	}
+}
+
+// TestBadStoredPolicyStopsServe: a policy version saved in the database with a ratio above 100%
+// stops the service at start with the version and the key named, instead of paying wrongly.
+func TestBadStoredPolicyStopsServe(t *testing.T) {
+	env := testEnv(t, nil)
+	if err := run(context.Background(), []string{"migrate"}, env, strings.NewReader(""), io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(context.Background(), store.Options{SQLitePath: env("HUZHU_DATABASE_SQLITE_PATH")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Replace(string(policyVersionYAML(t, "2021")), `"50%"`, `"120%"`, 1)
+	if err := db.Create(&model.PolicyVersion{Code: "2021", EffectiveFrom: "2021-07-01", Body: body, CreatedBy: "staff"}).Error; err != nil {
+		t.Fatal(err)
+	}
+	_ = store.Close(db)
+	err = run(context.Background(), []string{"serve"}, env, strings.NewReader(""), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "120%") || !strings.Contains(err.Error(), "2021") {
+		t.Fatalf("serve err = %v, want it to name version 2021 and the 120%% ratio", err)
+	}
+}
+
+// policyVersionYAML returns the shipped version code as one version's YAML, as staff would save it.
+func policyVersionYAML(t *testing.T, code string) []byte {
+	t.Helper()
+	vs, err := policy.ParseYAML(config.PolicyYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		if v.Code == code {
+			b, err := policy.MarshalVersion(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+	}
+	t.Fatalf("no shipped version %s", code)
+	return nil
 }

@@ -41,6 +41,9 @@ func (e *env) serve(ctx context.Context, demo bool) error {
 	if err != nil {
 		return err
 	}
+	if _, err := e.policyEngine(ctx); err != nil {
+		return err
+	}
 	if demo {
 		if err := e.seedDemo(ctx); err != nil {
 			return err

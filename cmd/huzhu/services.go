@@ -18,9 +18,13 @@ import (
 	"huzhu/service/stats"
 )
 
-// policyEngine returns the policy versions in force: the shipped config/policy.yaml, with any
-// version staff saved in the database replacing the shipped one of the same code.
+// policyEngine returns (once) the policy versions in force: the shipped config/policy.yaml, with
+// any version staff saved in the database replacing the shipped one of the same code. A bad
+// version is an error naming it, so the process stops at start instead of paying wrongly.
 func (e *env) policyEngine(ctx context.Context) (*policy.Engine, error) {
+	if e.engine != nil {
+		return e.engine, nil
+	}
 	shipped, err := policy.ParseYAML(config.PolicyYAML)
 	if err != nil {
 		return nil, fmt.Errorf("shipped policy file: %w", err)
@@ -49,7 +53,12 @@ func (e *env) policyEngine(ctx context.Context) (*policy.Engine, error) {
 		byCode[v.Code] = len(shipped)
 		shipped = append(shipped, v)
 	}
-	return policy.New(shipped)
+	engine, err := policy.New(shipped)
+	if err != nil {
+		return nil, fmt.Errorf("policy versions: %w", err)
+	}
+	e.engine = engine
+	return engine, nil
 }
 
 // settlementService builds the settlement service over the configured stores.
