@@ -55,7 +55,7 @@ func newFixture(t *testing.T, o Options) *fixture {
 
 type memberOpt func(*model.Member)
 
-func retired() memberOpt { return func(m *model.Member) { m.Employment = model.EmploymentRetired } }
+func retired() memberOpt  { return func(m *model.Member) { m.Employment = model.EmploymentRetired } }
 func hardship() memberOpt { return func(m *model.Member) { m.Hardship = true } }
 
 func (f *fixture) member(opts ...memberOpt) model.Member {
@@ -120,7 +120,7 @@ func TestComputePaysRatioAndBonus(t *testing.T) {
 	r1 := f.record(plain, model.ClaimOutpatient, "2026-02-10", 100000, 0)
 	r2 := f.record(poor, model.ClaimOutpatient, "2026-03-01", 100000, 0)
 	r3 := f.record(old, model.ClaimOutpatient, "2026-03-02", 100000, 0)
-	f.record(plain, model.ClaimInpatient, "2026-02-11", 500000, 0) // another class: not in this run
+	f.record(plain, model.ClaimInpatient, "2026-02-11", 500000, 0)  // another class: not in this run
 	f.record(plain, model.ClaimOutpatient, "2026-04-01", 100000, 0) // next quarter: not in this run
 
 	run, err := f.svc.Compute(context.Background(), f.period("2026-Q1", model.ClassOutpatient), "tester")
