@@ -20,6 +20,7 @@ import (
 	"huzhu/service/pii"
 	"huzhu/service/policy"
 	"huzhu/service/store"
+	"huzhu/service/wechat"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -41,6 +42,7 @@ type env struct {
 	kv     kv.Store
 	cipher *pii.Cipher
 	engine *policy.Engine
+	wx     *wechat.Client
 }
 
 // load reads the configuration and sets up logging; called once before any subcommand runs.

@@ -121,19 +121,11 @@ func (e *env) dispatcher(ctx context.Context, reg prometheus.Registerer) (*notif
 		senders.SMS = notify.NewLogSMS(e.log)
 	}
 	w := e.cfg.WeChat
-	if w.OA.AppID != "" || w.MP.AppID != "" {
-		opts := wechat.Options{
-			OA:      wechat.OfficialAccount{AppID: w.OA.AppID, AppSecret: w.OA.AppSecret, Token: w.OA.Token, EncodingAESKey: w.OA.EncodingAESKey},
-			MP:      wechat.MiniProgram{AppID: w.MP.AppID, AppSecret: w.MP.AppSecret},
-			APIBase: w.APIBase, HTTPTimeout: w.HTTPTimeout,
-		}
-		if e.redis != nil {
-			opts.Redis = e.redis
-		}
-		wx, err := wechat.New(opts, e.log)
-		if err != nil {
-			return nil, err
-		}
+	wx, err := e.wechatClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if wx != nil {
 		a := notify.NewWeChat(wx)
 		if w.OA.AppID != "" {
 			senders.Template = a
@@ -149,4 +141,33 @@ func (e *env) dispatcher(ctx context.Context, reg prometheus.Registerer) (*notif
 		Batch: n.Batch, Lease: n.Lease, MaxAttempts: n.MaxAttempts, RatePerSecond: n.RatePerSecond,
 		KV: kvs, Quiet: quiet, Registerer: reg,
 	}, nil, e.log), nil
+}
+
+// wechatClient returns the process's one WeChat client (the library keeps process-global HTTP
+// settings), or nil when neither an official account nor a mini-program is configured.
+func (e *env) wechatClient(ctx context.Context) (*wechat.Client, error) {
+	if e.wx != nil {
+		return e.wx, nil
+	}
+	if _, err := e.openKV(ctx); err != nil { // the token cache lives in Redis when configured
+		return nil, err
+	}
+	w := e.cfg.WeChat
+	if w.OA.AppID == "" && w.MP.AppID == "" {
+		return nil, nil
+	}
+	opts := wechat.Options{
+		OA:      wechat.OfficialAccount{AppID: w.OA.AppID, AppSecret: w.OA.AppSecret, Token: w.OA.Token, EncodingAESKey: w.OA.EncodingAESKey},
+		MP:      wechat.MiniProgram{AppID: w.MP.AppID, AppSecret: w.MP.AppSecret},
+		APIBase: w.APIBase, HTTPTimeout: w.HTTPTimeout,
+	}
+	if e.redis != nil {
+		opts.Redis = e.redis
+	}
+	wx, err := wechat.New(opts, e.log)
+	if err != nil {
+		return nil, err
+	}
+	e.wx = wx
+	return wx, nil
 }
