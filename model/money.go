@@ -17,31 +17,28 @@ type BP int64
 const FullBP BP = 10000
 
 // Yuan returns f as a plain decimal string of yuan with two places, e.g. "200653.00".
-func (f Fen) Yuan() string {
-	sign := ""
-	v := int64(f)
-	if v < 0 {
-		sign, v = "-", -v
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, v/100, v%100)
-}
+func (f Fen) Yuan() string { return string(f.appendYuan(make([]byte, 0, 24), false)) }
 
 // YuanGrouped returns f in yuan with thousands separators, e.g. "200,653.00", for people to read.
-func (f Fen) YuanGrouped() string {
-	s := f.Yuan()
-	sign := ""
-	if strings.HasPrefix(s, "-") {
-		sign, s = "-", s[1:]
+func (f Fen) YuanGrouped() string { return string(f.appendYuan(make([]byte, 0, 32), true)) }
+
+// appendYuan formats without fmt: explanations format several amounts per bill, and settlement
+// formats millions of bills.
+func (f Fen) appendYuan(b []byte, grouped bool) []byte {
+	v := uint64(f)
+	if f < 0 {
+		b = append(b, '-')
+		v = -v // two's complement: correct for math.MinInt64 too
 	}
-	intPart, frac, _ := strings.Cut(s, ".")
-	var b strings.Builder
-	for i, r := range intPart {
-		if i > 0 && (len(intPart)-i)%3 == 0 {
-			b.WriteByte(',')
+	digits := strconv.AppendUint(nil, v/100, 10)
+	for i, d := range digits {
+		if grouped && i > 0 && (len(digits)-i)%3 == 0 {
+			b = append(b, ',')
 		}
-		b.WriteRune(r)
+		b = append(b, d)
 	}
-	return sign + b.String() + "." + frac
+	frac := v % 100
+	return append(b, '.', byte('0'+frac/10), byte('0'+frac%10))
 }
 
 // String implements fmt.Stringer as "¥200653.00".
