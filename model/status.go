@@ -4,7 +4,7 @@ package model
 type RunStatus string
 
 // Run statuses: a draft may be recalculated; approval freezes the lines; export sends them to the
-// banks; a run is closed when every line has arrived or failed for good.
+// banks; a run is closed when every payable line has arrived (at once, when none is payable).
 const (
 	RunDraft    RunStatus = "draft"
 	RunApproved RunStatus = "approved"
@@ -33,7 +33,7 @@ func (s RunStatus) CanTransitionTo(next RunStatus) bool {
 	case RunDraft:
 		return next == RunDraft || next == RunApproved
 	case RunApproved:
-		return next == RunExported
+		return next == RunExported || next == RunClosed // closed at once when nothing is payable
 	case RunExported:
 		return next == RunExported || next == RunClosed
 	}

@@ -13,6 +13,7 @@ import (
 	"huzhu/model"
 	"huzhu/service/calendar"
 	"huzhu/service/demo"
+	"huzhu/service/payment"
 	"huzhu/service/policy"
 	"huzhu/service/settlement"
 	"huzhu/service/stats"
@@ -94,7 +95,8 @@ func (e *env) seedDemo(ctx context.Context) error {
 		return err
 	}
 	start := time.Now()
-	sum, err := demo.New(db, cipher, settle, cal, e.log).Seed(ctx, time.Now(), demo.Options{})
+	pay := payment.New(db, cipher, cal, time.Now, e.log)
+	sum, err := demo.New(db, cipher, settle, pay, cal, e.log).Seed(ctx, time.Now(), demo.Options{})
 	if err != nil {
 		return err
 	}

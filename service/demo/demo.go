@@ -1,17 +1,20 @@
 package demo
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
 	"huzhu/model"
 	"huzhu/service/calendar"
-	"huzhu/service/notify"
+	"huzhu/service/payment"
 	"huzhu/service/pii"
 	"huzhu/service/settlement"
 )
@@ -36,19 +39,20 @@ const Actor = "demo"
 
 // Seeder writes demo data through the real services.
 type Seeder struct {
-	db     *gorm.DB
-	cipher *pii.Cipher
-	settle *settlement.Service
-	cal    *calendar.Calendar
-	log    *slog.Logger
+	db       *gorm.DB
+	cipher   *pii.Cipher
+	settle   *settlement.Service
+	payments *payment.Service
+	cal      *calendar.Calendar
+	log      *slog.Logger
 }
 
 // New returns a Seeder.
-func New(db *gorm.DB, cipher *pii.Cipher, settle *settlement.Service, cal *calendar.Calendar, log *slog.Logger) *Seeder {
+func New(db *gorm.DB, cipher *pii.Cipher, settle *settlement.Service, payments *payment.Service, cal *calendar.Calendar, log *slog.Logger) *Seeder {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Seeder{db: db, cipher: cipher, settle: settle, cal: cal, log: log}
+	return &Seeder{db: db, cipher: cipher, settle: settle, payments: payments, cal: cal, log: log}
 }
 
 // Seed writes the demo as of now into an empty database. A database that already has a union
@@ -127,94 +131,42 @@ func (s *Seeder) settleDue(ctx context.Context, now time.Time, firstYear int) ([
 	return runs, nil
 }
 
-// pay stands in for the banks in the demo: one transfer per member of an approved run, each
-// arrived on the run's promised date, with the approval and arrival notices of that past marked
-// as sent. Real payments go through bank files.
+// pay pays an approved run as the banks would have: the real export, then a result file saying
+// 成功 for every transfer at the run's promised arrival date, imported by the real importer. The
+// approval and arrival notices of that past are marked as sent.
 func (s *Seeder) pay(ctx context.Context, run model.SettlementRun) (model.SettlementRun, error) {
 	p, err := s.cal.ParsePeriod(run.Period)
 	if err != nil {
 		return run, err
 	}
 	arrived := s.cal.Settlement(p).ArriveBy.Add(10 * time.Hour)
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var lines []model.PayoutLine
-		if err := tx.Where("run_id = ? AND status = ?", run.ID, model.LineApproved).Order("member_id, id").Find(&lines).Error; err != nil {
-			return err
-		}
-		byMember := map[uint64][]model.PayoutLine{}
-		var order []uint64
-		for _, l := range lines {
-			if byMember[l.MemberID] == nil {
-				order = append(order, l.MemberID)
-			}
-			byMember[l.MemberID] = append(byMember[l.MemberID], l)
-		}
-		var members []model.Member
-		if err := tx.Where("id IN ?", order).Find(&members).Error; err != nil {
-			return err
-		}
-		acct := map[uint64]model.Member{}
-		for _, m := range members {
-			acct[m.ID] = m
-		}
-		batches := map[model.Bank]*model.PaymentBatch{}
-		for _, id := range order {
-			m := acct[id]
-			bank, kind, last4 := model.BankBOB, "jingka", m.JingCardLast4
-			if m.JingCardHash == "" {
-				if m.BankAccountHash == "" {
-					continue // no account yet: the lines stay approved until the member registers one
-				}
-				bank, kind, last4 = m.BankCode, "bank", m.BankAccountLast4
-			}
-			b := batches[bank]
-			if b == nil {
-				b = &model.PaymentBatch{RunID: run.ID, Bank: bank, FileName: fmt.Sprintf("demo-%s-%s-%s.csv", run.Period, run.Class, bank), CreatedBy: Actor}
-				if err := tx.Create(b).Error; err != nil {
-					return err
-				}
-				batches[bank] = b
-			}
-			var total model.Fen
-			ids := make([]uint64, 0, len(byMember[id]))
-			for _, l := range byMember[id] {
-				total += l.AmountFen
-				ids = append(ids, l.ID)
-			}
-			t := model.Transfer{Ref: fmt.Sprintf("D%d-%d", run.ID, id), BatchID: b.ID, RunID: run.ID, MemberID: id, Bank: bank,
-				AccountKind: kind, AccountLast4: last4, AmountFen: total, Status: model.LineArrived, ArrivedAt: &arrived}
-			if err := tx.Create(&t).Error; err != nil {
-				return err
-			}
-			b.Transfers++
-			b.TotalFen += total
-			if err := tx.Model(&model.PayoutLine{}).Where("id IN ?", ids).
-				Updates(map[string]any{"status": model.LineArrived, "transfer_id": t.ID, "arrived_at": arrived}).Error; err != nil {
-				return err
-			}
-			payload := notify.Payload{AmountFen: total, Period: run.Period, ClaimTypes: run.Class.Label(), AccountKind: kind,
-				AccountLast4: last4, TransferID: t.ID, RunID: run.ID}
-			if _, err := notify.Enqueue(ctx, tx, notify.Notice{Subject: notify.TransferSubject(t.ID), MemberID: id,
-				Kind: model.NoticeArrived, Payload: payload, At: arrived}); err != nil {
-				return err
-			}
-		}
-		for _, b := range batches {
-			if err := tx.Model(b).Updates(map[string]any{"transfers": b.Transfers, "total_fen": b.TotalFen}).Error; err != nil {
-				return err
-			}
-		}
-		// The notices of a past run went out back then.
-		if err := tx.Model(&model.Notification{}).Where("dedup_key LIKE ? OR dedup_key LIKE ?",
-			fmt.Sprintf("run:%d:member:%%", run.ID), "transfer:%").Where("status = ?", model.NoticePending).
-			Updates(map[string]any{"status": model.NoticeSent, "sent_at": arrived, "attempts": 1}).Error; err != nil {
-			return err
-		}
-		return tx.Model(&model.SettlementRun{}).Where("id = ?", run.ID).Update("status", model.RunClosed).Error
-	})
+	exp, err := s.payments.Export(ctx, run.ID, Actor)
 	if err != nil {
 		return run, err
 	}
-	run.Status = model.RunClosed
-	return run, nil
+	for _, f := range exp.Files {
+		rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(f.CSV, []byte("\ufeff")))).ReadAll()
+		if err != nil {
+			return run, err
+		}
+		var result strings.Builder
+		result.WriteString("转账编号,结果,到账时间\n")
+		for _, r := range rows[1:] {
+			fmt.Fprintf(&result, "%s,成功,%s\n", r[0], arrived.Format("2006-01-02 15:04:05"))
+		}
+		rep, err := s.payments.ImportResult(ctx, "demo-"+f.Name, strings.NewReader(result.String()), Actor)
+		if err != nil {
+			return run, err
+		}
+		if len(rep.Problems) > 0 {
+			return run, fmt.Errorf("demo result file %s: %+v", f.Name, rep.Problems[0])
+		}
+	}
+	// The notices of a past run went out back then.
+	err = s.db.WithContext(ctx).Model(&model.Notification{}).Where("status = ?", model.NoticePending).
+		Updates(map[string]any{"status": model.NoticeSent, "sent_at": arrived, "attempts": 1}).Error
+	if err != nil {
+		return run, err
+	}
+	return run, s.db.WithContext(ctx).Take(&run, run.ID).Error
 }

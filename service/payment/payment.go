@@ -1,0 +1,301 @@
+package payment
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+
+	"huzhu/model"
+	"huzhu/service/audit"
+	"huzhu/service/calendar"
+	"huzhu/service/errs"
+	"huzhu/service/notify"
+	"huzhu/service/pii"
+)
+
+// JingCardBank is the bank that pays 京卡 holders (assumed; the seeds do not name the issuer).
+const JingCardBank = model.BankBOB
+
+// Service exports transfer files and imports bank results.
+type Service struct {
+	db     *gorm.DB
+	cipher *pii.Cipher
+	cal    *calendar.Calendar
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// New returns a payment service.
+func New(db *gorm.DB, cipher *pii.Cipher, cal *calendar.Calendar, now func() time.Time, log *slog.Logger) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{db: db, cipher: cipher, cal: cal, now: now, log: log}
+}
+
+// File is one bank's transfer file.
+type File struct {
+	Bank      model.Bank
+	Name      string
+	BatchID   uint64
+	Transfers int
+	TotalFen  model.Fen
+	CSV       []byte // UTF-8 with BOM, so that Excel opens it right
+}
+
+// Export is what one export wrote.
+type Export struct {
+	Files          []File
+	WaitingMembers int // members with approved lines but no account yet
+}
+
+const fileHeader = "转账编号,收款银行,账户类型,户名,账号,金额(元),摘要"
+
+// Export creates transfers for every approved or re-issued line of the run that has none and
+// returns the files to send to the banks. Exporting again only picks up lines that became
+// payable since (re-issues, newly registered accounts); with nothing to pay it returns no files.
+// It returns NotFound for an unknown run and Conflict for a run that is not approved.
+func (s *Service) Export(ctx context.Context, runID uint64, actor string) (Export, error) {
+	var out Export
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var run model.SettlementRun
+		if err := tx.Take(&run, runID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			return errs.NotFound("payment.run_not_found", "没有这个核算批次")
+		} else if err != nil {
+			return err
+		}
+		if run.Status != model.RunApproved && run.Status != model.RunExported {
+			return errs.New(errs.KindConflict, "payment.run_not_approved", "核算批次审核后才能导出转账文件")
+		}
+		// Claim the lines first: the conditional update makes two concurrent exports unable to
+		// put one line in two transfers.
+		var lines []model.PayoutLine
+		if err := tx.Where("run_id = ? AND status IN ? AND amount_fen > 0", run.ID,
+			[]model.LineStatus{model.LineApproved, model.LineReissued}).Order("member_id, id").Find(&lines).Error; err != nil {
+			return err
+		}
+		if len(lines) == 0 {
+			return closeIfDone(tx, run) // nothing payable at all: the run is done
+		}
+		members, err := membersOf(tx, lines)
+		if err != nil {
+			return err
+		}
+		label := periodLabel(s.cal, run)
+		now := s.now()
+		files := map[model.Bank]*fileBuilder{}
+		var order []model.Bank
+		for _, group := range byMember(lines) {
+			m := members[group[0].MemberID]
+			acct, ok, err := s.account(m)
+			if err != nil {
+				return fmt.Errorf("member %d: %w", m.ID, err)
+			}
+			if !ok {
+				out.WaitingMembers++
+				continue
+			}
+			fb := files[acct.bank]
+			if fb == nil {
+				fb, err = newFileBuilder(tx, run, acct.bank, actor, now)
+				if err != nil {
+					return err
+				}
+				files[acct.bank] = fb
+				order = append(order, acct.bank)
+			}
+			ids := make([]uint64, len(group))
+			var total model.Fen
+			var reissueOf uint64
+			for i, l := range group {
+				ids[i] = l.ID
+				total += l.AmountFen
+				if l.Status == model.LineReissued {
+					reissueOf = l.TransferID
+				}
+			}
+			t := model.Transfer{Ref: fmt.Sprintf("HZ%d-%d-%d", run.ID, fb.batch.ID, m.ID), BatchID: fb.batch.ID, RunID: run.ID,
+				MemberID: m.ID, Bank: acct.bank, AccountKind: acct.kind, AccountLast4: pii.Last4(acct.number), AmountFen: total,
+				Status: model.LineTransfering, ReissueOf: reissueOf}
+			if err := tx.Create(&t).Error; err != nil {
+				return err
+			}
+			res := tx.Model(&model.PayoutLine{}).Where("id IN ? AND status IN ?", ids, []model.LineStatus{model.LineApproved, model.LineReissued}).
+				Updates(map[string]any{"status": model.LineTransfering, "transfer_id": t.ID})
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected != int64(len(ids)) {
+				return errs.New(errs.KindConflict, "payment.concurrent_export", "这些互助金刚被另一次导出处理，请刷新后再试")
+			}
+			fb.add(t, m.Name, acct, label)
+		}
+		for _, b := range order {
+			f, err := files[b].finish(tx)
+			if err != nil {
+				return err
+			}
+			out.Files = append(out.Files, f)
+		}
+		if len(out.Files) > 0 && run.Status == model.RunApproved {
+			if err := tx.Model(&model.SettlementRun{}).Where("id = ?", run.ID).Update("status", model.RunExported).Error; err != nil {
+				return err
+			}
+		}
+		detail := map[string]any{"files": len(out.Files), "waiting_members": out.WaitingMembers}
+		for _, f := range out.Files {
+			detail[string(f.Bank)] = map[string]any{"transfers": f.Transfers, "total_fen": f.TotalFen}
+		}
+		return audit.Write(ctx, tx, now, audit.Entry{Actor: actor, Action: "payment.export", Target: fmt.Sprintf("run:%d", run.ID), Detail: detail})
+	})
+	if err != nil {
+		return Export{}, fmt.Errorf("export run %d: %w", runID, err)
+	}
+	return out, nil
+}
+
+// account is where a member is paid.
+type account struct {
+	bank   model.Bank
+	kind   string // jingka or bank
+	number string
+}
+
+func (s *Service) account(m model.Member) (account, bool, error) {
+	if len(m.JingCardEnc) > 0 {
+		n, err := s.cipher.Decrypt(m.JingCardEnc)
+		return account{JingCardBank, "jingka", n}, err == nil, err
+	}
+	if len(m.BankAccountEnc) > 0 && slices.Contains(model.Banks, m.BankCode) {
+		n, err := s.cipher.Decrypt(m.BankAccountEnc)
+		return account{m.BankCode, "bank", n}, err == nil, err
+	}
+	return account{}, false, nil
+}
+
+// fileBuilder writes one bank's file and keeps its batch row's totals.
+type fileBuilder struct {
+	batch *model.PaymentBatch
+	buf   bytes.Buffer
+	w     *csv.Writer
+}
+
+func newFileBuilder(tx *gorm.DB, run model.SettlementRun, bank model.Bank, actor string, now time.Time) (*fileBuilder, error) {
+	b := &model.PaymentBatch{RunID: run.ID, Bank: bank, CreatedBy: actor,
+		FileName: fmt.Sprintf("huzhu-%s-%s-%s-%s.csv", run.Period, run.Class, bank, now.In(model.Shanghai).Format("20060102T150405"))}
+	if err := tx.Create(b).Error; err != nil {
+		return nil, err
+	}
+	fb := &fileBuilder{batch: b}
+	fb.buf.WriteString("\ufeff" + fileHeader + "\n")
+	fb.w = csv.NewWriter(&fb.buf)
+	return fb, nil
+}
+
+func (fb *fileBuilder) add(t model.Transfer, name string, a account, label string) {
+	kind := "京卡"
+	if a.kind == "bank" {
+		kind = "银行卡"
+	}
+	_ = fb.w.Write([]string{t.Ref, a.bank.Label(), kind, name, a.number, t.AmountFen.Yuan(), "在职职工医疗互助保障计划互助金 " + label})
+	fb.batch.Transfers++
+	fb.batch.TotalFen += t.AmountFen
+}
+
+func (fb *fileBuilder) finish(tx *gorm.DB) (File, error) {
+	fb.w.Flush()
+	if err := fb.w.Error(); err != nil {
+		return File{}, err
+	}
+	if err := tx.Model(fb.batch).Updates(map[string]any{"transfers": fb.batch.Transfers, "total_fen": fb.batch.TotalFen}).Error; err != nil {
+		return File{}, err
+	}
+	return File{Bank: fb.batch.Bank, Name: fb.batch.FileName, BatchID: fb.batch.ID, Transfers: int(fb.batch.Transfers),
+		TotalFen: fb.batch.TotalFen, CSV: fb.buf.Bytes()}, nil
+}
+
+func membersOf(tx *gorm.DB, lines []model.PayoutLine) (map[uint64]model.Member, error) {
+	ids := make([]uint64, 0, len(lines))
+	for _, l := range lines {
+		ids = append(ids, l.MemberID)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	out := make(map[uint64]model.Member, len(ids))
+	for chunk := range slices.Chunk(ids, 1000) {
+		var ms []model.Member
+		if err := tx.Where("id IN ?", chunk).Find(&ms).Error; err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			out[m.ID] = m
+		}
+	}
+	return out, nil
+}
+
+// byMember groups lines sorted by member.
+func byMember(lines []model.PayoutLine) [][]model.PayoutLine {
+	var out [][]model.PayoutLine
+	for i := 0; i < len(lines); {
+		j := i
+		for j < len(lines) && lines[j].MemberID == lines[i].MemberID {
+			j++
+		}
+		out = append(out, lines[i:j])
+		i = j
+	}
+	return out
+}
+
+func periodLabel(cal *calendar.Calendar, run model.SettlementRun) string {
+	p, err := cal.ParsePeriod(run.Period)
+	if err != nil {
+		return run.Period
+	}
+	return p.Label() + run.Class.Label()
+}
+
+// Reissue puts the lines of a failed transfer back in line for the next Export, after staff
+// fixed the member's account. It returns NotFound for an unknown transfer and Conflict when the
+// transfer has not failed or was already re-issued.
+func (s *Service) Reissue(ctx context.Context, transferID uint64, actor string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var t model.Transfer
+		if err := tx.Take(&t, transferID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			return errs.NotFound("payment.transfer_not_found", "没有这笔转账")
+		} else if err != nil {
+			return err
+		}
+		if t.Status != model.LineFailed {
+			return errs.New(errs.KindConflict, "payment.not_failed", "只有转账失败的款项可以重新发放")
+		}
+		res := tx.Model(&model.PayoutLine{}).Where("transfer_id = ? AND status = ?", t.ID, model.LineFailed).Update("status", model.LineReissued)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return errs.New(errs.KindConflict, "payment.already_reissued", "这笔转账已经重新发放过了")
+		}
+		return audit.Write(ctx, tx, s.now(), audit.Entry{Actor: actor, Action: "payment.reissue", Target: fmt.Sprintf("transfer:%d", t.ID),
+			Detail: map[string]any{"run_id": t.RunID, "member_id": t.MemberID, "amount_fen": t.AmountFen, "lines": res.RowsAffected}})
+	})
+}
+
+// notice queues the arrival or failure notice of a transfer inside tx.
+func notice(ctx context.Context, tx *gorm.DB, t model.Transfer, run model.SettlementRun, kind model.NoticeKind, at time.Time) error {
+	_, err := notify.Enqueue(ctx, tx, notify.Notice{Subject: notify.TransferSubject(t.ID), MemberID: t.MemberID, Kind: kind, At: at,
+		Payload: notify.Payload{AmountFen: t.AmountFen, Period: run.Period, ClaimTypes: run.Class.Label(), AccountKind: t.AccountKind,
+			AccountLast4: t.AccountLast4, TransferID: t.ID, RunID: run.ID}})
+	return err
+}

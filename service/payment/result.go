@@ -1,0 +1,335 @@
+package payment
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/transform"
+	"gorm.io/gorm"
+
+	"huzhu/model"
+	"huzhu/service/audit"
+	"huzhu/service/errs"
+)
+
+// Problem is one bad row of a result file: its 1-based row number (the header is row 1), the
+// column at fault, and what is wrong in plain Chinese.
+type Problem struct {
+	Row     int
+	Column  string
+	Message string
+}
+
+// ResultReport says what an imported result file did.
+type ResultReport struct {
+	BatchID   uint64 // the import_batches row
+	Rows      int
+	Arrived   int
+	Failed    int
+	Unchanged int // rows already applied by an earlier import of the same result
+	Problems  []Problem
+}
+
+// Result-file columns, as banks and staff write them.
+var resultColumns = map[string]string{
+	"转账编号": "ref", "编号": "ref", "ref": "ref",
+	"结果": "result", "状态": "result", "result": "result",
+	"原因": "reason", "失败原因": "reason", "reason": "reason",
+	"到账时间": "at", "时间": "at", "at": "at",
+	"金额(元)": "amount", "金额": "amount", "amount": "amount",
+}
+
+// maxResultRows bounds one file; a bank's file for one run is far smaller.
+const maxResultRows = 2_000_000
+
+// ImportResult applies a bank's result file. The file is CSV in UTF-8 (with or without BOM) or
+// GBK, with a header naming at least 转账编号 and 结果 (成功/失败); 原因, 到账时间 and 金额(元)
+// are optional. Each good row is applied in its own transaction with its notice; each bad row
+// is reported and changes nothing. It returns an Invalid error only when the file as a whole
+// cannot be read (no header, missing columns).
+func (s *Service) ImportResult(ctx context.Context, name string, r io.Reader, actor string) (ResultReport, error) {
+	var rep ResultReport
+	h := sha256.New()
+	rd, err := decoded(io.TeeReader(r, h))
+	if err != nil {
+		return rep, err
+	}
+	cr := csv.NewReader(rd)
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	header, err := cr.Read()
+	if err != nil {
+		return rep, errs.Invalid("file", "结果文件是空的或无法读取", "请上传银行返回的 CSV 文件，第一行是列名：转账编号,结果,原因,到账时间")
+	}
+	col := map[string]int{}
+	for i, hname := range header {
+		if key, ok := resultColumns[strings.TrimSpace(hname)]; ok {
+			col[key] = i
+		}
+	}
+	for _, need := range []string{"ref", "result"} {
+		if _, ok := col[need]; !ok {
+			return rep, errs.Invalid("file", "结果文件缺少“转账编号”或“结果”列", "第一行应为列名，至少包含：转账编号,结果")
+		}
+	}
+	now := s.now()
+	batch := model.ImportBatch{Kind: model.ImportBankResult, FileName: truncate(name, 255), FileSHA256: "pending",
+		Status: model.ImportRunning, CreatedBy: actor}
+	if err := s.db.WithContext(ctx).Create(&batch).Error; err != nil {
+		return rep, fmt.Errorf("import result %s: %w", name, err)
+	}
+	rep.BatchID = batch.ID
+	row := 1
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		row++
+		if err != nil {
+			rep.Problems = append(rep.Problems, Problem{row, "", "这一行不是有效的 CSV：" + err.Error()})
+			continue
+		}
+		if row > maxResultRows+1 {
+			rep.Problems = append(rep.Problems, Problem{row, "", fmt.Sprintf("文件超过 %d 行，其余行未处理，请分成几个文件", maxResultRows)})
+			break
+		}
+		rep.Rows++
+		res, p := parseResultRow(rec, col, now)
+		if p != nil {
+			p.Row = row
+			rep.Problems = append(rep.Problems, *p)
+			continue
+		}
+		outcome, p, err := s.applyResult(ctx, res, actor)
+		if err != nil {
+			return rep, fmt.Errorf("import result %s row %d: %w", name, row, err)
+		}
+		switch {
+		case p != nil:
+			p.Row = row
+			rep.Problems = append(rep.Problems, *p)
+		case outcome == model.LineArrived:
+			rep.Arrived++
+		case outcome == model.LineFailed:
+			rep.Failed++
+		default:
+			rep.Unchanged++
+		}
+	}
+	finished := s.now()
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&batch).Updates(map[string]any{"file_sha256": hex.EncodeToString(h.Sum(nil)), "status": model.ImportDone,
+			"rows_total": rep.Rows, "rows_ok": rep.Arrived + rep.Failed, "rows_same": rep.Unchanged, "rows_bad": len(rep.Problems),
+			"report": problemsCSV(rep.Problems), "finished_at": finished}).Error; err != nil {
+			return err
+		}
+		return audit.Write(ctx, tx, finished, audit.Entry{Actor: actor, Action: "payment.import_result", Target: fmt.Sprintf("import:%d", batch.ID),
+			Detail: map[string]any{"file": name, "rows": rep.Rows, "arrived": rep.Arrived, "failed": rep.Failed,
+				"unchanged": rep.Unchanged, "bad": len(rep.Problems)}})
+	})
+	if err != nil {
+		return rep, fmt.Errorf("import result %s: %w", name, err)
+	}
+	return rep, nil
+}
+
+type resultRow struct {
+	ref     string
+	arrived bool
+	reason  string
+	at      time.Time
+	amount  *model.Fen
+}
+
+func parseResultRow(rec []string, col map[string]int, now time.Time) (resultRow, *Problem) {
+	get := func(key string) string {
+		if i, ok := col[key]; ok && i < len(rec) {
+			return strings.TrimSpace(rec[i])
+		}
+		return ""
+	}
+	r := resultRow{ref: get("ref"), reason: get("reason"), at: now}
+	if r.ref == "" {
+		return r, &Problem{Column: "转账编号", Message: "转账编号是空的"}
+	}
+	switch get("result") {
+	case "成功", "已到账", "success", "SUCCESS", "S":
+		r.arrived = true
+	case "失败", "fail", "FAIL", "failed", "F":
+		if r.reason == "" {
+			r.reason = "银行未说明原因"
+		}
+	default:
+		return r, &Problem{Column: "结果", Message: fmt.Sprintf("结果“%s”无法识别，应为“成功”或“失败”", get("result"))}
+	}
+	if v := get("at"); v != "" {
+		t, err := parseTime(v)
+		if err != nil {
+			return r, &Problem{Column: "到账时间", Message: fmt.Sprintf("到账时间“%s”无法识别，应写成 2025-04-28 10:30:00", v)}
+		}
+		if t.After(now) {
+			return r, &Problem{Column: "到账时间", Message: "到账时间晚于现在，请核对"}
+		}
+		r.at = t
+	}
+	if v := get("amount"); v != "" {
+		f, err := model.ParseYuan(v)
+		if err != nil {
+			return r, &Problem{Column: "金额(元)", Message: fmt.Sprintf("金额“%s”无法识别，应写成 1234.56", v)}
+		}
+		r.amount = &f
+	}
+	return r, nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006/1/2 15:04:05", "2006/1/2 15:04", "20060102150405"} {
+		if t, err := time.ParseInLocation(layout, s, model.Shanghai); err == nil {
+			return t, nil
+		}
+	}
+	d, err := model.ParseDate(s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return d.Time().Add(12 * time.Hour), nil // a bare date: noon, so the Shanghai day is right everywhere
+}
+
+// applyResult applies one row. It returns the transfer's new status, or "" when the row was
+// already applied, or a Problem when the row contradicts what we know.
+func (s *Service) applyResult(ctx context.Context, r resultRow, actor string) (model.LineStatus, *Problem, error) {
+	var (
+		outcome model.LineStatus
+		problem *Problem
+	)
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var t model.Transfer
+		if err := tx.Where("ref = ?", r.ref).Take(&t).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			problem = &Problem{Column: "转账编号", Message: fmt.Sprintf("没有转账编号为“%s”的转账，请核对是否是本系统导出的文件", r.ref)}
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if r.amount != nil && *r.amount != t.AmountFen {
+			problem = &Problem{Column: "金额(元)", Message: fmt.Sprintf("金额 %s 元与导出的 %s 元不一致，未处理", r.amount.Yuan(), t.AmountFen.Yuan())}
+			return nil
+		}
+		want := model.LineFailed
+		if r.arrived {
+			want = model.LineArrived
+		}
+		switch {
+		case t.Status == want:
+			return nil // applied before
+		case t.Status != model.LineTransfering:
+			problem = &Problem{Column: "结果", Message: fmt.Sprintf("这笔转账已是“%s”，不能改为“%s”；如银行确有更正，请联系办事处处理", t.Status.Label(), want.Label())}
+			return nil
+		}
+		upd := map[string]any{"status": want}
+		if r.arrived {
+			upd["arrived_at"] = r.at
+		} else {
+			upd["fail_reason"] = truncate(r.reason, 255)
+		}
+		res := tx.Model(&model.Transfer{}).Where("id = ? AND status = ?", t.ID, model.LineTransfering).Updates(upd)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return nil // a concurrent import of the same row won
+		}
+		if err := tx.Model(&model.PayoutLine{}).Where("transfer_id = ? AND status = ?", t.ID, model.LineTransfering).Updates(upd).Error; err != nil {
+			return err
+		}
+		var run model.SettlementRun
+		if err := tx.Take(&run, t.RunID).Error; err != nil {
+			return err
+		}
+		kind := model.NoticeFailedTx
+		if r.arrived {
+			kind = model.NoticeArrived
+		}
+		if err := notice(ctx, tx, t, run, kind, s.now()); err != nil {
+			return err
+		}
+		outcome = want
+		return closeIfDone(tx, run)
+	})
+	return outcome, problem, err
+}
+
+// closeIfDone closes an approved or exported run once every payable line has arrived.
+func closeIfDone(tx *gorm.DB, run model.SettlementRun) error {
+	if run.Status != model.RunExported && run.Status != model.RunApproved {
+		return nil
+	}
+	var open int64
+	if err := tx.Model(&model.PayoutLine{}).Where("run_id = ? AND eligible AND amount_fen > 0 AND status <> ?", run.ID, model.LineArrived).
+		Count(&open).Error; err != nil {
+		return err
+	}
+	if open > 0 {
+		return nil
+	}
+	return tx.Model(&model.SettlementRun{}).Where("id = ? AND status = ?", run.ID, run.Status).Update("status", model.RunClosed).Error
+}
+
+// decoded returns r as UTF-8: a UTF-8 BOM is dropped; a file whose first 64 KiB are not valid
+// UTF-8 is read as GBK (what Excel in China writes).
+func decoded(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, err := br.Peek(64 << 10)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, fmt.Errorf("read result file: %w", err)
+	}
+	if bytes.HasPrefix(head, []byte("\ufeff")) {
+		_, _ = br.Discard(3)
+		return br, nil
+	}
+	if validUTF8Prefix(head) {
+		return br, nil
+	}
+	return transform.NewReader(br, simplifiedchinese.GBK.NewDecoder()), nil
+}
+
+// validUTF8Prefix is utf8.Valid that forgives a rune cut off at the end of the peeked bytes.
+func validUTF8Prefix(b []byte) bool {
+	for i := 0; i < 3 && len(b) > 0 && !utf8.Valid(b); i++ {
+		b = b[:len(b)-1]
+	}
+	return utf8.Valid(b)
+}
+
+func problemsCSV(ps []Problem) string {
+	if len(ps) == 0 {
+		return ""
+	}
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	_ = w.Write([]string{"行号", "列", "问题"})
+	for _, p := range ps {
+		_ = w.Write([]string{fmt.Sprint(p.Row), p.Column, p.Message})
+	}
+	w.Flush()
+	return b.String()
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
+}
