@@ -25,6 +25,8 @@ func newRoot(e *env) *cobra.Command {
 		workerCmd(e),
 		notifyCmd(e),
 		settleCmd(e),
+		payCmd(e),
+		demoCmd(e),
 	)
 	return root
 }

@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"strconv"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 )
@@ -37,9 +37,9 @@ func settleCmd(e *env) *cobra.Command {
 		Short: "Approve a computed draft run: freezes its lines and queues the approval notices (writes an audit row)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseUint(args[0], 10, 64)
+			id, err := parseID(args[0], "run id")
 			if err != nil {
-				return fmt.Errorf("run id %q: want the number printed by `huzhu settle PERIOD`", args[0])
+				return err
 			}
 			svc, _, err := e.settlementService(cmd.Context())
 			if err != nil {
@@ -54,6 +54,29 @@ func settleCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(approve)
+	var limit int
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List settlement runs, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			svc, _, err := e.settlementService(cmd.Context())
+			if err != nil {
+				return err
+			}
+			runs, err := svc.Runs(cmd.Context(), limit)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "批次\t核算期\t类别\t状态\t职工\t笔数\t金额(元)")
+			for _, r := range runs {
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%s\n", r.ID, r.Period, r.Class.Label(), r.Status.Label(), r.Members, r.Lines, r.TotalFen.YuanGrouped())
+			}
+			return w.Flush()
+		},
+	}
+	list.Flags().IntVar(&limit, "limit", 50, "how many runs")
+	cmd.AddCommand(approve, list)
 	return cmd
 }

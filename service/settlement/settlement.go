@@ -397,3 +397,15 @@ func truncate(s string, n int) string {
 	}
 	return string(r[:n])
 }
+
+// Runs returns the newest runs first, at most limit (0: 50).
+func (s *Service) Runs(ctx context.Context, limit int) ([]model.SettlementRun, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	var runs []model.SettlementRun
+	if err := s.db.WithContext(ctx).Order("id DESC").Limit(limit).Find(&runs).Error; err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return runs, nil
+}

@@ -1,0 +1,17 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// demoCmd is `huzhu demo`: write the synthetic demo into an empty database without serving it.
+func demoCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "demo",
+		Short: "Fill an empty database with the synthetic demo plan (unions, members, 医保 records, paid runs)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return e.seedDemo(cmd.Context())
+		},
+	}
+}

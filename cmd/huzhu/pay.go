@@ -1,0 +1,156 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"huzhu/model"
+	"huzhu/service/calendar"
+	"huzhu/service/payment"
+)
+
+// payCmd is `huzhu pay`: transfer files out, bank results in, re-issues and reconciliation.
+func payCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "pay", Short: "Pay approved runs through the banks and reconcile them"}
+	var outDir string
+	export := &cobra.Command{
+		Use:   "export RUN_ID",
+		Short: "Write one transfer file per bank for the run's payable lines (account numbers in clear: keep the files safe)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0], "run id")
+			if err != nil {
+				return err
+			}
+			svc, err := e.paymentService(cmd)
+			if err != nil {
+				return err
+			}
+			exp, err := svc.Export(cmd.Context(), id, e.actor())
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(outDir, 0o700); err != nil {
+				return fmt.Errorf("--out %s: %w", outDir, err)
+			}
+			for _, f := range exp.Files {
+				path := filepath.Join(outDir, f.Name)
+				if err := os.WriteFile(path, f.CSV, 0o600); err != nil {
+					return fmt.Errorf("write %s: %w (the transfers are recorded; export the batch again from the console)", path, err)
+				}
+				fmt.Fprintf(e.stdout, "%s：%d 笔，%s 元 → %s\n", f.Bank.Label(), f.Transfers, f.TotalFen.YuanGrouped(), path)
+			}
+			if len(exp.Files) == 0 {
+				fmt.Fprintln(e.stdout, "没有需要转账的款项")
+			}
+			if exp.WaitingMembers > 0 {
+				fmt.Fprintf(e.stdout, "%d 名职工还没有可用的京卡或银行卡，款项暂缓发放\n", exp.WaitingMembers)
+			}
+			return nil
+		},
+	}
+	export.Flags().StringVar(&outDir, "out", ".", "folder for the transfer files")
+
+	importResult := &cobra.Command{
+		Use:   "import-result FILE",
+		Short: "Apply a bank's result file (CSV, UTF-8 or GBK: 转账编号,结果,原因,到账时间)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			svc, err := e.paymentService(cmd)
+			if err != nil {
+				return err
+			}
+			rep, err := svc.ImportResult(cmd.Context(), filepath.Base(args[0]), f, e.actor())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%d 行：到账 %d，失败 %d，此前已处理 %d，有问题 %d\n", rep.Rows, rep.Arrived, rep.Failed, rep.Unchanged, len(rep.Problems))
+			for _, p := range rep.Problems {
+				fmt.Fprintf(e.stdout, "  第 %d 行 %s：%s\n", p.Row, p.Column, p.Message)
+			}
+			return nil
+		},
+	}
+	reissue := &cobra.Command{
+		Use:   "reissue TRANSFER_ID",
+		Short: "Put a failed transfer's lines back in line for the next export (after the account was fixed)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0], "transfer id")
+			if err != nil {
+				return err
+			}
+			svc, err := e.paymentService(cmd)
+			if err != nil {
+				return err
+			}
+			if err := svc.Reissue(cmd.Context(), id, e.actor()); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "转账 %d 将在下次导出时重新发放\n", id)
+			return nil
+		},
+	}
+	reconcile := &cobra.Command{
+		Use:   "reconcile RUN_ID",
+		Short: "Account for every fen of a run; exits non-zero on any mismatch",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0], "run id")
+			if err != nil {
+				return err
+			}
+			svc, err := e.paymentService(cmd)
+			if err != nil {
+				return err
+			}
+			r, err := svc.Reconcile(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "批次 %d：%d 条记录，%d 笔应付，核算 %s 元 = 未审核 %s + 待发放 %s + 转账中 %s + 已到账 %s + 失败 %s；累计导出 %s 元\n",
+				r.RunID, r.Records, r.Lines, r.Computed.YuanGrouped(), r.NotApproved.YuanGrouped(), r.Waiting.YuanGrouped(),
+				r.InTransfer.YuanGrouped(), r.Arrived.YuanGrouped(), r.Failed.YuanGrouped(), r.Exported.YuanGrouped())
+			if !r.Balanced() {
+				for _, m := range r.Mismatches {
+					fmt.Fprintln(e.stdout, "  不一致：", m)
+				}
+				return fmt.Errorf("run %d does not balance: %d mismatches", r.RunID, len(r.Mismatches))
+			}
+			fmt.Fprintln(e.stdout, "账目相符")
+			return nil
+		},
+	}
+	cmd.AddCommand(export, importResult, reissue, reconcile)
+	return cmd
+}
+
+// paymentService builds the payment service over the configured stores.
+func (e *env) paymentService(cmd *cobra.Command) (*payment.Service, error) {
+	db, err := e.openDB(cmd.Context())
+	if err != nil {
+		return nil, err
+	}
+	cipher, err := e.piiCipher()
+	if err != nil {
+		return nil, err
+	}
+	return payment.New(db, cipher, calendar.New(model.Shanghai), nil, e.log), nil
+}
+
+func parseID(s, what string) (uint64, error) {
+	id, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || id == 0 {
+		return 0, fmt.Errorf("%s %q: want a positive number", what, s)
+	}
+	return id, nil
+}
