@@ -1,7 +1,6 @@
 package payment
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -10,17 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
-	"unicode/utf8"
 
-	"golang.org/x/text/encoding/simplifiedchinese"
-	"golang.org/x/text/transform"
 	"gorm.io/gorm"
 
 	"huzhu/model"
 	"huzhu/service/audit"
 	"huzhu/service/errs"
+	"huzhu/service/sheet"
 )
 
 // Problem is one bad row of a result file: its 1-based row number (the header is row 1), the
@@ -41,43 +37,34 @@ type ResultReport struct {
 	Problems  []Problem
 }
 
-// Result-file columns, as banks and staff write them.
-var resultColumns = map[string]string{
-	"转账编号": "ref", "编号": "ref", "ref": "ref",
-	"结果": "result", "状态": "result", "result": "result",
-	"原因": "reason", "失败原因": "reason", "reason": "reason",
-	"到账时间": "at", "时间": "at", "at": "at",
-	"金额(元)": "amount", "金额": "amount", "amount": "amount",
+// resultColumns returns the result file's columns, as banks and staff write them.
+func resultColumns() map[string]string {
+	return sheet.Aliases(map[string][]string{
+		"ref":    {"转账编号", "编号"},
+		"result": {"结果", "状态"},
+		"reason": {"原因", "失败原因"},
+		"at":     {"到账时间", "时间"},
+		"amount": {"金额(元)", "金额"},
+	})
 }
 
 // maxResultRows bounds one file; a bank's file for one run is far smaller.
 const maxResultRows = 2_000_000
 
 // ImportResult applies a bank's result file. The file is CSV in UTF-8 (with or without BOM) or
-// GBK, with a header naming at least 转账编号 and 结果 (成功/失败); 原因, 到账时间 and 金额(元)
+// GBK, or XLSX, with a header naming at least 转账编号 and 结果 (成功/失败); 原因, 到账时间 and 金额(元)
 // are optional. Each good row is applied in its own transaction with its notice; each bad row
 // is reported and changes nothing. It returns an Invalid error only when the file as a whole
 // cannot be read (no header, missing columns).
 func (s *Service) ImportResult(ctx context.Context, name string, r io.Reader, actor string) (ResultReport, error) {
 	var rep ResultReport
 	h := sha256.New()
-	rd, err := decoded(io.TeeReader(r, h))
+	rd, err := sheet.Open(io.TeeReader(r, h))
 	if err != nil {
-		return rep, err
+		return rep, errs.Invalid("file", "结果文件是空的或无法读取", "请上传银行返回的 CSV 或 XLSX 文件，第一行是列名：转账编号,结果,原因,到账时间")
 	}
-	cr := csv.NewReader(rd)
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	header, err := cr.Read()
-	if err != nil {
-		return rep, errs.Invalid("file", "结果文件是空的或无法读取", "请上传银行返回的 CSV 文件，第一行是列名：转账编号,结果,原因,到账时间")
-	}
-	col := map[string]int{}
-	for i, hname := range header {
-		if key, ok := resultColumns[strings.TrimSpace(hname)]; ok {
-			col[key] = i
-		}
-	}
+	defer rd.Close()
+	col := sheet.Columns(rd.Header(), resultColumns())
 	for _, need := range []string{"ref", "result"} {
 		if _, ok := col[need]; !ok {
 			return rep, errs.Invalid("file", "结果文件缺少“转账编号”或“结果”列", "第一行应为列名，至少包含：转账编号,结果")
@@ -90,18 +77,16 @@ func (s *Service) ImportResult(ctx context.Context, name string, r io.Reader, ac
 		return rep, fmt.Errorf("import result %s: %w", name, err)
 	}
 	rep.BatchID = batch.ID
-	row := 1
 	for {
-		rec, err := cr.Read()
+		row, rec, err := rd.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		row++
 		if err != nil {
-			rep.Problems = append(rep.Problems, Problem{row, "", "这一行不是有效的 CSV：" + err.Error()})
+			rep.Problems = append(rep.Problems, Problem{row, "", err.Error()})
 			continue
 		}
-		if row > maxResultRows+1 {
+		if rep.Rows >= maxResultRows {
 			rep.Problems = append(rep.Problems, Problem{row, "", fmt.Sprintf("文件超过 %d 行，其余行未处理，请分成几个文件", maxResultRows)})
 			break
 		}
@@ -154,12 +139,7 @@ type resultRow struct {
 }
 
 func parseResultRow(rec []string, col map[string]int, now time.Time) (resultRow, *Problem) {
-	get := func(key string) string {
-		if i, ok := col[key]; ok && i < len(rec) {
-			return strings.TrimSpace(rec[i])
-		}
-		return ""
-	}
+	get := func(key string) string { return sheet.Cell(rec, col, key) }
 	r := resultRow{ref: get("ref"), reason: get("reason"), at: now}
 	if r.ref == "" {
 		return r, &Problem{Column: "转账编号", Message: "转账编号是空的"}
@@ -284,32 +264,6 @@ func closeIfDone(tx *gorm.DB, run model.SettlementRun) error {
 		return nil
 	}
 	return tx.Model(&model.SettlementRun{}).Where("id = ? AND status = ?", run.ID, run.Status).Update("status", model.RunClosed).Error
-}
-
-// decoded returns r as UTF-8: a UTF-8 BOM is dropped; a file whose first 64 KiB are not valid
-// UTF-8 is read as GBK (what Excel in China writes).
-func decoded(r io.Reader) (io.Reader, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	head, err := br.Peek(64 << 10)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return nil, fmt.Errorf("read result file: %w", err)
-	}
-	if bytes.HasPrefix(head, []byte("\ufeff")) {
-		_, _ = br.Discard(3)
-		return br, nil
-	}
-	if validUTF8Prefix(head) {
-		return br, nil
-	}
-	return transform.NewReader(br, simplifiedchinese.GBK.NewDecoder()), nil
-}
-
-// validUTF8Prefix is utf8.Valid that forgives a rune cut off at the end of the peeked bytes.
-func validUTF8Prefix(b []byte) bool {
-	for i := 0; i < 3 && len(b) > 0 && !utf8.Valid(b); i++ {
-		b = b[:len(b)-1]
-	}
-	return utf8.Valid(b)
 }
 
 func problemsCSV(ps []Problem) string {

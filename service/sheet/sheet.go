@@ -1,0 +1,215 @@
+// Package sheet reads the tables staff and banks send: CSV in UTF-8 (with or without BOM) or GBK
+// (what Excel in China writes), and XLSX (the first sheet). Rows come one at a time, so a CSV of
+// a million rows is never held in memory; an XLSX file is held compressed while its rows stream.
+package sheet
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/transform"
+)
+
+// Reader yields the rows of one table. Row numbers are 1-based as staff see them in Excel: the
+// header is row 1.
+type Reader struct {
+	header []string
+	next   func() ([]string, int, error) // cells and their row number, 0 when the source has none
+	close  func() error
+	row    int
+}
+
+// ErrNoHeader means the file has no first row to read column names from.
+var ErrNoHeader = errors.New("sheet: the file is empty or has no header row")
+
+// xlsxMagic starts every XLSX file (a zip archive).
+const xlsxMagic = "PK\x03\x04"
+
+// Open reads the header and returns a Reader over the rest. The format is detected from the
+// content, not the name. Header cells are trimmed; an empty file is ErrNoHeader.
+func Open(r io.Reader) (*Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, perr := br.Peek(64 << 10)
+	if perr != nil && !errors.Is(perr, io.EOF) && !errors.Is(perr, bufio.ErrBufferFull) {
+		return nil, fmt.Errorf("sheet: read: %w", perr)
+	}
+	var (
+		rd  *Reader
+		err error
+	)
+	if bytes.HasPrefix(head, []byte(xlsxMagic)) {
+		rd, err = openXLSX(br)
+	} else {
+		rd = openCSV(br, head)
+	}
+	if err != nil {
+		return nil, err
+	}
+	h, _, err := rd.next()
+	if errors.Is(err, io.EOF) {
+		_ = rd.Close()
+		return nil, ErrNoHeader
+	}
+	if err != nil {
+		_ = rd.Close()
+		return nil, fmt.Errorf("sheet: header: %w", err)
+	}
+	for i := range h {
+		h[i] = strings.TrimSpace(strings.TrimPrefix(h[i], "\ufeff"))
+	}
+	rd.header, rd.row = h, 1
+	return rd, nil
+}
+
+// Header returns the column names of row 1.
+func (r *Reader) Header() []string { return r.header }
+
+// Next returns the next non-empty row and its number, or io.EOF. Cells are trimmed. A row that
+// cannot be parsed (a CSV quote left open…) is returned as an error that names the row; the
+// caller may report it and call Next again.
+func (r *Reader) Next() (int, []string, error) {
+	for {
+		cells, line, err := r.next()
+		if errors.Is(err, io.EOF) {
+			return 0, nil, io.EOF
+		}
+		r.row++
+		if line > 0 {
+			r.row = line
+		}
+		if err != nil {
+			return r.row, nil, fmt.Errorf("第 %d 行无法读取：%w", r.row, err)
+		}
+		empty := true
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+			empty = empty && cells[i] == ""
+		}
+		if !empty {
+			return r.row, cells, nil
+		}
+	}
+}
+
+// Close releases the file.
+func (r *Reader) Close() error {
+	if r.close == nil {
+		return nil
+	}
+	return r.close()
+}
+
+func openCSV(br *bufio.Reader, head []byte) *Reader {
+	var src io.Reader = br
+	switch {
+	case bytes.HasPrefix(head, []byte("\ufeff")):
+		_, _ = br.Discard(3)
+	case !validUTF8Prefix(head):
+		src = transform.NewReader(br, simplifiedchinese.GBK.NewDecoder())
+	}
+	cr := csv.NewReader(src)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = false
+	return &Reader{next: func() ([]string, int, error) {
+		rec, err := cr.Read()
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return nil, pe.StartLine, pe.Err
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		line, _ := cr.FieldPos(0) // csv skips blank lines: count rows as the file does
+		return rec, line, nil
+	}}
+}
+
+// validUTF8Prefix is utf8.Valid that forgives a rune cut off at the end of the peeked bytes.
+func validUTF8Prefix(b []byte) bool {
+	for i := 0; i < 3 && len(b) > 0 && !utf8.Valid(b); i++ {
+		b = b[:len(b)-1]
+	}
+	return utf8.Valid(b)
+}
+
+func openXLSX(r io.Reader) (*Reader, error) {
+	f, err := excelize.OpenReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("sheet: not a readable XLSX file: %w", err)
+	}
+	sheets := f.GetSheetList()
+	if len(sheets) == 0 {
+		_ = f.Close()
+		return nil, ErrNoHeader
+	}
+	rows, err := f.Rows(sheets[0])
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("sheet: XLSX sheet %s: %w", sheets[0], err)
+	}
+	return &Reader{
+		next: func() ([]string, int, error) {
+			if !rows.Next() {
+				if err := rows.Error(); err != nil {
+					return nil, 0, err
+				}
+				return nil, 0, io.EOF
+			}
+			cells, err := rows.Columns()
+			return cells, 0, err
+		},
+		close: func() error {
+			_ = rows.Close()
+			return f.Close()
+		},
+	}, nil
+}
+
+// Columns maps a file's header to the caller's field keys through aliases (each alias a header
+// name as staff write it). It returns the column index of every key found.
+func Columns(header []string, aliases map[string]string) map[string]int {
+	out := map[string]int{}
+	for i, h := range header {
+		if key, ok := aliases[normalize(h)]; ok {
+			if _, dup := out[key]; !dup {
+				out[key] = i
+			}
+		}
+	}
+	return out
+}
+
+// normalize folds the ways staff write one header: full-width brackets, spaces, asterisks marking
+// required columns.
+func normalize(h string) string {
+	h = strings.NewReplacer("（", "(", "）", ")", " ", "", "\u3000", "", "*", "").Replace(strings.TrimSpace(h))
+	return strings.ToLower(h)
+}
+
+// Cell returns the cell of key in cells, or "" when the column is absent or the row is short.
+func Cell(cells []string, cols map[string]int, key string) string {
+	if i, ok := cols[key]; ok && i < len(cells) {
+		return cells[i]
+	}
+	return ""
+}
+
+// Aliases builds an alias map from key → header names, normalizing every name.
+func Aliases(names map[string][]string) map[string]string {
+	out := map[string]string{}
+	for key, ns := range names {
+		out[normalize(key)] = key
+		for _, n := range ns {
+			out[normalize(n)] = key
+		}
+	}
+	return out
+}
