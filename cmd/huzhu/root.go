@@ -27,6 +27,7 @@ func newRoot(e *env) *cobra.Command {
 		settleCmd(e),
 		payCmd(e),
 		demoCmd(e),
+		importCmd(e),
 	)
 	return root
 }

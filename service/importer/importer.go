@@ -1,0 +1,268 @@
+package importer
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"huzhu/model"
+	"huzhu/service/audit"
+	"huzhu/service/errs"
+	"huzhu/service/pii"
+	"huzhu/service/sheet"
+)
+
+// Options tune a Service. Zero values take the defaults in brackets.
+type Options struct {
+	BatchSize   int // rows per transaction [1000]
+	MaxProblems int // problems kept in the report; the rest are only counted [10000]
+}
+
+// Service imports roster and 医保 files.
+type Service struct {
+	db     *gorm.DB
+	cipher *pii.Cipher
+	now    func() time.Time
+	log    *slog.Logger
+	o      Options
+}
+
+// New returns an importer.
+func New(db *gorm.DB, cipher *pii.Cipher, o Options, now func() time.Time, log *slog.Logger) *Service {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.MaxProblems <= 0 {
+		o.MaxProblems = 10000
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{db: db, cipher: cipher, now: now, log: log, o: o}
+}
+
+// Problem is one bad row: its row number as Excel shows it (the header is row 1), the column at
+// fault and what is wrong, in plain Chinese, with how to fix it.
+type Problem struct {
+	Row     int
+	Column  string
+	Message string
+}
+
+// Report says what an import did. Rows = Added + Updated + Same + Bad.
+type Report struct {
+	BatchID  uint64
+	Kind     model.ImportKind
+	Rows     int
+	Added    int
+	Updated  int
+	Same     int
+	Bad      int
+	Problems []Problem // the first Options.MaxProblems
+}
+
+// CSV returns the problems as a CSV file for staff to download (UTF-8 with BOM for Excel).
+func (r Report) CSV() []byte {
+	var b bytes.Buffer
+	b.WriteString("\ufeff")
+	w := csv.NewWriter(&b)
+	_ = w.Write([]string{"行号", "列", "问题"})
+	for _, p := range r.Problems {
+		_ = w.Write([]string{strconv.Itoa(p.Row), p.Column, p.Message})
+	}
+	w.Flush()
+	return b.Bytes()
+}
+
+// outcome of one row in a batch.
+type outcome int
+
+const (
+	added outcome = iota + 1
+	updated
+	same
+)
+
+// batcher is what a kind of import does with one batch of parsed rows inside a transaction: it
+// returns the outcome of each row, or a problem for rows that are bad only in the light of the
+// database (unknown member, settled record).
+type batcher[T any] interface {
+	apply(ctx context.Context, tx *gorm.DB, rows []parsed[T]) ([]outcome, []*Problem, error)
+}
+
+type parsed[T any] struct {
+	row int
+	v   T
+}
+
+// column is one column of an import kind: the key the code uses, the header of the template,
+// other headers staff write, whether it is required, and an example for the template.
+type column struct {
+	key      string
+	label    string
+	aliases  []string
+	required bool
+	example  string
+	note     string
+}
+
+func aliasesOf(spec []column) map[string]string {
+	m := map[string][]string{}
+	for _, c := range spec {
+		m[c.key] = append([]string{c.label}, c.aliases...)
+	}
+	return sheet.Aliases(m)
+}
+
+// label returns the template header of key.
+func label(spec []column, key string) string {
+	for _, c := range spec {
+		if c.key == key {
+			return c.label
+		}
+	}
+	return key
+}
+
+// run is the shared loop of every import kind: read, parse, batch, apply, report.
+func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name string, r io.Reader, actor string,
+	spec []column, parse func(cells []string, cols map[string]int) (T, *Problem), b batcher[T]) (Report, error) {
+	rep := Report{Kind: kind}
+	h := sha256.New()
+	rd, err := sheet.Open(io.TeeReader(r, h))
+	if err != nil {
+		return rep, errs.Invalid("file", "文件是空的或无法读取", "请上传 CSV 或 XLSX 文件，第一行是列名（可以先下载模板）")
+	}
+	defer rd.Close()
+	cols := sheet.Columns(rd.Header(), aliasesOf(spec))
+	var missing []string
+	for _, c := range spec {
+		if _, ok := cols[c.key]; c.required && !ok {
+			missing = append(missing, c.label)
+		}
+	}
+	if len(missing) > 0 {
+		return rep, errs.Invalidf("file", "请按模板的列名填写第一行", "文件缺少必填列：%s", strings.Join(missing, "、"))
+	}
+	batch := model.ImportBatch{Kind: kind, FileName: truncate(name, 255), FileSHA256: "-", Status: model.ImportRunning, CreatedBy: actor}
+	if err := s.db.WithContext(ctx).Create(&batch).Error; err != nil {
+		return rep, fmt.Errorf("import %s: %w", name, err)
+	}
+	rep.BatchID = batch.ID
+	problem := func(p Problem) {
+		rep.Bad++
+		if len(rep.Problems) < s.o.MaxProblems {
+			rep.Problems = append(rep.Problems, p)
+		}
+	}
+	pending := make([]parsed[T], 0, s.o.BatchSize)
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		var (
+			outs  []outcome
+			probs []*Problem
+		)
+		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			var err error
+			outs, probs, err = b.apply(ctx, tx, pending)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("rows %d–%d: %w", pending[0].row, pending[len(pending)-1].row, err)
+		}
+		for i, p := range pending {
+			if probs[i] != nil {
+				probs[i].Row = p.row
+				problem(*probs[i])
+				continue
+			}
+			switch outs[i] {
+			case added:
+				rep.Added++
+			case updated:
+				rep.Updated++
+			case same:
+				rep.Same++
+			}
+		}
+		pending = pending[:0]
+		return nil
+	}
+	for {
+		row, cells, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		rep.Rows++
+		if err != nil {
+			problem(Problem{Row: row, Message: err.Error()})
+			continue
+		}
+		v, p := parse(cells, cols)
+		if p != nil {
+			p.Row = row
+			problem(*p)
+			continue
+		}
+		pending = append(pending, parsed[T]{row, v})
+		if len(pending) == s.o.BatchSize {
+			if err := flush(); err != nil {
+				return rep, s.fail(ctx, batch.ID, name, err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return rep, s.fail(ctx, batch.ID, name, err)
+	}
+	finished := s.now()
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		report := ""
+		if rep.Bad > 0 {
+			report = string(rep.CSV())
+		}
+		if err := tx.Model(&batch).Updates(map[string]any{"file_sha256": hex.EncodeToString(h.Sum(nil)), "status": model.ImportDone,
+			"rows_total": rep.Rows, "rows_ok": rep.Added + rep.Updated, "rows_same": rep.Same, "rows_bad": rep.Bad,
+			"report": report, "finished_at": finished}).Error; err != nil {
+			return err
+		}
+		return audit.Write(ctx, tx, finished, audit.Entry{Actor: actor, Action: "import." + string(kind), Target: fmt.Sprintf("import:%d", batch.ID),
+			Detail: map[string]any{"file": name, "rows": rep.Rows, "added": rep.Added, "updated": rep.Updated, "same": rep.Same, "bad": rep.Bad}})
+	})
+	if err != nil {
+		return rep, fmt.Errorf("import %s: %w", name, err)
+	}
+	s.log.Info("import done", "kind", kind, "batch_id", batch.ID, "rows", rep.Rows, "added", rep.Added, "updated", rep.Updated,
+		"same", rep.Same, "bad", rep.Bad)
+	return rep, nil
+}
+
+// fail marks the batch failed (what landed before stays: batches are whole) and returns err.
+func (s *Service) fail(ctx context.Context, batchID uint64, name string, err error) error {
+	_ = s.db.WithContext(context.WithoutCancel(ctx)).Model(&model.ImportBatch{}).Where("id = ?", batchID).
+		Updates(map[string]any{"status": model.ImportFailed, "finished_at": s.now()}).Error
+	return fmt.Errorf("import %s: %w", name, err)
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
+}
