@@ -34,6 +34,22 @@ func migrations() []*gormigrate.Migration {
 			}
 			return nil
 		},
+	}, {
+		// A settlement run walks the unsettled records in member order; an index on
+		// settlement_run_id alone made every chunk scan all unsettled records.
+		ID: "20261123_0002_pending_records_index",
+		Migrate: func(tx *gorm.DB) error {
+			m := tx.Migrator()
+			if m.HasIndex(&MedicalRecord{}, "idx_medical_records_settlement_run_id") {
+				if err := m.DropIndex(&MedicalRecord{}, "idx_medical_records_settlement_run_id"); err != nil {
+					return err
+				}
+			}
+			if m.HasIndex(&MedicalRecord{}, "idx_record_pending") {
+				return nil // created with the table by a binary that already had this index
+			}
+			return m.CreateIndex(&MedicalRecord{}, "idx_record_pending")
+		},
 	}}
 }
 

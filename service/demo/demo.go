@@ -17,6 +17,7 @@ import (
 	"huzhu/service/payment"
 	"huzhu/service/pii"
 	"huzhu/service/settlement"
+	"huzhu/service/store"
 )
 
 // Options size the demo. Zero values take the defaults in brackets.
@@ -74,19 +75,19 @@ func (s *Seeder) Seed(ctx context.Context, now time.Time, o Options) (Summary, e
 	g := &gen{rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)), cipher: s.cipher, now: now.In(model.Shanghai)}
 	unions, members, records := g.roster(o.Members)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.CreateInBatches(unions, 100).Error; err != nil {
+		if err := tx.CreateInBatches(unions, store.BulkRows(tx)).Error; err != nil {
 			return err
 		}
 		for i := range members {
 			members[i].UnionID = unions[g.unionOf[i]].ID
 		}
-		if err := tx.CreateInBatches(members, 200).Error; err != nil {
+		if err := tx.CreateInBatches(members, store.BulkRows(tx)).Error; err != nil {
 			return err
 		}
 		for i := range records {
 			records[i].MemberID = members[g.recordOwner[i]].ID
 		}
-		return tx.CreateInBatches(records, 500).Error
+		return tx.CreateInBatches(records, store.BulkRows(tx)).Error
 	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("demo: write roster: %w", err)

@@ -10,6 +10,7 @@ import (
 	"huzhu/model"
 	"huzhu/service/pii"
 	"huzhu/service/sheet"
+	"huzhu/service/store"
 )
 
 // Plan limits a record must respect: no bill before the plan's first policy, none in the future,
@@ -226,7 +227,7 @@ func (a *medicalApplier) apply(ctx context.Context, tx *gorm.DB, rows []parsed[m
 		outs[i] = updated
 	}
 	if len(inserts) > 0 {
-		if err := tx.CreateInBatches(inserts, 500).Error; err != nil {
+		if err := tx.CreateInBatches(inserts, store.BulkRows(tx)).Error; err != nil {
 			return nil, nil, fmt.Errorf("insert records: %w", err)
 		}
 	}

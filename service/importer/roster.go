@@ -14,6 +14,7 @@ import (
 	"huzhu/model"
 	"huzhu/service/pii"
 	"huzhu/service/sheet"
+	"huzhu/service/store"
 )
 
 // rosterSpec are the roster columns, in template order.
@@ -268,7 +269,7 @@ func (a *rosterApplier) apply(ctx context.Context, tx *gorm.DB, rows []parsed[ro
 		outs[i] = updated
 	}
 	if len(inserts) > 0 {
-		if err := tx.CreateInBatches(inserts, 500).Error; err != nil {
+		if err := tx.CreateInBatches(inserts, store.BulkRows(tx)).Error; err != nil {
 			return nil, nil, fmt.Errorf("insert members: %w", err)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"huzhu/service/kv"
 	"huzhu/service/notify"
 	"huzhu/service/policy"
+	"huzhu/service/store"
 )
 
 // Options tune a Service. Zero values take the defaults in brackets.
@@ -197,7 +198,7 @@ func (s *Service) computeChunk(ctx context.Context, tx *gorm.DB, runID uint64, i
 	if len(lines) == 0 {
 		return nil
 	}
-	if err := tx.CreateInBatches(lines, 200).Error; err != nil {
+	if err := tx.CreateInBatches(lines, store.BulkRows(tx)).Error; err != nil {
 		return fmt.Errorf("insert lines: %w", err)
 	}
 	recIDs := make([]uint64, len(lines))

@@ -184,3 +184,14 @@ func sqlHead(sql string) string {
 	}
 	return sql
 }
+
+// BulkRows is how many rows one multi-row INSERT should carry on db's dialect. The embedded
+// SQLite driver binds arguments in time quadratic in their number per statement (a nested loop
+// in glebarez/go-sqlite's conn.bind, open upstream as glebarez/go-sqlite#180), so its statements
+// stay small; MySQL takes large ones gladly.
+func BulkRows(db *gorm.DB) int {
+	if db.Dialector.Name() == "sqlite" {
+		return 50
+	}
+	return 500
+}

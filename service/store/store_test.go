@@ -32,18 +32,48 @@ func TestSchemaMatchesModels(t *testing.T) {
 				t.Errorf("%s.%s has no column: add a migration", stmt.Schema.Table, f.DBName)
 			}
 		}
+		for _, idx := range stmt.Schema.ParseIndexes() {
+			if !m.HasIndex(v, idx.Name) {
+				t.Errorf("%s has no index %s: add a migration", stmt.Schema.Table, idx.Name)
+			}
+		}
 	}
 }
 
 func TestMigrateTwiceIsNoop(t *testing.T) {
 	db := storetest.NewDB(t)
+	var before, after int64
+	db.Table("schema_migrations").Count(&before)
 	if err := model.Migrate(db); err != nil {
 		t.Fatalf("second Migrate: %v", err)
 	}
-	var n int64
-	db.Table("schema_migrations").Count(&n)
-	if n != 1 {
-		t.Errorf("schema_migrations has %d rows, want 1", n)
+	db.Table("schema_migrations").Count(&after)
+	if before == 0 || after != before {
+		t.Errorf("schema_migrations has %d rows after the second Migrate, %d before", after, before)
+	}
+}
+
+// TestPendingIndexMigration upgrades a database whose medical_records still has the first
+// release's single-column index.
+func TestPendingIndexMigration(t *testing.T) {
+	db := storetest.NewDB(t)
+	m := db.Migrator()
+	rec := &model.MedicalRecord{}
+	if err := m.DropIndex(rec, "idx_record_pending"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("CREATE INDEX idx_medical_records_settlement_run_id ON medical_records (settlement_run_id)").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("DELETE FROM schema_migrations WHERE id = ?", "20261123_0002_pending_records_index").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := model.Migrate(db); err != nil {
+		t.Fatal(err)
+	}
+	if !m.HasIndex(rec, "idx_record_pending") || m.HasIndex(rec, "idx_medical_records_settlement_run_id") {
+		t.Errorf("after the upgrade: pending index %v, old index %v; want only the new one",
+			m.HasIndex(rec, "idx_record_pending"), m.HasIndex(rec, "idx_medical_records_settlement_run_id"))
 	}
 }
 
