@@ -116,7 +116,8 @@ func TestScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	cal := calendar.New(model.Shanghai)
-	svc := New(db, engine, cal, kv.NewMemory(nil), Options{}, clock, nil)
+	chunk, _ := strconv.Atoi(os.Getenv("HUZHU_SCALE_CHUNK")) // members per transaction; 0 takes the default
+	svc := New(db, engine, cal, kv.NewMemory(nil), Options{ChunkSize: chunk}, clock, nil)
 	p, _ := cal.ParsePeriod("2026-Q2")
 	runtime.GC()
 	resetPeak()
