@@ -170,7 +170,8 @@ func (s *Service) computeChunk(ctx context.Context, tx *gorm.DB, runID uint64, i
 		return err
 	}
 	var records []model.MedicalRecord
-	if err := tx.Where("member_id IN ? AND settlement_run_id = 0 AND claim_type IN ? AND visit_date <= ?", ids, types, last).
+	if err := tx.Select("id, member_id, claim_type, visit_date, self_pay1_fen, above_cap_fen, major_disease").
+		Where("member_id IN ? AND settlement_run_id = 0 AND claim_type IN ? AND visit_date <= ?", ids, types, last).
 		Order("member_id, visit_date, id").Find(&records).Error; err != nil {
 		return fmt.Errorf("load records: %w", err)
 	}

@@ -9,10 +9,15 @@ import (
 	"huzhu/service/policy"
 )
 
-// loadMembers returns the members with the given ids and their unions, by id.
+// memberColumns are what eligibility and the policy need of a member: no name, no ciphertext.
+const memberColumns = "id, union_id, insured_beijing, employment, kind, participation, paid_until, joined_on, " +
+	"jing_card_hash, bank_code, bank_account_hash, hardship, hardship_from, hardship_until, model_worker, model_from, model_until"
+
+// loadMembers returns the members with the given ids (the columns settlement needs) and their
+// unions, by id.
 func loadMembers(tx *gorm.DB, ids []uint64) (map[uint64]model.Member, map[uint64]model.Union, error) {
 	var ms []model.Member
-	if err := tx.Where("id IN ?", ids).Find(&ms).Error; err != nil {
+	if err := tx.Select(memberColumns).Where("id IN ?", ids).Find(&ms).Error; err != nil {
 		return nil, nil, fmt.Errorf("load members: %w", err)
 	}
 	members := make(map[uint64]model.Member, len(ms))
