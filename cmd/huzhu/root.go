@@ -28,6 +28,8 @@ func newRoot(e *env) *cobra.Command {
 		payCmd(e),
 		demoCmd(e),
 		importCmd(e),
+		chatCmd(e),
+		wechatCmd(e),
 	)
 	return root
 }

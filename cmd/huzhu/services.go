@@ -109,8 +109,7 @@ func (e *env) seedDemo(ctx context.Context) error {
 	return nil
 }
 
-// mount adds the routes of every front: the JSON API (the WeChat callback and the console come
-// with their own packages).
+// mount adds the routes of every front: the JSON API and the official account's callback.
 func (e *env) mount(ctx context.Context, app *fiber.App, _ *prometheus.Registry) error {
 	db, err := e.openDB(ctx)
 	if err != nil {
@@ -121,5 +120,5 @@ func (e *env) mount(ctx context.Context, app *fiber.App, _ *prometheus.Registry)
 		return err
 	}
 	api.New(stats.New(db, kvs, time.Minute, time.Now)).Mount(app.Group("/api/v1"))
-	return nil
+	return e.mountBot(ctx, app)
 }

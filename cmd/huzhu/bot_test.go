@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/silenceper/wechat/v2/util"
+
+	"huzhu/handler"
+	"huzhu/service/wechat/wechattest"
+)
+
+// botEnv returns a loaded env over a temporary SQLite database; extra adds HUZHU_* variables.
+func botEnv(t *testing.T, stdin string, extra map[string]string) (*env, *bytes.Buffer) {
+	t.Helper()
+	old := util.DefaultHTTPClient // wechat.New replaces the library's process-global client
+	t.Cleanup(func() { util.DefaultHTTPClient = old })
+	out := &bytes.Buffer{}
+	e := &env{getenv: testEnv(t, extra), stdin: strings.NewReader(stdin), stdout: out, stderr: io.Discard}
+	if err := e.load(); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	t.Cleanup(e.close)
+	return e, out
+}
+
+func fakeOA(fake *wechattest.Fake) map[string]string {
+	return map[string]string{
+		"HUZHU_WECHAT_API_BASE":            fake.URL,
+		"HUZHU_WECHAT_OA_APP_ID":           wechattest.OAAppID,
+		"HUZHU_WECHAT_OA_APP_SECRET":       wechattest.OASecret,
+		"HUZHU_WECHAT_OA_TOKEN":            wechattest.OAToken,
+		"HUZHU_WECHAT_OA_ENCODING_AES_KEY": wechattest.OAEncodingAESKey,
+		"HUZHU_WECHAT_MP_APP_ID":           wechattest.MPAppID,
+		"HUZHU_WECHAT_MP_APP_SECRET":       wechattest.MPSecret,
+	}
+}
+
+func TestChatCmd(t *testing.T) {
+	e, out := botEnv(t, "一年最多能报多少钱\n我能参加吗\n退出\n我的钱到了吗\n\n", nil)
+	cmd := chatCmd(e)
+	cmd.SetArgs(nil)
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("chat: %v", err)
+	}
+	got := out.String()
+	for _, w := range []string{"未绑定的职工", "200653元", "基本医疗保险吗", "不问了", "绑定"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("chat output lacks %q:\n%s", w, got)
+		}
+	}
+	if strings.Contains(got, "<a ") {
+		t.Errorf("chat output has HTML tags:\n%s", got)
+	}
+}
+
+func TestMountBot(t *testing.T) {
+	t.Run("no official account: nothing mounted", func(t *testing.T) {
+		e, _ := botEnv(t, "", nil)
+		app := handler.New(handler.Options{})
+		if err := e.mountBot(context.Background(), app); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := app.Test(httptest.NewRequest(http.MethodGet, "/wechat/callback?echostr=1", nil), -1)
+		if err != nil || resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("GET /wechat/callback = %v, %v; want 404", resp.StatusCode, err)
+		}
+	})
+	t.Run("official account: the callback answers", func(t *testing.T) {
+		fake := wechattest.New(t)
+		e, _ := botEnv(t, "", fakeOA(fake))
+		app := handler.New(handler.Options{})
+		if err := e.mountBot(context.Background(), app); err != nil {
+			t.Fatal(err)
+		}
+		sig := util.Signature(wechattest.OAToken, "1", "n")
+		resp, err := app.Test(httptest.NewRequest(http.MethodGet, "/wechat/callback?timestamp=1&nonce=n&signature="+sig+"&echostr=ok42", nil), -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(b) != "ok42" {
+			t.Fatalf("echostr = %d %q", resp.StatusCode, b)
+		}
+		body := `<xml><ToUserName><![CDATA[gh]]></ToUserName><FromUserName><![CDATA[o-1]]></FromUserName><CreateTime>1</CreateTime>` +
+			`<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[怎么绑卡]]></Content><MsgId>9</MsgId></xml>`
+		resp, err = app.Test(httptest.NewRequest(http.MethodPost, "/wechat/callback?timestamp=1&nonce=n&signature="+sig, strings.NewReader(body)), -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(resp.Body)
+		if !strings.Contains(string(b), `data-miniprogram-appid="`+wechattest.MPAppID+`"`) || !strings.Contains(string(b), "pages/bind/index") {
+			t.Fatalf("bind answer in WeChat = %q, want a mini-program link", b)
+		}
+	})
+}
+
+func TestWechatMenuCmd(t *testing.T) {
+	fake := wechattest.New(t)
+	e, out := botEnv(t, "", fakeOA(fake))
+	cmd := wechatCmd(e)
+	cmd.SetArgs([]string{"menu"})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("wechat menu: %v", err)
+	}
+	reqs := fake.Requests(wechattest.PathMenuCreate)
+	if len(reqs) != 1 {
+		t.Fatalf("menu/create requests = %d, want 1", len(reqs))
+	}
+	body := string(reqs[0].Body)
+	for _, w := range []string{"查到账", `"key":"MY_ARRIVAL"`, `"key":"HUMAN"`, `"pagepath":"pages/bind/index"`} {
+		if !strings.Contains(body, w) {
+			t.Errorf("menu body %s lacks %s", body, w)
+		}
+	}
+	if !strings.Contains(out.String(), "已发布") {
+		t.Errorf("output = %q", out.String())
+	}
+}

@@ -1,0 +1,19 @@
+// Package bot is the official-account assistant: it answers workers' Chinese questions about the
+// medical mutual-aid plan from a knowledge base (config/faq.yaml), runs a short eligibility
+// dialogue, and answers bound workers' personal questions from their own payout lines.
+//
+// Retrieval follows the measured findings in shared/notes/bot-retrieval.md: BM25F over single
+// CJK characters (digit and ASCII runs whole) on two fields, the question with its similar
+// phrasings at weight 1.0 and the answer at 0.5, and a confidence that is the share of the
+// query's IDF weight the best entry covers. A pinned table of exact texts (menu numbers, 人工,
+// 电话, greetings) is checked first. Below the confidence threshold the bot says it is not sure,
+// offers the closest questions and the 12351 hotline, and never makes an answer up.
+//
+// Answers cite the plan's figures through placeholders ({cap}, {bonus}, {ratio_outpatient}…)
+// filled from the policy version in force on the day of the question, so a policy change
+// changes the answers without editing the knowledge base.
+//
+// The retrieval and dialogue code (text.go, index.go, faq.go, dialogue.go) is pure. Bot adds
+// the state kept in the kv store (conversations, de-duplication of WeChat's retries) and the
+// database reads of store.go.
+package bot

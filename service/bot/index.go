@@ -1,0 +1,190 @@
+package bot
+
+import (
+	"math"
+	"sort"
+	"strings"
+)
+
+// BM25F parameters (notes/bot-retrieval.md).
+const (
+	bm25K1  = 1.2
+	bm25B   = 0.75
+	weightQ = 1.0 // question and similar phrasings
+	weightA = 0.5 // answer text
+	// coverA is what a query term found only in the answer adds to the confidence.
+	coverA = 0.5
+	// pairShare is the weight of adjacent-pair coverage in the confidence: chit-chat shares
+	// single characters with the knowledge base by chance, rarely two in a row.
+	pairShare = 0.5
+)
+
+// posting is one document's term frequencies in the two fields.
+type posting struct {
+	doc      int
+	tfQ, tfA float64
+}
+
+// index is an immutable inverted index over documents of two fields (one document per entry).
+// It is safe for concurrent reads.
+type index struct {
+	n        int
+	postings map[string][]posting
+	idf      map[string]float64
+	pairsQ   []map[string]bool // document → adjacent term pairs of its question field
+	pairsA   []map[string]bool // document → adjacent term pairs of its answer field
+	normQ    []float64         // BM25 length normalisation of each field
+	normA    []float64
+	unseen   float64 // idf of a term no document has
+}
+
+// doc is one document to index: its question-field texts (one per line) and answer text.
+type doc struct {
+	q, a string
+}
+
+func buildIndex(docs []doc) *index {
+	n := len(docs)
+	ix := &index{n: n, postings: map[string][]posting{}, idf: map[string]float64{},
+		pairsQ: make([]map[string]bool, n), pairsA: make([]map[string]bool, n),
+		normQ: make([]float64, n), normA: make([]float64, n)}
+	lenQ, lenA := make([]float64, n), make([]float64, n)
+	var avgQ, avgA float64
+	for d, dc := range docs {
+		ix.pairsQ[d], ix.pairsA[d] = map[string]bool{}, map[string]bool{}
+		tq, ta := tokens(dc.q), tokens(dc.a)
+		for _, line := range strings.Split(dc.q, "\n") {
+			addPairs(ix.pairsQ[d], tokens(line))
+		}
+		addPairs(ix.pairsA[d], ta)
+		lenQ[d], lenA[d] = float64(len(tq)), float64(len(ta))
+		avgQ += lenQ[d]
+		avgA += lenA[d]
+		tf := map[string]*posting{}
+		at := func(t string) *posting {
+			p := tf[t]
+			if p == nil {
+				p = &posting{doc: d}
+				tf[t] = p
+			}
+			return p
+		}
+		for _, t := range tq {
+			at(t).tfQ++
+		}
+		for _, t := range ta {
+			at(t).tfA++
+		}
+		for t, p := range tf {
+			ix.postings[t] = append(ix.postings[t], *p)
+		}
+	}
+	if n > 0 {
+		avgQ, avgA = max(avgQ/float64(n), 1), max(avgA/float64(n), 1)
+	}
+	for d := range docs {
+		ix.normQ[d] = 1 - bm25B + bm25B*lenQ[d]/avgQ
+		ix.normA[d] = 1 - bm25B + bm25B*lenA[d]/avgA
+	}
+	N := float64(n)
+	for t, ps := range ix.postings {
+		df := float64(len(ps))
+		ix.idf[t] = math.Log(1 + (N-df+0.5)/(df+0.5))
+	}
+	ix.unseen = math.Log(1 + (N+0.5)/0.5)
+	return ix
+}
+
+// addPairs adds the adjacent pairs of ts to set.
+func addPairs(set map[string]bool, ts []string) {
+	for i := 1; i < len(ts); i++ {
+		set[ts[i-1]+ts[i]] = true
+	}
+}
+
+// scored is one document's score and confidence.
+type scored struct {
+	doc        int
+	score      float64
+	confidence float64
+}
+
+// search scores every document sharing a term with the query and returns the best k, best
+// first (ties: lower document number first, so results are deterministic).
+//
+// The confidence is the mean of two shares: of the query's IDF weight that the document
+// covers (a term only in the answer counts coverA), and of the query's adjacent term pairs
+// found in the document. Terms no document has count in the query's weight, so unrelated
+// chit-chat scores low.
+func (ix *index) search(query string, k int) []scored {
+	terms := tokens(query)
+	if len(terms) == 0 || ix.n == 0 {
+		return nil
+	}
+	score := make([]float64, ix.n)
+	covered := make([]float64, ix.n)
+	var total float64
+	for i, t := range terms {
+		if dup(terms[:i], t) {
+			continue
+		}
+		idf, ok := ix.idf[t]
+		if !ok {
+			total += ix.unseen
+			continue
+		}
+		total += idf
+		for _, p := range ix.postings[t] {
+			tf := weightQ*p.tfQ/ix.normQ[p.doc] + weightA*p.tfA/ix.normA[p.doc]
+			score[p.doc] += idf * tf * (bm25K1 + 1) / (bm25K1 + tf)
+			if p.tfQ > 0 {
+				covered[p.doc] += idf
+			} else {
+				covered[p.doc] += idf * coverA
+			}
+		}
+	}
+	var pairs []string
+	for i := 1; i < len(terms); i++ {
+		pairs = append(pairs, terms[i-1]+terms[i])
+	}
+	out := make([]scored, 0, 8)
+	for d, s := range score {
+		if s == 0 {
+			continue
+		}
+		c := covered[d] / total
+		if len(pairs) > 0 {
+			var pc float64
+			for _, p := range pairs {
+				switch {
+				case ix.pairsQ[d][p]:
+					pc++
+				case ix.pairsA[d][p]:
+					pc += coverA
+				}
+			}
+			c = (1-pairShare)*c + pairShare*pc/float64(len(pairs))
+		}
+		out = append(out, scored{doc: d, score: s, confidence: c})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].score != out[j].score {
+			return out[i].score > out[j].score
+		}
+		return out[i].doc < out[j].doc
+	})
+	if len(out) > k {
+		out = out[:k]
+	}
+	return out
+}
+
+func dup(seen []string, t string) bool {
+	for _, s := range seen {
+		if s == t {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,195 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"huzhu/model"
+)
+
+// personal answers a bound worker's question about their own money; unbound workers get the
+// entry's own answer, which carries the bind link.
+func (b *Bot) personal(ctx context.Context, u *user, e Entry, day model.Date) (string, error) {
+	mid, err := b.member(ctx, u)
+	if err != nil {
+		return "", err
+	}
+	if mid == 0 {
+		text, _ := b.kb.Render(e.ID, day)
+		return text, nil
+	}
+	switch e.Action {
+	case ActionArrival:
+		return b.arrival(ctx, mid)
+	case ActionYearTotal:
+		return b.yearTotal(ctx, mid, day)
+	case ActionRemaining:
+		return b.remaining(ctx, mid, day)
+	default:
+		return b.nextDate(ctx, mid)
+	}
+}
+
+// arrival lists the worker's latest transfers and the approved money waiting for one.
+func (b *Bot) arrival(ctx context.Context, memberID uint64) (string, error) {
+	ts, err := recentTransfers(ctx, b.db, memberID, 3)
+	if err != nil {
+		return "", err
+	}
+	waiting, err := waitingLines(ctx, b.db, memberID)
+	if err != nil {
+		return "", err
+	}
+	if len(ts) == 0 && len(waiting) == 0 {
+		return "还没有查到您的互助金记录。互助金按医保数据自动结算，不用申请。\n" + b.upcoming(), nil
+	}
+	var sb strings.Builder
+	sb.WriteString("您最近的互助金：\n")
+	for _, w := range waiting {
+		fmt.Fprintf(&sb, "· %s %s：已审核，等待转账，预计%s前到账\n", b.periodLabel(w.Period), yuanGrouped(w.Sum), b.arriveBy(w.Period))
+	}
+	for _, t := range ts {
+		fmt.Fprintf(&sb, "· %s %s：", b.periodLabel(t.Period), yuanGrouped(t.AmountFen))
+		switch t.Status {
+		case model.LineArrived:
+			when := ""
+			if t.ArrivedAt != nil {
+				when = shortDate(*t.ArrivedAt, b.now()) + "，"
+			}
+			fmt.Fprintf(&sb, "%s（%s已打入%s）\n", t.Status.Label(), when, accountText(t))
+		case model.LineFailed:
+			fmt.Fprintf(&sb, "%s。请联系单位工会核对%s，核对后会重新发放。\n", t.Status.Label(), accountText(t))
+		default:
+			fmt.Fprintf(&sb, "%s，预计%s前到账（%s）\n", t.Status.Label(), b.arriveBy(t.Period), accountText(t))
+		}
+	}
+	sb.WriteString("到账后银行会发短信通知。")
+	return sb.String(), nil
+}
+
+// yearTotal sums the worker's lines of this year's bills.
+func (b *Bot) yearTotal(ctx context.Context, memberID uint64, day model.Date) (string, error) {
+	year := day.Year()
+	totals, err := yearTotals(ctx, b.db, memberID, year)
+	if err != nil {
+		return "", err
+	}
+	var n int64
+	var all, arrived, failed model.Fen
+	for _, t := range totals {
+		n += t.N
+		all += t.Sum
+		switch t.Status {
+		case model.LineArrived:
+			arrived += t.Sum
+		case model.LineFailed:
+			failed += t.Sum
+		}
+	}
+	if n == 0 {
+		return fmt.Sprintf("您%d年看病的费用还没有核算出互助金。门诊按季度、住院按月结算。\n%s", year, b.upcoming()), nil
+	}
+	s := fmt.Sprintf("您%d年看病的费用，已核算互助金%d笔，共%s；其中已到账%s", year, n, yuanGrouped(all), yuanGrouped(arrived))
+	if rest := all - arrived - failed; rest > 0 {
+		s += "，正在发放" + yuanGrouped(rest)
+	}
+	if failed > 0 {
+		s += "，转账失败待重新发放" + yuanGrouped(failed)
+	}
+	return s + "。", nil
+}
+
+// remaining is this year's cap under the policy in force less what was already paid.
+func (b *Bot) remaining(ctx context.Context, memberID uint64, day model.Date) (string, error) {
+	year := day.Year()
+	totals, err := yearTotals(ctx, b.db, memberID, year)
+	if err != nil {
+		return "", err
+	}
+	var used model.Fen
+	for _, t := range totals {
+		used += t.Sum
+	}
+	limit := b.kb.version(day).AnnualCapFen
+	left := max(limit-used, 0)
+	return fmt.Sprintf("%d年每人最多%s。您今年已核算%s，还可以报%s。\n还在核算中的费用没有算进去，以实际核算为准。",
+		year, yuanGrouped(limit), yuanGrouped(used), yuanGrouped(left)), nil
+}
+
+// nextDate says when the worker's money on its way should arrive, and when the next settlements
+// are.
+func (b *Bot) nextDate(ctx context.Context, memberID uint64) (string, error) {
+	ts, err := recentTransfers(ctx, b.db, memberID, 5)
+	if err != nil {
+		return "", err
+	}
+	waiting, err := waitingLines(ctx, b.db, memberID)
+	if err != nil {
+		return "", err
+	}
+	var sb strings.Builder
+	for _, w := range waiting {
+		fmt.Fprintf(&sb, "· %s %s：预计%s前到账\n", b.periodLabel(w.Period), yuanGrouped(w.Sum), b.arriveBy(w.Period))
+	}
+	for _, t := range ts {
+		if t.Status == model.LineTransfering {
+			fmt.Fprintf(&sb, "· %s %s：正在转账，预计%s前到账\n", b.periodLabel(t.Period), yuanGrouped(t.AmountFen), b.arriveBy(t.Period))
+		}
+	}
+	if sb.Len() > 0 {
+		return "您正在发放的互助金：\n" + sb.String() + b.upcoming(), nil
+	}
+	return "您目前没有正在发放的互助金。\n" + b.upcoming(), nil
+}
+
+// upcoming describes the next inpatient and outpatient settlements.
+func (b *Bot) upcoming() string {
+	now := b.now()
+	var parts []string
+	for _, class := range []model.SettlementClass{model.ClassInpatient, model.ClassOutpatient} {
+		s := b.cal.NextSettlement(class, now)
+		parts = append(parts, fmt.Sprintf("%s（%s）%s开始核算，预计%s前到账",
+			class.Label(), s.Period.Label(), shortDate(s.Start, now), shortDate(s.ArriveBy, now)))
+	}
+	return "下一次结算：" + strings.Join(parts, "；") + "。"
+}
+
+// periodLabel writes a run's period for people: "2025年第1季度门诊", "2025年3月住院".
+func (b *Bot) periodLabel(period string) string {
+	p, err := b.cal.ParsePeriod(period)
+	if err != nil {
+		return period
+	}
+	return p.Label() + p.Class.Label()
+}
+
+// arriveBy is the last day the money of a period should arrive.
+func (b *Bot) arriveBy(period string) string {
+	p, err := b.cal.ParsePeriod(period)
+	if err != nil {
+		return "结算后10个工作日内"
+	}
+	return shortDate(b.cal.Settlement(p).ArriveBy, b.now())
+}
+
+// accountText names the account masked: "京卡尾号1234", "建设银行卡尾号1234".
+func accountText(t transferRow) string {
+	if t.AccountKind == "bank" {
+		return t.Bank.Label() + "卡尾号" + t.AccountLast4
+	}
+	return "京卡尾号" + t.AccountLast4
+}
+
+// shortDate writes a day as "4月30日", with the year when it is not now's year.
+func shortDate(t, now time.Time) string {
+	t, now = t.In(model.Shanghai), now.In(model.Shanghai)
+	if t.Year() != now.Year() {
+		return fmt.Sprintf("%d年%d月%d日", t.Year(), int(t.Month()), t.Day())
+	}
+	return fmt.Sprintf("%d月%d日", int(t.Month()), t.Day())
+}
+
+// yuanGrouped writes an amount as "1,200.00元".
+func yuanGrouped(f model.Fen) string { return f.YuanGrouped() + "元" }
