@@ -36,9 +36,11 @@ type evalCase struct {
 	Expect string `yaml:"expect"`
 }
 
-func loadEval(t testing.TB) []evalCase {
+func loadEval(t testing.TB) []evalCase { return loadCases(t, "eval.yaml") }
+
+func loadCases(t testing.TB, name string) []evalCase {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "bot", "eval.yaml"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "bot", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +48,7 @@ func loadEval(t testing.TB) []evalCase {
 		Questions []evalCase `yaml:"questions"`
 	}
 	if err := yaml.Unmarshal(b, &f); err != nil {
-		t.Fatalf("eval.yaml: %v", err)
+		t.Fatalf("%s: %v", name, err)
 	}
 	return f.Questions
 }
@@ -142,6 +144,28 @@ func TestEval(t *testing.T) {
 	}
 	if recall < 95 {
 		t.Errorf("decline recall = %.1f%%, want at least 95%%", recall)
+	}
+}
+
+// TestHoldout reports the figures on questions nobody tuned on (testdata/bot/holdout.yaml). Its
+// floor is lower than TestEval's: it guards against a collapse, not a score.
+func TestHoldout(t *testing.T) {
+	kb := shippedKB(t)
+	cases := loadCases(t, "holdout.yaml")
+	for _, c := range cases {
+		if _, ok := kb.Entry(c.Expect); !ok && c.Expect != "decline" {
+			t.Errorf("held-out question %q expects unknown entry %q", c.Q, c.Expect)
+		}
+	}
+	r := runEval(kb, cases)
+	top1, recall := pct(r.top1, r.answerable), pct(r.declineOK, r.declineWant)
+	t.Logf("held-out: %d questions; top-1 %d/%d = %.1f%% (in top 3: %.1f%%); declines %d/%d, decline precision %d/%d",
+		len(cases), r.top1, r.answerable, top1, pct(r.top3, r.answerable), r.declineOK, r.declineWant, r.declinedRight, r.declined)
+	for _, m := range r.misses {
+		t.Logf("miss: %s", m)
+	}
+	if top1 < 70 || recall < 80 {
+		t.Errorf("held-out top-1 %.1f%%, decline recall %.1f%%: want at least 70%% and 80%%", top1, recall)
 	}
 }
 
