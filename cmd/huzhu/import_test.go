@@ -40,6 +40,9 @@ func TestImportCommands(t *testing.T) {
 	if out, err := cli("settle", "2025-Q1"); err != nil || !strings.Contains(out, "1 笔互助金共 20.00 元") {
 		t.Errorf("settle after import: %q, %v", out, err)
 	}
+	if out, err := cli("stats", "--year", "2025"); err != nil || !strings.Contains(out, "花名册 1 人，今天在保 1 人") || !strings.Contains(out, "2025年") {
+		t.Errorf("stats: %q, %v", out, err)
+	}
 	for _, args := range [][]string{{"import", "template", "nope"}, {"import", "roster", filepath.Join(dir, "missing.csv")}} {
 		if _, err := cli(args...); err == nil {
 			t.Errorf("%v: no error", args)

@@ -29,6 +29,7 @@ func newRoot(e *env) *cobra.Command {
 		demoCmd(e),
 		importCmd(e),
 		chatCmd(e),
+		statsCmd(e),
 		wechatCmd(e),
 	)
 	return root

@@ -21,6 +21,7 @@ type Overview struct {
 	AsOf       time.Time   `json:"as_of"`
 	Unions     int64       `json:"unions"`
 	Members    int64       `json:"members"`
+	Covered    int64       `json:"covered"`     // members covered today (see covered)
 	Helped     int64       `json:"helped"`      // distinct members paid at least once
 	Payouts    int64       `json:"payouts"`     // paid lines (人次)
 	PaidFen    model.Fen   `json:"paid_fen"`    // total paid
@@ -89,6 +90,9 @@ func (s *Service) compute(ctx context.Context) (Overview, error) {
 	if err := db.Model(&model.Member{}).Count(&o.Members).Error; err != nil {
 		return o, fmt.Errorf("stats: members: %w", err)
 	}
+	if err := covered(db, model.DateOf(o.AsOf)).Count(&o.Covered).Error; err != nil {
+		return o, fmt.Errorf("stats: covered: %w", err)
+	}
 	var paid struct {
 		Helped, Payouts int64
 		Paid            model.Fen
@@ -109,4 +113,63 @@ func (s *Service) compute(ctx context.Context) (Overview, error) {
 		return o, fmt.Errorf("stats: years: %w", err)
 	}
 	return o, nil
+}
+
+// covered selects the members covered on day, as service/eligibility decides it for roster
+// members, in SQL so that it counts millions: in service; in Beijing basic insurance or a rural
+// worker from 2013-05-01; free participation through a dues-paying union, or paid participation
+// not expired. (Whether money can reach them — a 京卡 or bank card — is not part of coverage.)
+func covered(db *gorm.DB, day model.Date) *gorm.DB {
+	ruralFrom := model.Date("2013-05-01")
+	return db.Model(&model.Member{}).Joins("JOIN unions ON unions.id = members.union_id").
+		Where("members.employment = ?", model.EmploymentInService).
+		Where("(members.kind = ? AND ? >= ?) OR (members.kind <> ? AND members.insured_beijing)",
+			model.WorkerRural, day, ruralFrom, model.WorkerRural).
+		Where("(members.participation = ? AND unions.pays_dues) OR (members.participation <> ? AND members.paid_until >= ?)",
+			model.ParticipationFree, model.ParticipationFree, day)
+}
+
+// Group is the paid figures of one union or one claim type in a year.
+type Group struct {
+	Key     string    `json:"key" gorm:"column:group_key"`     // union code, or claim type
+	Label   string    `json:"label" gorm:"column:group_label"` // union name, or the claim type's Chinese name
+	Helped  int64     `json:"helped"`
+	Payouts int64     `json:"payouts"`
+	PaidFen model.Fen `json:"paid_fen"`
+}
+
+// Breakdown is a year's paid figures by union and by claim type, for staff.
+type Breakdown struct {
+	Year        int     `json:"year"`
+	ByUnion     []Group `json:"by_union"`      // most paid first
+	ByClaimType []Group `json:"by_claim_type"` // in the claim form's order
+}
+
+// Breakdown returns year's paid (已到账) figures by union and by claim type. It is computed on
+// every call: it serves staff, not the public page.
+func (s *Service) Breakdown(ctx context.Context, year int) (Breakdown, error) {
+	db := s.db.WithContext(ctx)
+	b := Breakdown{Year: year, ByUnion: []Group{}, ByClaimType: []Group{}}
+	if err := db.Table("payout_lines AS l").Joins("JOIN members AS m ON m.id = l.member_id").Joins("JOIN unions AS u ON u.id = m.union_id").
+		Where("l.status = ? AND l.year = ?", model.LineArrived, year).
+		Select("u.code AS group_key, u.name AS group_label, COUNT(DISTINCT l.member_id) AS helped, COUNT(*) AS payouts, COALESCE(SUM(l.amount_fen), 0) AS paid_fen").
+		Group("u.code, u.name").Order("paid_fen DESC, u.code").Scan(&b.ByUnion).Error; err != nil {
+		return b, fmt.Errorf("stats: by union: %w", err)
+	}
+	var byType []Group
+	if err := db.Model(&model.PayoutLine{}).Where("status = ? AND year = ?", model.LineArrived, year).
+		Select("claim_type AS group_key, COUNT(DISTINCT member_id) AS helped, COUNT(*) AS payouts, COALESCE(SUM(amount_fen), 0) AS paid_fen").
+		Group("claim_type").Scan(&byType).Error; err != nil {
+		return b, fmt.Errorf("stats: by claim type: %w", err)
+	}
+	for _, ct := range model.ClaimTypes {
+		g := Group{Key: string(ct), Label: ct.Label()}
+		for _, t := range byType {
+			if t.Key == string(ct) {
+				g.Helped, g.Payouts, g.PaidFen = t.Helped, t.Payouts, t.PaidFen
+			}
+		}
+		b.ByClaimType = append(b.ByClaimType, g)
+	}
+	return b, nil
 }

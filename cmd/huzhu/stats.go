@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"huzhu/model"
+	"huzhu/service/stats"
+)
+
+// statsCmd is `huzhu stats`: the plan's figures, and one year's by union and claim type.
+func statsCmd(e *env) *cobra.Command {
+	var year int
+	cmd := &cobra.Command{
+		Use:   "stats",
+		Short: "Print members covered, workers helped and money paid, and a year by union and claim type",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			db, err := e.openDB(cmd.Context())
+			if err != nil {
+				return err
+			}
+			kvs, err := e.openKV(cmd.Context())
+			if err != nil {
+				return err
+			}
+			svc := stats.New(db, kvs, time.Minute, time.Now)
+			if err := svc.Invalidate(cmd.Context()); err != nil {
+				return err
+			}
+			o, err := svc.Overview(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "截至 %s：%d 个基层工会，花名册 %d 人，今天在保 %d 人；累计受助 %d 人、%d 人次，已到账 %s 元，在途 %s 元\n",
+				o.AsOf.Format("2006-01-02 15:04"), o.Unions, o.Members, o.Covered, o.Helped, o.Payouts, o.PaidFen.YuanGrouped(), o.PendingFen.YuanGrouped())
+			if year == 0 {
+				year = time.Now().In(model.Shanghai).Year()
+			}
+			b, err := svc.Breakdown(cmd.Context(), year)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(w, "\n%d年\t受助人数\t人次\t已到账(元)\n", year)
+			for _, g := range append(b.ByClaimType, b.ByUnion...) {
+				fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", g.Label, g.Helped, g.Payouts, g.PaidFen.YuanGrouped())
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().IntVar(&year, "year", 0, "the year to break down (default: this year)")
+	return cmd
+}
