@@ -100,36 +100,54 @@ func payCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
+	var year int
 	reconcile := &cobra.Command{
-		Use:   "reconcile RUN_ID",
-		Short: "Account for every fen of a run; exits non-zero on any mismatch",
-		Args:  cobra.ExactArgs(1),
+		Use:   "reconcile (RUN_ID | --year YYYY)",
+		Short: "Account for every fen of a run or of a year's runs; exits non-zero on any mismatch",
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0], "run id")
-			if err != nil {
-				return err
-			}
 			svc, err := e.paymentService(cmd)
 			if err != nil {
 				return err
 			}
-			r, err := svc.Reconcile(cmd.Context(), id)
-			if err != nil {
-				return err
+			var r payment.Reconciliation
+			switch {
+			case len(args) == 1 && year == 0:
+				id, err := parseID(args[0], "run id")
+				if err != nil {
+					return err
+				}
+				if r, err = svc.Reconcile(cmd.Context(), id); err != nil {
+					return err
+				}
+			case len(args) == 0 && year > 0:
+				y, err := svc.ReconcileYear(cmd.Context(), year)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "%d 年共 %d 个核算批次\n", year, len(y.Runs))
+				r = y.Total
+			default:
+				return fmt.Errorf("give a run id or --year, not both")
 			}
-			fmt.Fprintf(e.stdout, "批次 %d：%d 条记录，%d 笔应付，核算 %s 元 = 未审核 %s + 待发放 %s + 转账中 %s + 已到账 %s + 失败 %s；累计导出 %s 元\n",
-				r.RunID, r.Records, r.Lines, r.Computed.YuanGrouped(), r.NotApproved.YuanGrouped(), r.Waiting.YuanGrouped(),
+			who := fmt.Sprintf("批次 %d", r.RunID)
+			if r.RunID == 0 {
+				who = "合计"
+			}
+			fmt.Fprintf(e.stdout, "%s：%d 条记录，%d 笔应付，核算 %s 元 = 未审核 %s + 待发放 %s + 转账中 %s + 已到账 %s + 失败 %s；累计导出 %s 元\n",
+				who, r.Records, r.Lines, r.Computed.YuanGrouped(), r.NotApproved.YuanGrouped(), r.Waiting.YuanGrouped(),
 				r.InTransfer.YuanGrouped(), r.Arrived.YuanGrouped(), r.Failed.YuanGrouped(), r.Exported.YuanGrouped())
 			if !r.Balanced() {
 				for _, m := range r.Mismatches {
 					fmt.Fprintln(e.stdout, "  不一致：", m)
 				}
-				return fmt.Errorf("run %d does not balance: %d mismatches", r.RunID, len(r.Mismatches))
+				return fmt.Errorf("the accounts do not balance: %d mismatches", len(r.Mismatches))
 			}
 			fmt.Fprintln(e.stdout, "账目相符")
 			return nil
 		},
 	}
+	reconcile.Flags().IntVar(&year, "year", 0, "reconcile every run of this year's periods")
 	cmd.AddCommand(export, importResult, reissue, reconcile)
 	return cmd
 }

@@ -68,7 +68,11 @@ func TestPayCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "账目相符") || !strings.Contains(out, "转账中 0.00") {
 		t.Errorf("pay reconcile: %q, %v", out, err)
 	}
-	for _, args := range [][]string{{"pay", "export", "x"}, {"pay", "reconcile", "999"}, {"pay", "reissue", "999"}, {"pay", "import-result", "/nonexistent.csv"}} {
+	out, err = cli("pay", "reconcile", "--year", "2025")
+	if err != nil || !strings.Contains(out, "合计") || !strings.Contains(out, "账目相符") {
+		t.Errorf("pay reconcile --year: %q, %v", out, err)
+	}
+	for _, args := range [][]string{{"pay", "reconcile", "1", "--year", "2025"}, {"pay", "export", "x"}, {"pay", "reconcile", "999"}, {"pay", "reissue", "999"}, {"pay", "import-result", "/nonexistent.csv"}} {
 		if _, err := cli(args...); err == nil {
 			t.Errorf("%v: no error", args)
 		}

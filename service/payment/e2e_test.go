@@ -62,6 +62,10 @@ func TestWorkedExampleFromFiles(t *testing.T) {
 		}
 		arrived += rec.Arrived
 	}
+	year, err := f.pay.ReconcileYear(ctx, 2026)
+	if err != nil || len(year.Runs) != 3 || !year.Total.Balanced() || year.Total.Arrived != 20065300 || year.Total.Records != 3 {
+		t.Errorf("ReconcileYear(2026) = %+v, %v", year.Total, err)
+	}
 	ns := f.notices(model.NoticeArrived)
 	if arrived != 20065300 || len(ns) == 0 {
 		t.Errorf("arrived %s in %d notices, want ¥200653.00", arrived, len(ns))

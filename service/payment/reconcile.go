@@ -115,3 +115,41 @@ func (s *Service) Reconcile(ctx context.Context, runID uint64) (Reconciliation, 
 	}
 	return rec, nil
 }
+
+// YearReconciliation sums the reconciliations of every run of one year's periods.
+type YearReconciliation struct {
+	Year  int
+	Runs  []Reconciliation
+	Total Reconciliation // sums; RunID 0; Mismatches of every run, prefixed with its id
+}
+
+// ReconcileYear reconciles every run whose period lies in year (2025-Q1 … 2025-12).
+func (s *Service) ReconcileYear(ctx context.Context, year int) (YearReconciliation, error) {
+	out := YearReconciliation{Year: year}
+	var ids []uint64
+	if err := s.db.WithContext(ctx).Model(&model.SettlementRun{}).Where("period LIKE ?", fmt.Sprintf("%04d-%%", year)).
+		Order("id").Pluck("id", &ids).Error; err != nil {
+		return out, fmt.Errorf("reconcile %d: %w", year, err)
+	}
+	for _, id := range ids {
+		r, err := s.Reconcile(ctx, id)
+		if err != nil {
+			return out, err
+		}
+		out.Runs = append(out.Runs, r)
+		t := &out.Total
+		t.Records += r.Records
+		t.Lines += r.Lines
+		t.Computed += r.Computed
+		t.NotApproved += r.NotApproved
+		t.Waiting += r.Waiting
+		t.InTransfer += r.InTransfer
+		t.Arrived += r.Arrived
+		t.Failed += r.Failed
+		t.Exported += r.Exported
+		for _, m := range r.Mismatches {
+			t.Mismatches = append(t.Mismatches, fmt.Sprintf("批次 %d：%s", r.RunID, m))
+		}
+	}
+	return out, nil
+}
