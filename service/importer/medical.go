@@ -74,7 +74,7 @@ func (a *medicalApplier) parse(cells []string, cols map[string]int) (medicalRow,
 	}
 	var err error
 	if x := get("social"); x != "" {
-		if v.social, err = pii.NormalizeDigits(x, 6, 20); err != nil {
+		if v.social, err = pii.NormalizeSocialCard(x); err != nil {
 			return bad("social", "社保卡号%s", err.Error())
 		}
 	}

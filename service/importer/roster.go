@@ -101,7 +101,7 @@ func (a *rosterApplier) parse(cells []string, cols map[string]int) (rosterRow, *
 	v.id = id.Value()
 	v.m.BirthDate, v.m.Gender = model.Date(id.BirthDate()), id.Gender()
 	if x := get("social"); x != "" {
-		if v.social, err = pii.NormalizeDigits(x, 6, 20); err != nil {
+		if v.social, err = pii.NormalizeSocialCard(x); err != nil {
 			return bad("social", "社保卡号%s", err.Error())
 		}
 	}

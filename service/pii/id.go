@@ -109,3 +109,24 @@ func NormalizePhone(s string) (string, error) {
 	}
 	return p, nil
 }
+
+// NormalizeSocialCard strips spaces and dashes and upper-cases letters: social-security card
+// numbers are digits, sometimes with letters, 8 to 20 characters. Every place that hashes one
+// (roster and 医保 imports, binding) must normalize it here, or the hashes never match.
+func NormalizeSocialCard(s string) (string, error) {
+	s = strings.ToUpper(strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' || r == '\u00a0' {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(s)))
+	for _, r := range s {
+		if !(r >= '0' && r <= '9') && !(r >= 'A' && r <= 'Z') {
+			return "", fmt.Errorf("只能包含数字和字母")
+		}
+	}
+	if len(s) < 8 || len(s) > 20 {
+		return "", fmt.Errorf("应为8到20位")
+	}
+	return s, nil
+}

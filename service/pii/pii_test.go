@@ -140,3 +140,16 @@ func TestSeal(t *testing.T) {
 		t.Errorf("Seal of empty = %+v, want zero", z)
 	}
 }
+
+func TestNormalizeSocialCard(t *testing.T) {
+	for in, want := range map[string]string{"9000 0000-0001": "900000000001", "ab12345678": "AB12345678"} {
+		if got, err := NormalizeSocialCard(in); err != nil || got != want {
+			t.Errorf("NormalizeSocialCard(%q) = %q, %v, want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"1234567", "123456789012345678901", "12345678#"} {
+		if _, err := NormalizeSocialCard(bad); err == nil {
+			t.Errorf("NormalizeSocialCard(%q) = nil error", bad)
+		}
+	}
+}
