@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,8 +14,12 @@ import (
 	"huzhu/model"
 	"huzhu/service/calendar"
 	"huzhu/service/demo"
+	"huzhu/service/member"
+	"huzhu/service/notify"
 	"huzhu/service/payment"
+	"huzhu/service/payout"
 	"huzhu/service/policy"
+	"huzhu/service/session"
 	"huzhu/service/settlement"
 	"huzhu/service/stats"
 )
@@ -119,6 +124,41 @@ func (e *env) mount(ctx context.Context, app *fiber.App, _ *prometheus.Registry)
 	if err != nil {
 		return err
 	}
-	api.New(stats.New(db, kvs, time.Minute, time.Now)).Mount(app.Group("/api/v1"))
+	cipher, err := e.piiCipher()
+	if err != nil {
+		return err
+	}
+	engine, err := e.policyEngine(ctx)
+	if err != nil {
+		return err
+	}
+	sessions, err := session.New([]byte(e.cfg.Security.SessionSecret), session.Options{}, time.Now)
+	if err != nil {
+		return fmt.Errorf("security.session_secret: %w", err)
+	}
+	wx, err := e.wechatClient(ctx)
+	if err != nil {
+		return err
+	}
+	var login member.WeChat // stays a nil interface without a mini-program, so Login answers Unavailable
+	if wx != nil && e.cfg.WeChat.MP.AppID != "" {
+		login = wx
+	}
+	var sms member.Sender
+	switch n := e.cfg.Notify.SMS; n.Provider {
+	case "log":
+		sms = notify.NewLogSMS(e.log)
+	case "http":
+		sms = notify.NewHTTPSMS(n.URL, n.APIKey, nil)
+	}
+	var templates []string
+	for _, t := range []string{e.cfg.WeChat.Templates.MPArrived, e.cfg.WeChat.Templates.MPApproved, e.cfg.WeChat.Templates.MPFailed} {
+		if t != "" && !slices.Contains(templates, t) {
+			templates = append(templates, t)
+		}
+	}
+	members := member.New(db, cipher, sessions, login, kvs, sms, member.Options{Templates: templates}, time.Now, e.log)
+	payouts := payout.New(db, engine, calendar.New(model.Shanghai), payout.Options{}, time.Now)
+	api.New(stats.New(db, kvs, time.Minute, time.Now), members, payouts).Mount(app)
 	return e.mountBot(ctx, app)
 }

@@ -1,0 +1,373 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"huzhu/model"
+	"huzhu/service/pii"
+	"huzhu/service/store"
+	"huzhu/service/store/storetest"
+	"huzhu/service/wechat/wechattest"
+)
+
+const apiTestPIIKey = "api-test-pii-key-0123456789abcdef0123"
+
+// apiServer starts `huzhu serve --demo` against a fake WeChat, on SQLite, or on MySQL and Redis
+// when HUZHU_TEST_MYSQL_DSN / HUZHU_TEST_REDIS_ADDR are set, and returns its URL, the fake and
+// the database.
+func apiServer(t *testing.T) (string, *wechattest.Fake, *gorm.DB) {
+	t.Helper()
+	fake := wechattest.New(t)
+	extra := map[string]string{
+		"HUZHU_WECHAT_API_BASE":         fake.URL,
+		"HUZHU_WECHAT_MP_APP_ID":        wechattest.MPAppID,
+		"HUZHU_WECHAT_MP_APP_SECRET":    wechattest.MPSecret,
+		"HUZHU_SECURITY_PII_KEY":        apiTestPIIKey,
+		"HUZHU_SECURITY_SESSION_SECRET": "api-test-session-secret-0123456789abcdef",
+		"HUZHU_NOTIFY_ENABLED":          "false",
+		"HUZHU_DATABASE_MAX_OPEN_CONNS": "32",
+		"HUZHU_HTTP_BODY_LIMIT_KB":      "64",
+	}
+	var db *gorm.DB
+	if storetest.Backend() == "mysql" {
+		var opts store.Options
+		db, opts = storetest.NewDBWithDSN(t)
+		extra["HUZHU_DATABASE_MYSQL_DSN"] = opts.MySQLDSN
+	}
+	if addr := os.Getenv("HUZHU_TEST_REDIS_ADDR"); addr != "" {
+		b := make([]byte, 6)
+		_, _ = rand.Read(b)
+		extra["HUZHU_REDIS_ADDR"] = addr
+		extra["HUZHU_REDIS_PREFIX"] = "huzhuapitest:" + hex.EncodeToString(b) + ":"
+	} else if os.Getenv("HUZHU_TEST_REQUIRE_EXTERNAL") == "1" {
+		t.Fatal("HUZHU_TEST_REQUIRE_EXTERNAL=1 but HUZHU_TEST_REDIS_ADDR is empty")
+	}
+	env := testEnv(t, extra)
+	base := startServe(t, env, "--demo")
+	if db == nil {
+		var err error
+		db, err = store.Open(context.Background(), store.Options{SQLitePath: env("HUZHU_DATABASE_SQLITE_PATH")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = store.Close(db) })
+	}
+	return base, fake, db
+}
+
+// worker is a demo member with the numbers they would type, decrypted for the test.
+type worker struct {
+	id                      uint64
+	name, idNo, card, phone string
+}
+
+// demoWorkers returns up to n demo members with a 京卡, a phone and at least one payout line.
+func demoWorkers(t *testing.T, db *gorm.DB, n int) []worker {
+	t.Helper()
+	cipher, err := pii.New([]byte(apiTestPIIKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms []model.Member
+	if err := db.Where("jing_card_hash <> '' AND phone_hash <> '' AND id IN (SELECT member_id FROM payout_lines WHERE eligible)").
+		Order("id").Limit(n).Find(&ms).Error; err != nil {
+		t.Fatal(err)
+	}
+	var out []worker
+	for _, m := range ms {
+		w := worker{id: m.ID, name: m.Name}
+		for _, f := range []struct {
+			enc []byte
+			to  *string
+		}{{m.IDNumberEnc, &w.idNo}, {m.JingCardEnc, &w.card}, {m.PhoneEnc, &w.phone}} {
+			if *f.to, err = cipher.Decrypt(f.enc); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out = append(out, w)
+	}
+	if len(out) == 0 {
+		t.Fatal("the demo has no member with payouts")
+	}
+	return out
+}
+
+type client struct {
+	base, token string
+	http        *http.Client
+}
+
+// request sends one request; decode says whether to read the answer as JSON (the load loop only
+// drains it).
+func (c *client) request(method, path string, body any, decode bool) (int, map[string]any, error) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	if !decode {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, nil, nil
+	}
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return resp.StatusCode, m, nil
+}
+
+func (c *client) do(method, path string, body any) (int, map[string]any, error) {
+	return c.request(method, path, body, true)
+}
+
+// signIn logs w in through the fake code2session and binds the member.
+func signIn(t *testing.T, base string, fake *wechattest.Fake, w worker, hc *http.Client) *client {
+	t.Helper()
+	code := fmt.Sprintf("code-%d-%d", w.id, time.Now().UnixNano())
+	fake.Code2SessionFor(code, fmt.Sprintf("openid-%d", w.id), fmt.Sprintf("unionid-%d", w.id))
+	c := &client{base: base, http: hc}
+	st, m, err := c.do("POST", "/api/v1/session", map[string]string{"code": code})
+	if err != nil || st != 200 {
+		t.Fatalf("login = %d %v %v", st, m, err)
+	}
+	c.token = m["token"].(string)
+	st, m, err = c.do("POST", "/api/v1/binding", map[string]string{"name": w.name, "id_number": w.idNo, "jing_card": w.card, "phone": w.phone})
+	if err != nil || st != 201 {
+		t.Fatalf("bind member %d = %d %v %v", w.id, st, m, err)
+	}
+	return c
+}
+
+// TestAPIThroughServe: the mini-program API as served by `huzhu serve --demo`, with login going
+// to the fake WeChat through the configured wechat.api_base.
+func TestAPIThroughServe(t *testing.T) {
+	base, fake, db := apiServer(t)
+	ws := demoWorkers(t, db, 1)
+	c := signIn(t, base, fake, ws[0], http.DefaultClient)
+	if n := fake.Count(wechattest.PathCode2Session); n != 1 {
+		t.Errorf("code2session calls = %d, want 1", n)
+	}
+	st, me, _ := c.do("GET", "/api/v1/me", nil)
+	if st != 200 || me["name"] != ws[0].name {
+		t.Fatalf("me = %d %v", st, me)
+	}
+	st, page, _ := c.do("GET", "/api/v1/payouts?year="+strconv.Itoa(yearWithPayouts(t, db, ws[0].id)), nil)
+	items, _ := page["items"].([]any)
+	if st != 200 || len(items) == 0 {
+		t.Fatalf("payouts = %d %v", st, page)
+	}
+	id := int64(items[0].(map[string]any)["id"].(float64))
+	if st, d, _ := c.do("GET", fmt.Sprintf("/api/v1/payouts/%d", id), nil); st != 200 || d["timeline"] == nil {
+		t.Errorf("detail = %d %v", st, d)
+	}
+	today := time.Now().In(model.Shanghai).Format(model.DateLayout)
+	if st, e, _ := c.do("POST", "/api/v1/estimates", map[string]any{"bills": []map[string]any{{"claim_type": "门诊", "date": today, "self_pay1_fen": 10000}}}); st != 200 || e["total_fen"] == nil {
+		t.Errorf("estimate = %d %v", st, e)
+	}
+	if st, e, _ := c.do("GET", "/api/v1/estimates/unsettled", nil); st != 200 || e["lines"] == nil {
+		t.Errorf("unsettled = %d %v", st, e)
+	}
+	resp, err := http.Get(base + "/api/openapi.json")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("openapi.json: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+func yearWithPayouts(t *testing.T, db *gorm.DB, memberID uint64) int {
+	t.Helper()
+	var y int
+	if err := db.Model(&model.PayoutLine{}).Where("member_id = ?", memberID).Select("MAX(year)").Scan(&y).Error; err != nil {
+		t.Fatal(err)
+	}
+	return y
+}
+
+// TestAPILoad measures requests/s and latency of the estimate and payout endpoints against
+// `huzhu serve` on loopback. It runs only with HUZHU_API_BENCH=1; use MySQL and Redis
+// (HUZHU_TEST_MYSQL_DSN, HUZHU_TEST_REDIS_ADDR) for figures that mean something.
+// HUZHU_API_BENCH_SECONDS (default 10) and HUZHU_API_BENCH_CONC (default 32) tune it. The load
+// generator runs in the same process, so it shares the machine's cores with the server.
+func TestAPILoad(t *testing.T) {
+	if os.Getenv("HUZHU_API_BENCH") != "1" {
+		t.Skip("set HUZHU_API_BENCH=1 to measure")
+	}
+	secs, _ := strconv.Atoi(os.Getenv("HUZHU_API_BENCH_SECONDS"))
+	if secs <= 0 {
+		secs = 10
+	}
+	conc, _ := strconv.Atoi(os.Getenv("HUZHU_API_BENCH_CONC"))
+	if conc <= 0 {
+		conc = 32
+	}
+	base, fake, db := apiServer(t)
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2, MaxConnsPerHost: conc * 2}, Timeout: 10 * time.Second}
+	ws := demoWorkers(t, db, 20)
+	clients := make([]*client, len(ws))
+	lineIDs := make([][]int64, len(ws))
+	years := make([]int, len(ws))
+	for i, w := range ws {
+		clients[i] = signIn(t, base, fake, w, hc)
+		years[i] = yearWithPayouts(t, db, w.id)
+		var ids []int64
+		db.Model(&model.PayoutLine{}).Where("member_id = ?", w.id).Pluck("id", &ids)
+		lineIDs[i] = ids
+	}
+	today := time.Now().In(model.Shanghai)
+	bills := map[string]any{"bills": []map[string]any{
+		{"claim_type": "门诊", "date": today.AddDate(0, 0, -3).Format(model.DateLayout), "self_pay1_yuan": "356.20"},
+		{"claim_type": "普通住院", "date": today.AddDate(0, -1, 0).Format(model.DateLayout), "self_pay1_fen": 1250000},
+	}}
+	estimateBody, _ := json.Marshal(bills)
+	scenarios := []struct {
+		name string
+		req  func(i, n int) (method, path, body string)
+	}{
+		{"POST /api/v1/estimates (2 receipts)", func(_, _ int) (string, string, string) {
+			return "POST", "/api/v1/estimates", string(estimateBody)
+		}},
+		{"GET /api/v1/estimates/unsettled", func(_, _ int) (string, string, string) {
+			return "GET", "/api/v1/estimates/unsettled", ""
+		}},
+		{"GET /api/v1/payouts?year=", func(i, _ int) (string, string, string) {
+			return "GET", "/api/v1/payouts?year=" + strconv.Itoa(years[i]), ""
+		}},
+		{"GET /api/v1/payouts/{id}", func(i, n int) (string, string, string) {
+			return "GET", fmt.Sprintf("/api/v1/payouts/%d", lineIDs[i][n%len(lineIDs[i])]), ""
+		}},
+	}
+	wrkPath, _ := exec.LookPath("wrk")
+	useWrk := os.Getenv("HUZHU_API_BENCH_WRK") == "1" && wrkPath != ""
+	fmt.Printf("API load: %s database, %s kv, %d concurrent clients, %ds per endpoint, %d bound workers\n",
+		storetest.Backend(), kvBackend(), conc, secs, len(ws))
+	for _, sc := range scenarios {
+		if useWrk {
+			runWrk(t, wrkPath, base, sc.name, conc, secs, clients, sc.req)
+			continue
+		}
+		var (
+			mu    sync.Mutex
+			lat   []time.Duration
+			fails atomic.Int64
+			wg    sync.WaitGroup
+		)
+		deadline := time.Now().Add(time.Duration(secs) * time.Second)
+		began := time.Now()
+		for g := range conc {
+			wg.Go(func() {
+				var mine []time.Duration
+				for n := 0; time.Now().Before(deadline); n++ {
+					i := (g + n) % len(clients)
+					t0 := time.Now()
+					method, path, body := sc.req(i, n)
+					var payload any
+					if body != "" {
+						payload = json.RawMessage(body)
+					}
+					st, _, err := clients[i].request(method, path, payload, false)
+					mine = append(mine, time.Since(t0))
+					if err != nil || st != 200 {
+						fails.Add(1)
+					}
+				}
+				mu.Lock()
+				lat = append(lat, mine...)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		elapsed := time.Since(began)
+		slices.Sort(lat)
+		pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
+		line := fmt.Sprintf("%-38s %7d req  %7.0f req/s  p50 %6.2f ms  p99 %6.2f ms  max %6.2f ms  errors %d",
+			sc.name, len(lat), float64(len(lat))/elapsed.Seconds(), ms(pct(0.50)), ms(pct(0.99)), ms(lat[len(lat)-1]), fails.Load())
+		fmt.Println(line)
+		t.Log(line)
+		if fails.Load() > 0 {
+			t.Errorf("%s: %d requests failed", sc.name, fails.Load())
+		}
+	}
+}
+
+// runWrk drives one scenario with wrk (an external load generator using far less CPU than Go's
+// HTTP client) through a Lua script that cycles over every worker's requests.
+func runWrk(t *testing.T, wrk, base, name string, conc, secs int, clients []*client, req func(i, n int) (string, string, string)) {
+	t.Helper()
+	var lua bytes.Buffer
+	lua.WriteString("local reqs = {}\n")
+	for i, c := range clients {
+		for n := range 8 {
+			method, path, body := req(i, n)
+			headers := fmt.Sprintf("{[\"Authorization\"] = %q, [\"Content-Type\"] = \"application/json\"}", "Bearer "+c.token)
+			bodyLua := "nil"
+			if body != "" {
+				bodyLua = strconv.Quote(body)
+			}
+			fmt.Fprintf(&lua, "reqs[#reqs+1] = wrk.format(%q, %q, %s, %s)\n", method, path, headers, bodyLua)
+		}
+	}
+	lua.WriteString(`local i = 0
+request = function() i = i + 1; return reqs[(i % #reqs) + 1] end
+local errors = 0
+response = function(status) if status ~= 200 then errors = errors + 1 end end
+done = function() io.write(string.format("non-200: %d\n", errors)) end
+`)
+	script := t.TempDir() + "/load.lua"
+	if err := os.WriteFile(script, lua.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(wrk, "-t2", fmt.Sprintf("-c%d", conc), fmt.Sprintf("-d%ds", secs), "--latency", "-s", script, base).CombinedOutput()
+	if err != nil {
+		t.Fatalf("wrk: %v\n%s", err, out)
+	}
+	var keep []string
+	for _, l := range strings.Split(string(out), "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "Requests/sec") || strings.HasPrefix(l, "50%") || strings.HasPrefix(l, "99%") ||
+			strings.HasPrefix(l, "non-200") || strings.Contains(l, "requests in") {
+			keep = append(keep, l)
+		}
+	}
+	line := fmt.Sprintf("wrk %-34s %s", name, strings.Join(keep, " | "))
+	fmt.Println(line)
+	t.Log(line)
+	if !strings.Contains(string(out), "non-200: 0") {
+		t.Errorf("%s: some requests failed:\n%s", name, out)
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func kvBackend() string {
+	if os.Getenv("HUZHU_TEST_REDIS_ADDR") != "" {
+		return "redis"
+	}
+	return "in-process"
+}

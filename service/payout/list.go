@@ -1,0 +1,368 @@
+package payout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+
+	"huzhu/model"
+	"huzhu/service/calendar"
+	"huzhu/service/errs"
+	"huzhu/service/policy"
+)
+
+// Query selects a page of payouts: one calendar year (of the bill; 0 = the current year),
+// page from 1, size up to MaxPageSize (0 = DefaultPageSize).
+type Query struct {
+	Year int
+	Page int
+	Size int
+}
+
+// Page is one page of a member's payouts of a year, newest bill first.
+type Page struct {
+	Year  int
+	Years []int // years with payouts, newest first
+	Items []Item
+	Total int64 // payouts in the year
+	Page  int
+	Size  int
+	Totals
+}
+
+// Totals are a year's sums for the member. Computed counts every payable line of the year
+// whatever its status; LeftFen is what the annual cap still allows.
+type Totals struct {
+	Year        int
+	CapFen      model.Fen
+	ComputedFen model.Fen // every payable line (already paid, on its way, or awaiting approval)
+	ArrivedFen  model.Fen // 已到账
+	OnTheWayFen model.Fen // approved, transferring, failed (to be re-issued) or re-issued
+	DraftFen    model.Fen // computed, awaiting approval
+	LeftFen     model.Fen
+}
+
+// Item is one payout line in a list.
+type Item struct {
+	ID        uint64
+	Period    calendar.Period
+	ClaimType model.ClaimType
+	BillDate  model.Date
+	AmountFen model.Fen
+	Status    model.LineStatus
+	Eligible  bool
+	Reason    string // why nothing is paid, when not Eligible
+	ArrivedAt *time.Time
+}
+
+// List returns a page of the member's payout lines of q.Year. It returns Invalid naming the
+// field for a year outside the plan's years or in the future, a page below 1 or a size outside
+// 1…MaxPageSize.
+func (s *Service) List(ctx context.Context, memberID uint64, q Query) (Page, error) {
+	today := model.DateOf(s.now())
+	if q.Year == 0 {
+		q.Year = today.Year()
+	}
+	if q.Size == 0 {
+		q.Size = s.o.DefaultPageSize
+	}
+	if q.Page == 0 {
+		q.Page = 1
+	}
+	if err := s.checkYear(q.Year, today); err != nil {
+		return Page{}, err
+	}
+	switch {
+	case q.Page < 1 || q.Page > 10_000:
+		return Page{}, errs.Invalid("page", "页码不对", "页码从1开始")
+	case q.Size < 1 || q.Size > s.o.MaxPageSize:
+		return Page{}, errs.Invalidf("size", fmt.Sprintf("每页1到%d条", s.o.MaxPageSize), "每页条数%d超出范围", q.Size)
+	}
+	db := s.db.WithContext(ctx)
+	sums, err := yearSums(db, memberID)
+	if err != nil {
+		return Page{}, fmt.Errorf("list payouts of member %d: %w", memberID, err)
+	}
+	p := Page{Year: q.Year, Page: q.Page, Size: q.Size, Items: []Item{}, Years: []int{}}
+	for y := range sums {
+		p.Years = append(p.Years, y)
+	}
+	slices.Sort(p.Years)
+	slices.Reverse(p.Years)
+	p.Totals = s.totals(q.Year, sums[q.Year], today)
+	p.Total = sums[q.Year].lines
+	if p.Total == 0 || int64((q.Page-1)*q.Size) >= p.Total {
+		return p, nil
+	}
+	var rows []lineRow
+	if err := db.Table("payout_lines AS l").Joins("JOIN settlement_runs AS r ON r.id = l.run_id").
+		Select("l.id, l.claim_type, l.bill_date, l.amount_fen, l.status, l.eligible, l.reason, l.arrived_at, r.period").
+		Where("l.member_id = ? AND l.year = ?", memberID, q.Year).Order("l.bill_date DESC, l.id DESC").
+		Limit(q.Size).Offset((q.Page - 1) * q.Size).Scan(&rows).Error; err != nil {
+		return Page{}, fmt.Errorf("list payouts of member %d: %w", memberID, err)
+	}
+	for _, r := range rows {
+		p.Items = append(p.Items, Item{ID: r.ID, Period: s.period(r.Period), ClaimType: r.ClaimType, BillDate: r.BillDate,
+			AmountFen: r.AmountFen, Status: r.Status, Eligible: r.Eligible, Reason: r.Reason, ArrivedAt: r.ArrivedAt})
+	}
+	return p, nil
+}
+
+type lineRow struct {
+	ID        uint64
+	ClaimType model.ClaimType
+	BillDate  model.Date
+	AmountFen model.Fen
+	Status    model.LineStatus
+	Eligible  bool
+	Reason    string
+	ArrivedAt *time.Time
+	Period    string
+}
+
+func (s *Service) checkYear(y int, today model.Date) error {
+	first := 2000
+	if s.first != "" {
+		first = s.first.Year()
+	}
+	if y < first || y > today.Year() {
+		return errs.Invalidf("year", fmt.Sprintf("请选择%d年到%d年之间的年份", first, today.Year()), "年份%d不在本计划的年度范围内", y)
+	}
+	return nil
+}
+
+func (s *Service) period(key string) calendar.Period {
+	p, err := s.cal.ParsePeriod(key)
+	if err != nil {
+		return calendar.Period{}
+	}
+	return p
+}
+
+// yearSum is one year's sums of a member's lines.
+type yearSum struct {
+	lines                              int64
+	computed, arrived, onTheWay, draft model.Fen
+}
+
+// yearSums sums the member's lines per year and status in one query.
+func yearSums(db *gorm.DB, memberID uint64) (map[int]yearSum, error) {
+	var rows []struct {
+		Year   int
+		Status model.LineStatus
+		N      int64
+		Amount model.Fen
+	}
+	if err := db.Model(&model.PayoutLine{}).Select("year, status, COUNT(*) AS n, COALESCE(SUM(CASE WHEN eligible THEN amount_fen ELSE 0 END), 0) AS amount").
+		Where("member_id = ?", memberID).Group("year, status").Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("sum payouts: %w", err)
+	}
+	out := map[int]yearSum{}
+	for _, r := range rows {
+		ys := out[r.Year]
+		ys.lines += r.N
+		ys.computed += r.Amount
+		switch r.Status {
+		case model.LineArrived:
+			ys.arrived += r.Amount
+		case model.LineComputed:
+			ys.draft += r.Amount
+		default:
+			ys.onTheWay += r.Amount
+		}
+		out[r.Year] = ys
+	}
+	return out, nil
+}
+
+func (s *Service) totals(year int, ys yearSum, today model.Date) Totals {
+	cp := s.capOf(year, today)
+	return Totals{Year: year, CapFen: cp, ComputedFen: ys.computed, ArrivedFen: ys.arrived, OnTheWayFen: ys.onTheWay,
+		DraftFen: ys.draft, LeftFen: max(cp-ys.computed, 0)}
+}
+
+// Detail is one payout with everything a worker may ask about it.
+type Detail struct {
+	Item
+	Year       int
+	PolicyCode string
+	BaseFen    model.Fen
+	Hospital   string
+	SelfPay1   model.Fen
+	AboveCap   model.Fen
+	Major      bool
+	Steps      []policy.Step // the explanation, in order
+	Timeline   []Event
+	// ExpectedBy is when the money should arrive (the run's promised date); empty once arrived,
+	// once that day has passed, or for lines that pay nothing.
+	ExpectedBy model.Date
+	// Account is where the money went or goes: empty until a transfer exists.
+	Account *Account
+	Totals  Totals // the year's figures
+}
+
+// Account is a masked payout account.
+type Account struct {
+	Kind  string // jingka or bank
+	Bank  model.Bank
+	Last4 string
+}
+
+// Event is one step of a payout's timeline. Done steps have the time they happened (At may be
+// nil when it was not recorded); the steps still ahead are listed with Done false.
+type Event struct {
+	Status model.LineStatus
+	At     *time.Time
+	Done   bool
+	Note   string
+}
+
+// Detail returns one payout line of the member with its explanation, timeline, account and the
+// year's totals. A line that does not exist or is another member's is NotFound
+// payout.not_found.
+func (s *Service) Detail(ctx context.Context, memberID, lineID uint64) (Detail, error) {
+	db := s.db.WithContext(ctx)
+	var row struct {
+		model.PayoutLine `gorm:"embedded"`
+		Period           string
+		ComputedAt       *time.Time
+		ApprovedAt       *time.Time
+		Hospital         string
+		SelfPay1Fen      model.Fen
+		AboveCapFen      model.Fen
+		MajorDisease     bool
+	}
+	err := db.Table("payout_lines AS l").Joins("JOIN settlement_runs AS r ON r.id = l.run_id").
+		Joins("LEFT JOIN medical_records AS m ON m.id = l.record_id AND m.member_id = l.member_id").
+		Select("l.*, r.period, r.computed_at, r.approved_at, COALESCE(m.hospital, '') AS hospital, "+
+			"COALESCE(m.self_pay1_fen, 0) AS self_pay1_fen, COALESCE(m.above_cap_fen, 0) AS above_cap_fen, "+
+			"COALESCE(m.major_disease, 0) AS major_disease").
+		Where("l.id = ? AND l.member_id = ?", lineID, memberID).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Detail{}, errs.NotFound("payout.not_found", "没有找到这笔互助金")
+	} else if err != nil {
+		return Detail{}, fmt.Errorf("payout %d: %w", lineID, err)
+	}
+	l := row.PayoutLine
+	run := model.SettlementRun{ID: l.RunID, Period: row.Period, ComputedAt: row.ComputedAt, ApprovedAt: row.ApprovedAt}
+	rec := model.MedicalRecord{Hospital: row.Hospital, SelfPay1Fen: row.SelfPay1Fen, AboveCapFen: row.AboveCapFen, MajorDisease: row.MajorDisease}
+	chain, err := transferChain(db, memberID, l.RunID, l.TransferID)
+	if err != nil {
+		return Detail{}, fmt.Errorf("payout %d: %w", lineID, err)
+	}
+	sums, err := yearSums(db.Where("year = ?", l.Year), memberID)
+	if err != nil {
+		return Detail{}, fmt.Errorf("payout %d: %w", lineID, err)
+	}
+	today := model.DateOf(s.now())
+	d := Detail{
+		Item: Item{ID: l.ID, Period: s.period(run.Period), ClaimType: l.ClaimType, BillDate: l.BillDate, AmountFen: l.AmountFen,
+			Status: l.Status, Eligible: l.Eligible, Reason: l.Reason, ArrivedAt: l.ArrivedAt},
+		Year: l.Year, PolicyCode: l.PolicyCode, BaseFen: l.BaseFen, Hospital: rec.Hospital, SelfPay1: rec.SelfPay1Fen,
+		AboveCap: rec.AboveCapFen, Major: rec.MajorDisease, Steps: []policy.Step{},
+		Totals: s.totals(l.Year, sums[l.Year], today),
+	}
+	if l.Explanation != "" {
+		if err := json.Unmarshal([]byte(l.Explanation), &d.Steps); err != nil {
+			return Detail{}, fmt.Errorf("payout %d: explanation: %w", lineID, err)
+		}
+	}
+	if n := len(chain); n > 0 {
+		t := chain[n-1]
+		d.Account = &Account{Kind: t.AccountKind, Bank: t.Bank, Last4: t.AccountLast4}
+	}
+	pays := l.Eligible && l.AmountFen > 0
+	if pays && l.Status != model.LineArrived && !d.Period.IsZero() {
+		d.ExpectedBy = model.DateOf(s.cal.Settlement(d.Period).ArriveBy)
+	}
+	d.Timeline = timeline(l, run, chain, pays)
+	if d.ExpectedBy != "" && d.ExpectedBy < today {
+		// The promised day has passed (a failed transfer being re-issued, or a late bank): no
+		// date is better than a wrong one, and the next step says whom to ask.
+		d.ExpectedBy = ""
+		for i := range d.Timeline {
+			if !d.Timeline[i].Done {
+				d.Timeline[i].Note = "已超过预计到账日期，如有疑问请联系所在单位工会或拨打12351"
+				break
+			}
+		}
+	}
+	return d, nil
+}
+
+// transferChain returns the transfer id of the member's run and the transfers it re-issued,
+// oldest first, read in one query.
+func transferChain(db *gorm.DB, memberID, runID, id uint64) ([]model.Transfer, error) {
+	if id == 0 {
+		return nil, nil
+	}
+	var ts []model.Transfer
+	if err := db.Where("member_id = ? AND (run_id = ? OR id = ?)", memberID, runID, id).Find(&ts).Error; err != nil {
+		return nil, fmt.Errorf("transfers: %w", err)
+	}
+	byID := make(map[uint64]model.Transfer, len(ts))
+	for _, t := range ts {
+		byID[t.ID] = t
+	}
+	var chain []model.Transfer
+	for t, ok := byID[id]; ok && len(chain) < len(ts); t, ok = byID[t.ReissueOf] {
+		chain = append(chain, t)
+	}
+	slices.Reverse(chain)
+	return chain, nil
+}
+
+// timeline tells the line's way: 已核算 → 已审核 → 转账中 → 已到账, with 失败 → 重新发放 → 转账中
+// for every failed transfer, and the steps still ahead not done.
+func timeline(l model.PayoutLine, run model.SettlementRun, chain []model.Transfer, pays bool) []Event {
+	ev := []Event{{Status: model.LineComputed, At: run.ComputedAt, Done: true}}
+	if !pays {
+		ev[0].Note = "本笔不予支付"
+		if l.Reason != "" {
+			ev[0].Note = l.Reason
+		}
+		return ev
+	}
+	approved := l.Status != model.LineComputed
+	ev = append(ev, Event{Status: model.LineApproved, Done: approved})
+	if approved {
+		ev[1].At = run.ApprovedAt
+	}
+	for i, t := range chain {
+		if i > 0 {
+			at := t.CreatedAt
+			ev = append(ev, Event{Status: model.LineReissued, At: &at, Done: true, Note: "已重新发放"})
+		}
+		at := t.CreatedAt
+		ev = append(ev, Event{Status: model.LineTransfering, At: &at, Done: true})
+		switch t.Status {
+		case model.LineFailed:
+			fail := t.UpdatedAt
+			note := "转账未成功，工会将核实账户后重新发放"
+			if t.FailReason != "" {
+				note = "转账未成功（" + t.FailReason + "），工会将核实账户后重新发放"
+			}
+			ev = append(ev, Event{Status: model.LineFailed, At: &fail, Done: true, Note: note})
+		case model.LineArrived:
+			ev = append(ev, Event{Status: model.LineArrived, At: t.ArrivedAt, Done: true})
+		}
+	}
+	switch last := chain; {
+	case len(last) == 0:
+		ev = append(ev, Event{Status: model.LineTransfering}, Event{Status: model.LineArrived})
+	case last[len(last)-1].Status == model.LineFailed:
+		ev = append(ev, Event{Status: model.LineReissued}, Event{Status: model.LineTransfering}, Event{Status: model.LineArrived})
+	case last[len(last)-1].Status != model.LineArrived:
+		ev = append(ev, Event{Status: model.LineArrived})
+	}
+	if l.Status == model.LineArrived && len(chain) == 0 {
+		// Arrived without a transfer on record (imported history): say so from the line.
+		ev = append(ev[:len(ev)-2], Event{Status: model.LineTransfering, Done: true}, Event{Status: model.LineArrived, At: l.ArrivedAt, Done: true})
+	}
+	return ev
+}

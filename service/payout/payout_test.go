@@ -1,0 +1,190 @@
+package payout_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"huzhu/config"
+	"huzhu/model"
+	"huzhu/service/calendar"
+	"huzhu/service/errs"
+	"huzhu/service/kv/kvtest"
+	"huzhu/service/payout"
+	"huzhu/service/policy"
+	"huzhu/service/settlement"
+	"huzhu/service/store/storetest"
+)
+
+var now = time.Date(2025, 6, 15, 10, 0, 0, 0, model.Shanghai)
+
+func clock() time.Time { return now }
+
+type fixture struct {
+	db     *gorm.DB
+	engine *policy.Engine
+	cal    *calendar.Calendar
+	svc    *payout.Service
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	vs, err := policy.ParseYAML(config.PolicyYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := policy.New(vs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{db: storetest.NewDB(t), engine: engine, cal: calendar.New(model.Shanghai)}
+	f.svc = payout.New(f.db, engine, f.cal, payout.Options{}, clock)
+	return f
+}
+
+func (f *fixture) member(t *testing.T, edit func(*model.Member)) model.Member {
+	t.Helper()
+	u := model.Union{Code: "U" + time.Now().Format("150405.000000000"), Name: "示例工会", PaysDues: true}
+	must(t, f.db.Create(&u).Error)
+	m := model.Member{UnionID: u.ID, Name: "测试", IDNumberHash: "h" + u.Code, IDNumberEnc: []byte{1}, IDLast4: "0000",
+		JingCardHash: "j" + u.Code, JingCardLast4: "1234", InsuredBeijing: true, Employment: model.EmploymentInService,
+		Kind: model.WorkerUrban, Participation: model.ParticipationFree, JoinedOn: "2015-01-01"}
+	if edit != nil {
+		edit(&m)
+	}
+	must(t, f.db.Create(&m).Error)
+	return m
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEstimateMatchesSettlement: what EstimateUnsettled promises is what the settlement then
+// computes, record by record, including the major-disease ladder and the annual cap across runs.
+func TestEstimateMatchesSettlement(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	m := f.member(t, func(m *model.Member) { m.ModelWorker = true })
+	recs := []model.MedicalRecord{
+		{RecordNo: "A1", ClaimType: model.ClaimSpecialInpatient, VisitDate: "2025-01-08", SelfPay1Fen: 1_200_000, AboveCapFen: 25_000_000, MajorDisease: true},
+		{RecordNo: "A2", ClaimType: model.ClaimOutpatient, VisitDate: "2025-02-10", SelfPay1Fen: 300_000},
+		{RecordNo: "A3", ClaimType: model.ClaimSpecialInpatient, VisitDate: "2025-03-08", SelfPay1Fen: 1_200_000, AboveCapFen: 32_000_000, MajorDisease: true},
+	}
+	for i := range recs {
+		recs[i].MemberID = m.ID
+	}
+	must(t, f.db.Create(&recs).Error)
+	settle := settlement.New(f.db, f.engine, f.cal, kvtest.New(t), settlement.Options{}, clock, nil)
+	// January is settled first, so the estimate of the rest starts from its year-to-date.
+	p, _ := f.cal.ParsePeriod("2025-01")
+	_, err := settle.Compute(ctx, p, "test")
+	must(t, err)
+
+	est, err := f.svc.EstimateUnsettled(ctx, m.ID)
+	must(t, err)
+	want := map[uint64]model.Fen{}
+	for _, l := range est.Lines {
+		want[l.RecordID] = l.AmountFen
+	}
+	if len(want) != 2 {
+		t.Fatalf("estimate lines = %+v, want A2 and A3", est.Lines)
+	}
+	for _, key := range []string{"2025-Q1", "2025-03"} {
+		p, _ := f.cal.ParsePeriod(key)
+		_, err := settle.Compute(ctx, p, "test")
+		must(t, err)
+	}
+	var lines []model.PayoutLine
+	must(t, f.db.Where("member_id = ?", m.ID).Find(&lines).Error)
+	var total model.Fen
+	for _, l := range lines {
+		total += l.AmountFen
+		if w, ok := want[l.RecordID]; ok && w != l.AmountFen {
+			t.Errorf("record %d: estimated %d, settled %d", l.RecordID, w, l.AmountFen)
+		}
+	}
+	if total != 20_065_300 {
+		t.Errorf("year total = %d, want the annual cap 20065300 (the worked example reaches it)", total)
+	}
+	if est.CapLeftFen != 0 {
+		t.Errorf("cap left after the estimate = %d, want 0", est.CapLeftFen)
+	}
+
+	// Now everything is taken: a further receipt is capped to nothing, with a cap step.
+	e2, err := f.svc.Estimate(ctx, m.ID, []payout.Receipt{{ClaimType: "门诊", Date: "2025-06-01", SelfPay1Fen: 10_000}})
+	must(t, err)
+	if e2.TotalFen != 0 || e2.Lines[0].Steps[len(e2.Lines[0].Steps)-2].Kind != policy.StepCap {
+		t.Errorf("estimate over the cap = %+v", e2)
+	}
+}
+
+func TestEstimateEligibility(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	retired := f.member(t, func(m *model.Member) { m.Employment = model.EmploymentRetired })
+	est, err := f.svc.Estimate(ctx, retired.ID, []payout.Receipt{{ClaimType: "outpatient", Date: "2025-05-01", SelfPay1Fen: 10_000}})
+	must(t, err)
+	if est.TotalFen != 0 || est.Lines[0].Eligible || est.Lines[0].Reason == "" || est.ExpectedBy != "" {
+		t.Errorf("retired worker's estimate = %+v, want nothing with the reason", est)
+	}
+	if _, err := f.svc.Estimate(ctx, 999999, []payout.Receipt{{ClaimType: "outpatient", Date: "2025-05-01", SelfPay1Fen: 1}}); errs.KindOf(err) != errs.KindNotFound {
+		t.Errorf("unknown member = %v, want NotFound", err)
+	}
+}
+
+func TestListAndDetail(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	m := f.member(t, nil)
+	other := f.member(t, nil)
+	recs := []model.MedicalRecord{
+		{RecordNo: "L1", MemberID: m.ID, ClaimType: model.ClaimOutpatient, VisitDate: "2025-01-08", SelfPay1Fen: 10_000},
+		{RecordNo: "L2", MemberID: m.ID, ClaimType: model.ClaimOutpatient, VisitDate: "2024-11-08", SelfPay1Fen: 20_000},
+		{RecordNo: "L3", MemberID: other.ID, ClaimType: model.ClaimOutpatient, VisitDate: "2025-02-08", SelfPay1Fen: 20_000},
+	}
+	must(t, f.db.Create(&recs).Error)
+	settle := settlement.New(f.db, f.engine, f.cal, kvtest.New(t), settlement.Options{}, clock, nil)
+	for _, key := range []string{"2024-Q4", "2025-Q1"} {
+		p, _ := f.cal.ParsePeriod(key)
+		_, err := settle.Compute(ctx, p, "test")
+		must(t, err)
+	}
+	page, err := f.svc.List(ctx, m.ID, payout.Query{})
+	must(t, err)
+	if page.Year != 2025 || page.Total != 1 || len(page.Items) != 1 || page.DraftFen != 5000 || len(page.Years) != 2 || page.Years[0] != 2025 {
+		t.Fatalf("List = %+v", page)
+	}
+	d, err := f.svc.Detail(ctx, m.ID, page.Items[0].ID)
+	must(t, err)
+	if len(d.Timeline) != 4 || !d.Timeline[0].Done || d.Timeline[1].Done || d.Account != nil || len(d.Steps) == 0 {
+		t.Errorf("draft detail = %+v", d)
+	}
+	otherPage, _ := f.svc.List(ctx, other.ID, payout.Query{})
+	if _, err := f.svc.Detail(ctx, m.ID, otherPage.Items[0].ID); errs.KindOf(err) != errs.KindNotFound {
+		t.Errorf("Detail of another member's line = %v, want NotFound", err)
+	}
+	tests := []struct {
+		name  string
+		q     payout.Query
+		field string
+	}{
+		{"future year", payout.Query{Year: 2026}, "year"},
+		{"ancient year", payout.Query{Year: 1990}, "year"},
+		{"page", payout.Query{Page: -2}, "page"},
+		{"size", payout.Query{Size: 51}, "size"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.svc.List(ctx, m.ID, tc.q)
+			if e, ok := errs.As(err); !ok || e.Field != tc.field {
+				t.Errorf("List(%+v) = %v, want Invalid on %s", tc.q, err, tc.field)
+			}
+		})
+	}
+}
