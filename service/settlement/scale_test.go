@@ -116,8 +116,9 @@ func TestScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	cal := calendar.New(model.Shanghai)
-	chunk, _ := strconv.Atoi(os.Getenv("HUZHU_SCALE_CHUNK")) // members per transaction; 0 takes the default
-	svc := New(db, engine, cal, kv.NewMemory(nil), Options{ChunkSize: chunk}, clock, nil)
+	chunk, _ := strconv.Atoi(os.Getenv("HUZHU_SCALE_CHUNK"))     // members per transaction; 0 takes the default
+	workers, _ := strconv.Atoi(os.Getenv("HUZHU_SCALE_WORKERS")) // chunks at once; 0 takes the default
+	svc := New(db, engine, cal, kv.NewMemory(nil), Options{ChunkSize: chunk, Workers: workers}, clock, nil)
 	p, _ := cal.ParsePeriod("2026-Q2")
 	runtime.GC()
 	resetPeak()
@@ -127,8 +128,8 @@ func TestScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	took = time.Since(start)
-	t.Logf("settle: %d records, %d members, %s in %s (%.0f records/s), peak RSS %d MB",
-		run.RecordsIn, run.Members, run.TotalFen.YuanGrouped(), took.Round(time.Millisecond), float64(run.RecordsIn)/took.Seconds(), peakMB())
+	t.Logf("settle (%d workers): %d records, %d members, %s in %s (%.0f records/s), peak RSS %d MB",
+		svc.o.Workers, run.RecordsIn, run.Members, run.TotalFen.YuanGrouped(), took.Round(time.Millisecond), float64(run.RecordsIn)/took.Seconds(), peakMB())
 	if run.RecordsIn != int64(n) || run.Members != int64(members) {
 		t.Errorf("run = %+v", run)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -26,6 +27,7 @@ import (
 // Options tune a Service. Zero values take the defaults in brackets.
 type Options struct {
 	ChunkSize int           // members computed per transaction [500]
+	Workers   int           // chunks computed at once, each on its own connection [2]
 	LockTTL   time.Duration // how long a computation may hold the lock before others may take it [30m]
 }
 
@@ -45,6 +47,9 @@ type Service struct {
 func New(db *gorm.DB, engine *policy.Engine, cal *calendar.Calendar, kvs kv.Store, o Options, now func() time.Time, log *slog.Logger) *Service {
 	if o.ChunkSize <= 0 {
 		o.ChunkSize = 500
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2
 	}
 	if o.LockTTL <= 0 {
 		o.LockTTL = 30 * time.Minute
@@ -80,24 +85,62 @@ func (s *Service) Compute(ctx context.Context, p calendar.Period, actor string) 
 	if err != nil {
 		return model.SettlementRun{}, err
 	}
+	if err := s.computeAll(ctx, run.ID, p); err != nil {
+		return run, fmt.Errorf("settle %s: %w", p, err)
+	}
+	return s.finish(ctx, run.ID, actor)
+}
+
+// computeAll computes every chunk of members with unsettled records, Options.Workers chunks at a
+// time. Chunks hold disjoint members, and a member's year-to-date comes only from other runs, so
+// chunks are independent; each commits alone. The first failure stops the rest and is returned.
+func (s *Service) computeAll(ctx context.Context, runID uint64, p calendar.Period) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	types := claimTypesOf(p.Class)
-	var after uint64
-	for {
+	chunks := make(chan []uint64)
+	var wg sync.WaitGroup
+	for range s.o.Workers {
+		wg.Go(func() {
+			for ids := range chunks {
+				if ctx.Err() != nil {
+					continue // drain: the producer stops at the next chunk
+				}
+				if err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+					return s.computeChunk(ctx, tx, runID, ids, types, p.Last())
+				}); err != nil {
+					cancel(fmt.Errorf("members %d–%d: %w", ids[0], ids[len(ids)-1], err))
+				}
+			}
+		})
+	}
+	var (
+		after   uint64
+		listErr error
+	)
+	for ctx.Err() == nil {
+		// Members of chunks still in flight have ids up to after, so the cursor never hands
+		// out a member twice.
 		ids, err := s.pendingMembers(ctx, types, p.Last(), after, s.o.ChunkSize)
 		if err != nil {
-			return run, fmt.Errorf("settle %s: list members: %w", p, err)
+			listErr = fmt.Errorf("list members: %w", err)
+			break
 		}
 		if len(ids) == 0 {
 			break
 		}
-		if err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			return s.computeChunk(ctx, tx, run.ID, ids, types, p.Last())
-		}); err != nil {
-			return run, fmt.Errorf("settle %s: members %d–%d: %w", p, ids[0], ids[len(ids)-1], err)
+		select {
+		case chunks <- ids:
+			after = ids[len(ids)-1]
+		case <-ctx.Done():
 		}
-		after = ids[len(ids)-1]
 	}
-	return s.finish(ctx, run.ID, actor)
+	close(chunks)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return listErr
 }
 
 // lock takes the computation lock and returns its release.

@@ -169,11 +169,35 @@ func TestComputeTwiceGivesTheSameLines(t *testing.T) {
 	}
 }
 
+// TestWorkersGiveTheSameLines computes one run with one worker and again with four.
+func TestWorkersGiveTheSameLines(t *testing.T) {
+	f := newFixture(t, Options{ChunkSize: 3, Workers: 1})
+	for i := range 20 {
+		m := f.member()
+		f.record(m, model.ClaimInpatient, "2026-05-03", model.Fen(100001+i*977), 0)
+		f.record(m, model.ClaimSpecialInpatient, "2026-05-21", model.Fen(20000+i), model.Fen(i%4)*2500000)
+	}
+	p := f.period("2026-05", model.ClassInpatient)
+	one, err := f.svc.Compute(context.Background(), p, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := f.lines(one.ID)
+	f.svc.o.Workers = 4
+	four, err := f.svc.Compute(context.Background(), p, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, f.lines(four.ID)); diff != "" || four.TotalFen != one.TotalFen || len(want) != 40 {
+		t.Errorf("four workers: total %s vs %s; lines (-one +four):\n%s", four.TotalFen, one.TotalFen, diff)
+	}
+}
+
 // TestInterruptedComputeResumes cancels a computation inside its second chunk, after the first
 // committed, as a crash would, and shows that the next computation writes exactly the lines of an
 // uninterrupted one: nothing twice, nothing lost.
 func TestInterruptedComputeResumes(t *testing.T) {
-	f := newFixture(t, Options{ChunkSize: 2})
+	f := newFixture(t, Options{ChunkSize: 2, Workers: 1}) // one worker: the first chunk surely commits before the second dies
 	for range 6 {
 		m := f.member()
 		f.record(m, model.ClaimOutpatient, "2026-07-09", 300001, 0)
