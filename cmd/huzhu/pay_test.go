@@ -21,7 +21,7 @@ func TestPayCommands(t *testing.T) {
 		err := run(context.Background(), args, env, strings.NewReader(""), &out, io.Discard)
 		return out.String(), err
 	}
-	if out, err := cli("demo"); err != nil || !strings.Contains(out, "240 members") {
+	if out, err := cli("demo"); err != nil || !strings.Contains(out, "240 members") || !strings.Contains(out, "demo-operator") {
 		t.Fatalf("demo: %q, %v", out, err)
 	}
 	list, err := cli("settle", "list")

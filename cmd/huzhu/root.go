@@ -31,6 +31,7 @@ func newRoot(e *env) *cobra.Command {
 		chatCmd(e),
 		statsCmd(e),
 		wechatCmd(e),
+		adminCmd(e),
 	)
 	return root
 }

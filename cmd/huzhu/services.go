@@ -21,6 +21,7 @@ import (
 	"huzhu/service/policy"
 	"huzhu/service/session"
 	"huzhu/service/settlement"
+	"huzhu/service/staff"
 	"huzhu/service/stats"
 )
 
@@ -111,10 +112,35 @@ func (e *env) seedDemo(ctx context.Context) error {
 	}
 	fmt.Fprintf(e.stdout, "demo: %d unions, %d members, %d 医保 records, %d settlement runs written in %.1fs (all synthetic)\n",
 		sum.Unions, sum.Members, sum.Records, len(sum.Runs), time.Since(start).Seconds())
+	return e.demoStaff(ctx)
+}
+
+// demoStaff creates one console account per role with a fresh random password and prints them:
+// the demo is for trying the console too. Only the demo does this; production accounts come
+// from `huzhu admin create-user`.
+func (e *env) demoStaff(ctx context.Context) error {
+	accounts, err := e.staffService(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "demo: console accounts for /admin (passwords shown once):")
+	for _, u := range []staff.NewUser{
+		{Username: "demo-admin", DisplayName: "市总管理员（演示）", Role: model.RoleAdmin},
+		{Username: "demo-operator", DisplayName: "办事处经办（演示）", Role: model.RoleOperator},
+		{Username: "demo-union", DisplayName: "基层工会（演示）", Role: model.RoleUnion, UnionCode: "DEMO001"},
+		{Username: "demo-auditor", DisplayName: "审计（演示）", Role: model.RoleAuditor},
+	} {
+		u.Password = staff.NewToken()[:16]
+		if _, err := accounts.CreateUser(ctx, u, demo.Actor); err != nil {
+			return fmt.Errorf("demo staff %s: %w", u.Username, err)
+		}
+		fmt.Fprintf(e.stdout, "  %-14s %s  (%s)\n", u.Username, u.Password, u.Role.Label())
+	}
 	return nil
 }
 
-// mount adds the routes of every front: the JSON API and the official account's callback.
+// mount adds the routes of every front: the JSON API, the staff console and the official
+// account's callback.
 func (e *env) mount(ctx context.Context, app *fiber.App, _ *prometheus.Registry) error {
 	db, err := e.openDB(ctx)
 	if err != nil {
@@ -160,5 +186,8 @@ func (e *env) mount(ctx context.Context, app *fiber.App, _ *prometheus.Registry)
 	members := member.New(db, cipher, sessions, login, kvs, sms, member.Options{Templates: templates}, time.Now, e.log)
 	payouts := payout.New(db, engine, calendar.New(model.Shanghai), payout.Options{}, time.Now)
 	api.New(stats.New(db, kvs, time.Minute, time.Now), members, payouts).Mount(app)
+	if err := e.mountAdmin(ctx, app); err != nil {
+		return err
+	}
 	return e.mountBot(ctx, app)
 }

@@ -1,0 +1,243 @@
+package admin_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"huzhu/model"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// TestBrowser drives the console in headless Chromium through a quarter's work: log in, upload
+// a roster and a 医保 file, compute and approve a run, export the bank files and upload the
+// bank's result, see the notices queued and ask the bot. It saves a screenshot of each main
+// page (in $HUZHU_TEST_SCREENSHOTS when set, else a temporary directory) and fails on any error
+// in the browser's console.
+func TestBrowser(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("HUZHU_TEST_REQUIRE_BROWSER") == "1" {
+			t.Fatalf("HUZHU_TEST_REQUIRE_BROWSER=1 but %s is missing (apt-get install -y chromium)", chromiumPath)
+		}
+		t.Skipf("%s not found: skipping the browser test (apt-get install -y chromium; HUZHU_TEST_REQUIRE_BROWSER=1 makes this a failure)", chromiumPath)
+	}
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	w := newWorld(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- w.app.Listener(ln) }()
+	t.Cleanup(func() {
+		if err := w.app.ShutdownWithTimeout(5 * time.Second); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		<-served
+	})
+	base := "http://" + ln.Addr().String()
+
+	shots := os.Getenv("HUZHU_TEST_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	} else if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	downloads := t.TempDir()
+	files := t.TempDir()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	actx, acancel := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1280, 900),
+		chromedp.UserDataDir(t.TempDir()))...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer func() {
+		bcancel()
+		if err := chromedp.Cancel(bctx); err != nil && !errors.Is(err, context.Canceled) {
+			t.Logf("closing the browser: %v", err)
+		}
+	}()
+	if err := chromedp.Do(bctx); err != nil { // starts the browser
+		t.Fatalf("start %s: %v", chromiumPath, err)
+	}
+
+	var mu sync.Mutex
+	var consoleErrors []string
+	messages := chromedp.Console(bctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				mu.Lock()
+				consoleErrors = append(consoleErrors, m.String()+" at "+m.URL)
+				mu.Unlock()
+			}
+		}
+	}()
+	// Forms with data-confirm open a confirm(); a person would click 确定.
+	dialogs := chromedp.Events(bctx, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			_, _ = chromedp.Call(bctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	done := make(chan string, 4)
+	if err := chromedp.ListenBrowser(bctx, func(ev any) {
+		if d, ok := ev.(*browser.EventDownloadProgress); ok && d.State == browser.DownloadProgressStateCompleted {
+			done <- d.GUID
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	if _, err := chromedp.CallBrowser(bctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: downloads, EventsEnabled: &yes}); err != nil {
+		t.Fatalf("download behaviour: %v", err)
+	}
+
+	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, scancel := context.WithTimeout(bctx, 15*time.Second)
+		defer scancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			html, _ := chromedp.Run(bctx, chromedp.OuterHTML("main"))
+			t.Fatalf("%s: %v\npage: %.1500s", name, err, html)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(bctx, chromedp.Text(sel))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	shot := func(name string) {
+		t.Helper()
+		b, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name+".png"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(name, content string) string {
+		p := filepath.Join(files, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	step("login", chromedp.Navigate(base+"/admin/"), chromedp.WaitVisible("#login"))
+	shot("login")
+	step("sign in", chromedp.SendKeys("#username", "admin"), chromedp.SendKeys("#password", password),
+		chromedp.Click("#login button"), chromedp.WaitVisible(".figures"))
+	shot("dashboard")
+
+	step("roster", chromedp.Navigate(base+"/admin/imports"), chromedp.SetValue("#kind", "roster"),
+		chromedp.SetUploadFiles("#import input[name=file]", []string{write("roster.csv", rosterCSV+"U1,,坏,110199199001010011,,\n")}),
+		chromedp.Click("#import button"), chromedp.WaitVisible("#problems"))
+	if s := text("#problems"); !strings.Contains(s, "校验位") {
+		t.Errorf("roster problems = %q, want the bad ID number", s)
+	}
+	shot("imports")
+	step("medical", chromedp.Navigate(base+"/admin/imports"), chromedp.SetValue("#kind", "medical"),
+		chromedp.SetUploadFiles("#import input[name=file]", []string{write("yb.csv", medicalCSV)}),
+		chromedp.Click("#import button"), chromedp.WaitVisible("#report"))
+
+	step("compute", chromedp.Navigate(base+"/admin/runs"), chromedp.SendKeys("#compute input[name=period]", "2025-Q1"),
+		chromedp.Click("#compute button"), chromedp.WaitVisible(".flash"))
+	var run model.SettlementRun
+	if err := w.db.Take(&run).Error; err != nil {
+		t.Fatalf("no run after compute: %v", err)
+	}
+	step("approve", chromedp.Click("#runs form button"), chromedp.WaitVisible(".flash"))
+	if s := text(".flash"); !strings.Contains(s, "已审核") || !strings.Contains(s, "20.00") {
+		t.Errorf("after approval the page says %q", s)
+	}
+	shot("runs")
+	step("run detail", chromedp.Navigate(fmt.Sprintf("%s/admin/runs/%d", base, run.ID)), chromedp.WaitVisible(".lines"))
+	if s := text(".lines"); !strings.Contains(s, "20.00") {
+		t.Errorf("run sample = %q, want the 20.00 line", s)
+	}
+	shot("run")
+
+	step("export", chromedp.Navigate(base+"/admin/payments"), chromedp.Click(fmt.Sprintf("#export-%d", run.ID)))
+	shot("payments")
+	var guid string
+	select {
+	case guid = <-done:
+	case <-ctx.Done():
+		t.Fatal("bank files were not downloaded")
+	}
+	zipped, err := os.ReadFile(filepath.Join(downloads, guid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	result := write("result.csv", string(bankResult(t, zipped)))
+	step("bank result", chromedp.SetUploadFiles("#results input[name=file]", []string{result}),
+		chromedp.Click("#results button"), chromedp.WaitVisible(".figures"))
+	if s := text(".figures"); !strings.Contains(s, "到账") {
+		t.Errorf("bank result page = %q", s)
+	}
+	shot("results")
+	step("reconcile", chromedp.Navigate(fmt.Sprintf("%s/admin/payments/reconcile/%d", base, run.ID)), chromedp.WaitVisible("#reconcile"))
+	if s := text("main"); !strings.Contains(s, "账目相符") {
+		t.Errorf("reconciliation = %q", s)
+	}
+	shot("reconcile")
+
+	step("notices", chromedp.Navigate(base+"/admin/notifications"), chromedp.WaitVisible("#counts"))
+	if s := text("#counts"); strings.Contains(s, "暂无通知") {
+		t.Errorf("no notices queued: %q", s)
+	}
+	shot("notifications")
+
+	step("ask", chromedp.Navigate(base+"/admin/faq"), chromedp.SendKeys("#ask input[name=q]", "退休了还能报销吗"),
+		chromedp.Click("#ask button"), chromedp.WaitVisible("#hits"))
+	if s := text("#hits"); !strings.Contains(s, ".") {
+		t.Errorf("bot hits = %q, want entries with scores", s)
+	}
+	shot("faq")
+
+	for _, p := range []string{"members?q=张", "policy", "audit"} {
+		name := strings.SplitN(p, "?", 2)[0]
+		step(name, chromedp.Navigate(base+"/admin/"+p), chromedp.WaitVisible("main h1"))
+		shot(name)
+	}
+	if s := text("#audit"); !strings.Contains(s, "run.approve") || !strings.Contains(s, "payment.") {
+		t.Errorf("audit page lacks the approval or the export: %.500s", s)
+	}
+
+	time.Sleep(100 * time.Millisecond) // let the last console messages arrive
+	mu.Lock()
+	defer mu.Unlock()
+	if len(consoleErrors) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(consoleErrors, "\n"))
+	}
+	t.Logf("screenshots in %s", shots)
+}

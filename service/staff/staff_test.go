@@ -1,0 +1,243 @@
+package staff_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+
+	"huzhu/model"
+	"huzhu/service/audit"
+	"huzhu/service/errs"
+	"huzhu/service/kv/kvtest"
+	"huzhu/service/staff"
+	"huzhu/service/store/storetest"
+)
+
+const pw = "a long enough password"
+
+type fixture struct {
+	db  *gorm.DB
+	s   *staff.Service
+	now *time.Time
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	db := storetest.NewDB(t)
+	now := time.Date(2025, 7, 1, 9, 0, 0, 0, model.Shanghai)
+	f := fixture{db: db, now: &now}
+	f.s = staff.New(db, kvtest.New(t), staff.Options{BcryptCost: bcrypt.MinCost, LoginsPerIP: 100}, func() time.Time { return *f.now },
+		slog.New(slog.DiscardHandler))
+	for _, u := range []model.Union{{Code: "U1", Name: "一厂工会"}, {Code: "U2", Name: "二厂工会"}} {
+		if err := db.Create(&u).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+func (f fixture) mustCreate(t *testing.T, u staff.NewUser) model.AdminUser {
+	t.Helper()
+	if u.Password == "" {
+		u.Password = pw
+	}
+	row, err := f.s.CreateUser(context.Background(), u, "test")
+	if err != nil {
+		t.Fatalf("CreateUser(%s): %v", u.Username, err)
+	}
+	return row
+}
+
+func TestCreateUser(t *testing.T) {
+	f := newFixture(t)
+	f.mustCreate(t, staff.NewUser{Username: "taken", Role: model.RoleAdmin})
+	tests := []struct {
+		name string
+		u    staff.NewUser
+		code string
+	}{
+		{"ok admin", staff.NewUser{Username: "a1", Role: model.RoleAdmin, Password: pw}, ""},
+		{"ok union", staff.NewUser{Username: "u1", Role: model.RoleUnion, UnionCode: "U1", Password: pw}, ""},
+		{"empty username", staff.NewUser{Username: " ", Role: model.RoleAdmin, Password: pw}, "invalid.username"},
+		{"bad role", staff.NewUser{Username: "x", Role: "boss", Password: pw}, "invalid.role"},
+		{"short password", staff.NewUser{Username: "x", Role: model.RoleAdmin, Password: "short"}, "invalid.password"},
+		{"union without code", staff.NewUser{Username: "x", Role: model.RoleUnion, Password: pw}, "invalid.union_code"},
+		{"admin with code", staff.NewUser{Username: "x", Role: model.RoleAdmin, UnionCode: "U1", Password: pw}, "invalid.union_code"},
+		{"unknown union", staff.NewUser{Username: "x", Role: model.RoleUnion, UnionCode: "U9", Password: pw}, "invalid.union_code"},
+		{"taken", staff.NewUser{Username: "taken", Role: model.RoleAuditor, Password: pw}, "staff.username_taken"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			row, err := f.s.CreateUser(context.Background(), tc.u, "test")
+			if tc.code == "" {
+				if err != nil {
+					t.Fatalf("CreateUser(%s) = %v, want ok", tc.u.Username, err)
+				}
+				if strings.Contains(row.PasswordHash, pw) || bcrypt.CompareHashAndPassword([]byte(row.PasswordHash), []byte(pw)) != nil {
+					t.Errorf("password hash %q is not a bcrypt hash of the password", row.PasswordHash)
+				}
+				return
+			}
+			if e, ok := errs.As(err); !ok || e.Code != tc.code {
+				t.Errorf("CreateUser(%s) = %v, want code %s", tc.u.Username, err, tc.code)
+			}
+		})
+	}
+	rows, _, err := audit.List(context.Background(), f.db, audit.Filter{Action: "staff.create"})
+	if err != nil || len(rows) != 3 {
+		t.Errorf("audit rows for staff.create = %d, %v; want 3", len(rows), err)
+	}
+}
+
+func TestLoginLockOutAndSessions(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.mustCreate(t, staff.NewUser{Username: "op", Role: model.RoleOperator})
+	u1 := f.mustCreate(t, staff.NewUser{Username: "u1", Role: model.RoleUnion, UnionCode: "U1"})
+
+	for _, name := range []string{"nobody", "op"} {
+		if _, err := f.s.Login(ctx, name, "wrong password!", "10.0.0.1"); errs.KindOf(err) != errs.KindUnauthenticated {
+			t.Errorf("Login(%s, wrong) = %v, want Unauthenticated", name, err)
+		}
+	}
+	for range 4 {
+		_, _ = f.s.Login(ctx, "op", "wrong password!", "10.0.0.1")
+	}
+	if _, err := f.s.Login(ctx, "op", pw, "10.0.0.1"); errs.KindOf(err) != errs.KindTooMany {
+		t.Fatalf("Login after 5 failures = %v, want TooMany (locked)", err)
+	}
+	*f.now = f.now.Add(16 * time.Minute)
+	sess, err := f.s.Login(ctx, "op", pw, "10.0.0.1")
+	if err != nil {
+		t.Fatalf("Login after the lock ended = %v", err)
+	}
+	st, err := f.s.Authenticate(ctx, sess.Token)
+	if err != nil || st.Username != "op" || st.CSRF == "" || !st.CheckCSRF(sess.Staff.CSRF) || st.CheckCSRF("x") {
+		t.Fatalf("Authenticate = %+v, %v", st, err)
+	}
+	var row model.AdminUser
+	f.db.Where("username = ?", "op").Take(&row)
+	if row.FailedLogins != 0 {
+		t.Errorf("FailedLogins after success = %d, want 0", row.FailedLogins)
+	}
+
+	us, err := f.s.Login(ctx, "u1", pw, "10.0.0.2")
+	if err != nil || us.Staff.UnionCode != "U1" || us.Staff.UnionID != u1.UnionID {
+		t.Fatalf("union login = %+v, %v", us.Staff, err)
+	}
+	f.db.Model(&model.AdminUser{}).Where("id = ?", u1.ID).Update("disabled", true)
+	if _, err := f.s.Authenticate(ctx, us.Token); errs.KindOf(err) != errs.KindUnauthenticated {
+		t.Errorf("Authenticate for a disabled account = %v, want Unauthenticated", err)
+	}
+	if err := f.s.Logout(ctx, sess.Token, st, "10.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.Authenticate(ctx, sess.Token); errs.KindOf(err) != errs.KindUnauthenticated {
+		t.Errorf("Authenticate after logout = %v, want Unauthenticated", err)
+	}
+	var denied int64
+	f.db.Model(&model.AuditLog{}).Where("action = ? AND outcome = ?", "staff.login", "denied").Count(&denied)
+	if denied != 7 {
+		t.Errorf("denied login audit rows = %d, want 7", denied)
+	}
+}
+
+func TestLoginRateLimitPerIP(t *testing.T) {
+	db := storetest.NewDB(t)
+	s := staff.New(db, kvtest.New(t), staff.Options{BcryptCost: bcrypt.MinCost, LoginsPerIP: 3}, nil, nil)
+	for i := range 4 {
+		_, err := s.Login(context.Background(), "x", "y", "10.9.9.9")
+		want := errs.KindUnauthenticated
+		if i == 3 {
+			want = errs.KindTooMany
+		}
+		if errs.KindOf(err) != want {
+			t.Errorf("attempt %d: %v, want kind %v", i+1, err, want)
+		}
+	}
+}
+
+func TestRoles(t *testing.T) {
+	tests := []struct {
+		role      model.Role
+		act       staff.Action
+		createdBy string
+		want      bool
+	}{
+		{model.RoleAdmin, staff.Approve, "admin", true},
+		{model.RoleOperator, staff.Approve, "me", false},
+		{model.RoleOperator, staff.Approve, "other", true},
+		{model.RoleUnion, staff.Approve, "other", false},
+		{model.RoleAuditor, staff.Approve, "other", false},
+		{model.RoleAuditor, staff.ViewPlan, "", true},
+		{model.RoleAuditor, staff.Settle, "", false},
+		{model.RoleUnion, staff.ViewPlan, "", false},
+		{model.RoleUnion, staff.ViewMembers, "", true},
+		{model.RoleUnion, staff.ViewAllFigures, "", false},
+		{model.RoleOperator, staff.DownloadFiles, "", true},
+		{model.RoleAuditor, staff.DownloadFiles, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.role)+"/"+string(tc.act), func(t *testing.T) {
+			st := staff.Staff{Username: "me", Role: tc.role}
+			got := st.Can(tc.act)
+			if tc.act == staff.Approve {
+				if tc.role == model.RoleAdmin {
+					st.Username = tc.createdBy
+				}
+				got = st.CanApprove(tc.createdBy)
+			}
+			if got != tc.want {
+				t.Errorf("%s may %s (run by %q) = %v, want %v", tc.role, tc.act, tc.createdBy, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMembersAreScopedAndMasked(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	var u1, u2 model.Union
+	f.db.Where("code = ?", "U1").Take(&u1)
+	f.db.Where("code = ?", "U2").Take(&u2)
+	mine := model.Member{UnionID: u1.ID, Name: "张小一", IDNumberEnc: []byte{1}, IDNumberHash: "h1", IDLast4: "0010"}
+	theirs := model.Member{UnionID: u2.ID, Name: "张小二", IDNumberEnc: []byte{1}, IDNumberHash: "h2", IDLast4: "0029"}
+	f.db.Create(&mine)
+	f.db.Create(&theirs)
+	bound := time.Now()
+	f.db.Create(&model.WeChatAccount{MemberID: &mine.ID, BoundAt: &bound})
+	union := staff.Staff{Username: "u1", Role: model.RoleUnion, UnionID: u1.ID}
+	admin := staff.Staff{Username: "a", Role: model.RoleAdmin}
+
+	rows, err := f.s.Members(ctx, union, staff.MemberQuery{Name: "张"})
+	if err != nil || len(rows) != 1 || rows[0].ID != mine.ID || rows[0].Name == "张小一" || !strings.HasSuffix(rows[0].IDLast4, "0010") || !rows[0].Bound {
+		t.Errorf("union search = %+v, %v; want only their masked, bound member", rows, err)
+	}
+	if rows, _ := f.s.Members(ctx, admin, staff.MemberQuery{Name: "%小_"}); len(rows) != 0 {
+		t.Errorf("search with wildcards matched %d rows, want 0 (wildcards are ignored, names match by prefix)", len(rows))
+	}
+	if rows, _ := f.s.Members(ctx, admin, staff.MemberQuery{Name: "张"}); len(rows) != 2 {
+		t.Errorf("admin search = %d rows, want 2", len(rows))
+	}
+	if _, err := f.s.Member(ctx, union, theirs.ID); errs.KindOf(err) != errs.KindNotFound {
+		t.Errorf("union reads another union's member: %v, want NotFound", err)
+	}
+	if err := f.s.Unbind(ctx, union, theirs.ID, "1.2.3.4"); errs.KindOf(err) != errs.KindNotFound {
+		t.Errorf("union unbinds another union's member: %v, want NotFound", err)
+	}
+	if err := f.s.Unbind(ctx, union, mine.ID, "1.2.3.4"); err != nil {
+		t.Fatalf("Unbind = %v", err)
+	}
+	if err := f.s.Unbind(ctx, union, mine.ID, "1.2.3.4"); errs.KindOf(err) != errs.KindConflict {
+		t.Errorf("second Unbind = %v, want Conflict", err)
+	}
+	logs, total, err := f.s.AuditLog(ctx, union, audit.Filter{Action: "member."})
+	if err != nil || total != 1 || logs[0].Actor != "u1" || logs[0].UnionID != u1.ID {
+		t.Errorf("audit for unbind = %+v, %d, %v", logs, total, err)
+	}
+}
