@@ -27,7 +27,7 @@ import (
 // Options tune a Service. Zero values take the defaults in brackets.
 type Options struct {
 	ChunkSize int           // members computed per transaction [500]
-	Workers   int           // chunks computed at once, each on its own connection [2]
+	Workers   int           // chunks computed at once, each on its own connection [4]
 	LockTTL   time.Duration // how long a computation may hold the lock before others may take it [30m]
 }
 
@@ -49,7 +49,7 @@ func New(db *gorm.DB, engine *policy.Engine, cal *calendar.Calendar, kvs kv.Stor
 		o.ChunkSize = 500
 	}
 	if o.Workers <= 0 {
-		o.Workers = 2
+		o.Workers = 4
 	}
 	if o.LockTTL <= 0 {
 		o.LockTTL = 30 * time.Minute
