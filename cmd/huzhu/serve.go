@@ -90,7 +90,7 @@ func (e *env) serve(ctx context.Context, demo bool) error {
 		return fmt.Errorf("listen on http.addr %s: %w", e.cfg.HTTP.Addr, err)
 	}
 	e.log.Info("huzhu listening", "addr", ln.Addr().String(), "env", e.cfg.Env, "database", dbKind(e), "kv", kvKind(e))
-	fmt.Fprintf(e.stdout, "huzhu is running at http://%s  (try /healthz, /api/v1/stats and /api/openapi.json)\n", ln.Addr())
+	fmt.Fprintf(e.stdout, "huzhu is running at http://%s  (try /healthz, /api/v1/stats, /api/openapi.json and the console at /admin)\n", ln.Addr())
 
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listener(ln) }()
