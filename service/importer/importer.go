@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -26,6 +28,7 @@ import (
 // Options tune a Service. Zero values take the defaults in brackets.
 type Options struct {
 	BatchSize   int // rows per transaction [1000]
+	Workers     int // 医保 batches applied at once, each on its own connection [4]; the roster uses one
 	MaxProblems int // problems kept in the report; the rest are only counted [10000]
 }
 
@@ -42,6 +45,9 @@ type Service struct {
 func New(db *gorm.DB, cipher *pii.Cipher, o Options, now func() time.Time, log *slog.Logger) *Service {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1000
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
 	}
 	if o.MaxProblems <= 0 {
 		o.MaxProblems = 10000
@@ -138,9 +144,11 @@ func label(spec []column, key string) string {
 	return key
 }
 
-// run is the shared loop of every import kind: read, parse, batch, apply, report.
+// run is the shared loop of every import kind: read and parse in order, then apply batches on
+// up to workers connections at once (batches must then be independent: duplicates within the
+// file are caught while parsing), and report.
 func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name string, r io.Reader, actor string,
-	spec []column, parse func(cells []string, cols map[string]int) (T, *Problem), b batcher[T]) (Report, error) {
+	spec []column, parse func(row int, cells []string, cols map[string]int) (T, *Problem), b batcher[T], workers int) (Report, error) {
 	rep := Report{Kind: kind}
 	h := sha256.New()
 	rd, err := sheet.Open(io.TeeReader(r, h))
@@ -163,17 +171,14 @@ func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name str
 		return rep, fmt.Errorf("import %s: %w", name, err)
 	}
 	rep.BatchID = batch.ID
+	var mu sync.Mutex // guards rep while batches apply
 	problem := func(p Problem) {
 		rep.Bad++
 		if len(rep.Problems) < s.o.MaxProblems {
 			rep.Problems = append(rep.Problems, p)
 		}
 	}
-	pending := make([]parsed[T], 0, s.o.BatchSize)
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
-		}
+	apply := func(pending []parsed[T]) error {
 		var (
 			outs  []outcome
 			probs []*Problem
@@ -186,6 +191,8 @@ func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name str
 		if err != nil {
 			return fmt.Errorf("rows %d–%d: %w", pending[0].row, pending[len(pending)-1].row, err)
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		for i, p := range pending {
 			if probs[i] != nil {
 				probs[i].Row = p.row
@@ -201,35 +208,66 @@ func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name str
 				rep.Same++
 			}
 		}
-		pending = pending[:0]
 		return nil
 	}
-	for {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	batches := make(chan []parsed[T])
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Go(func() {
+			for pending := range batches {
+				if ctx.Err() == nil {
+					if err := apply(pending); err != nil {
+						cancel(err)
+					}
+				}
+			}
+		})
+	}
+	send := func(pending []parsed[T]) {
+		select {
+		case batches <- pending:
+		case <-ctx.Done():
+		}
+	}
+	pending := make([]parsed[T], 0, s.o.BatchSize)
+	for ctx.Err() == nil {
 		row, cells, err := rd.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		mu.Lock()
 		rep.Rows++
 		if err != nil {
 			problem(Problem{Row: row, Message: err.Error()})
+			mu.Unlock()
 			continue
 		}
-		v, p := parse(cells, cols)
+		v, p := parse(row, cells, cols)
 		if p != nil {
 			p.Row = row
 			problem(*p)
+		}
+		mu.Unlock()
+		if p != nil {
 			continue
 		}
 		pending = append(pending, parsed[T]{row, v})
 		if len(pending) == s.o.BatchSize {
-			if err := flush(); err != nil {
-				return rep, s.fail(ctx, batch.ID, name, err)
-			}
+			send(pending)
+			pending = make([]parsed[T], 0, s.o.BatchSize)
 		}
 	}
-	if err := flush(); err != nil {
+	if len(pending) > 0 {
+		send(pending)
+	}
+	close(batches)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
 		return rep, s.fail(ctx, batch.ID, name, err)
 	}
+	slices.SortStableFunc(rep.Problems, func(a, b Problem) int { return a.Row - b.Row })
 	finished := s.now()
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		report := ""

@@ -242,6 +242,12 @@ func TestMedicalImport(t *testing.T) {
 	if len(got) != len(want) || rep.Added != 2 {
 		t.Errorf("report = %+v", rep)
 	}
+	for i := 1; i < len(rep.Problems); i++ {
+		if rep.Problems[i-1].Row > rep.Problems[i].Row {
+			t.Errorf("problems out of row order (batches apply in parallel): %+v", rep.Problems)
+			break
+		}
+	}
 	var r model.MedicalRecord
 	db.Where("record_no = ?", "JS2").Take(&r)
 	if r.AboveCapFen != 57000000 || !r.MajorDisease || r.ClaimType != model.ClaimSpecialInpatient || r.SelfPay1Fen != 800000 {

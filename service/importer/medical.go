@@ -50,17 +50,19 @@ type medicalRow struct {
 func (s *Service) Medical(ctx context.Context, name string, r io.Reader, actor string) (Report, error) {
 	spec := medicalSpec()
 	a := &medicalApplier{s: s, spec: spec, today: model.DateOf(s.now()), seen: map[string]int{}}
-	return run(ctx, s, model.ImportMedical, name, r, actor, spec, a.parse, a)
+	return run(ctx, s, model.ImportMedical, name, r, actor, spec, a.parse, a, s.o.Workers)
 }
 
 type medicalApplier struct {
 	s     *Service
 	spec  []column
 	today model.Date
-	seen  map[string]int // record number → first row, for duplicates within the file
+	seen  map[string]int // record number → first row, for duplicates within the file (parse only)
 }
 
-func (a *medicalApplier) parse(cells []string, cols map[string]int) (medicalRow, *Problem) {
+// parse validates one row. It runs in file order, so it also catches a 结算单号 seen before in
+// the file; apply may then run batches in parallel.
+func (a *medicalApplier) parse(row int, cells []string, cols map[string]int) (medicalRow, *Problem) {
 	get := func(k string) string { return sheet.Cell(cells, cols, k) }
 	bad := func(key, format string, args ...any) (medicalRow, *Problem) {
 		return medicalRow{}, &Problem{Column: label(a.spec, key), Message: fmt.Sprintf(format, args...)}
@@ -71,6 +73,9 @@ func (a *medicalApplier) parse(cells []string, cols map[string]int) (medicalRow,
 	}
 	if len(v.r.RecordNo) > 64 {
 		return bad("record_no", "结算单号太长（最多64个字符）")
+	}
+	if first, dup := a.seen[v.r.RecordNo]; dup {
+		return bad("record_no", "结算单号与第 %d 行重复，本行未导入", first)
 	}
 	var err error
 	if x := get("social"); x != "" {
@@ -136,6 +141,7 @@ func (a *medicalApplier) parse(cells []string, cols map[string]int) (medicalRow,
 		}
 		v.r.MajorDisease = b
 	}
+	a.seen[v.r.RecordNo] = row // only good rows: a corrected copy of a bad row is not a duplicate
 	return v, nil
 }
 
@@ -181,11 +187,6 @@ func (a *medicalApplier) apply(ctx context.Context, tx *gorm.DB, rows []parsed[m
 	var inserts []model.MedicalRecord
 	for i, row := range rows {
 		v := row.v
-		if first, dup := a.seen[v.r.RecordNo]; dup {
-			probs[i] = &Problem{Column: label(a.spec, "record_no"), Message: fmt.Sprintf("结算单号与第 %d 行重复，本行未导入", first)}
-			continue
-		}
-		a.seen[v.r.RecordNo] = row.row
 		var memberID uint64
 		if v.social != "" {
 			memberID = bySocial[c.Hash(pii.KindSocialCard, v.social)]

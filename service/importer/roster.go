@@ -58,7 +58,7 @@ type rosterRow struct {
 func (s *Service) Roster(ctx context.Context, name string, r io.Reader, actor string) (Report, error) {
 	spec := rosterSpec()
 	a := &rosterApplier{s: s, spec: spec, unions: map[string]model.Union{}, seen: map[uint64]int{}}
-	return run(ctx, s, model.ImportRoster, name, r, actor, spec, a.parse, a)
+	return run(ctx, s, model.ImportRoster, name, r, actor, spec, a.parse, a, 1) // unions are created on the way: one batch at a time
 }
 
 type rosterApplier struct {
@@ -68,7 +68,7 @@ type rosterApplier struct {
 	seen   map[uint64]int         // ID hash prefix → first row, for duplicates within the file (8 bytes a row)
 }
 
-func (a *rosterApplier) parse(cells []string, cols map[string]int) (rosterRow, *Problem) {
+func (a *rosterApplier) parse(_ int, cells []string, cols map[string]int) (rosterRow, *Problem) {
 	get := func(k string) string { return sheet.Cell(cells, cols, k) }
 	bad := func(key, format string, args ...any) (rosterRow, *Problem) {
 		return rosterRow{}, &Problem{Column: label(a.spec, key), Message: fmt.Sprintf(format, args...)}
