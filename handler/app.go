@@ -178,14 +178,26 @@ type errorBody struct {
 	RequestID string `json:"request_id"`
 }
 
-var kindStatus = map[errs.Kind]int{
-	errs.KindInvalid:         fiber.StatusBadRequest,
-	errs.KindNotFound:        fiber.StatusNotFound,
-	errs.KindConflict:        fiber.StatusConflict,
-	errs.KindUnauthenticated: fiber.StatusUnauthorized,
-	errs.KindForbidden:       fiber.StatusForbidden,
-	errs.KindTooMany:         fiber.StatusTooManyRequests,
-	errs.KindUnavailable:     fiber.StatusServiceUnavailable,
+// Status returns the HTTP status of an error kind: the one table every front (JSON and the
+// console's HTML pages) maps errors with. KindInternal and unknown kinds are 500.
+func Status(k errs.Kind) int {
+	switch k {
+	case errs.KindInvalid:
+		return fiber.StatusBadRequest
+	case errs.KindNotFound:
+		return fiber.StatusNotFound
+	case errs.KindConflict:
+		return fiber.StatusConflict
+	case errs.KindUnauthenticated:
+		return fiber.StatusUnauthorized
+	case errs.KindForbidden:
+		return fiber.StatusForbidden
+	case errs.KindTooMany:
+		return fiber.StatusTooManyRequests
+	case errs.KindUnavailable:
+		return fiber.StatusServiceUnavailable
+	}
+	return fiber.StatusInternalServerError
 }
 
 // fiberErrors gives Fiber's own errors (no route, body too large…) plain Chinese.
@@ -211,7 +223,7 @@ func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 		)
 		switch {
 		case errors.As(err, &e) && e.Kind != errs.KindInternal:
-			status = kindStatus[e.Kind]
+			status = Status(e.Kind)
 			body.Code, body.Message, body.Field, body.Fix = e.Code, e.Message, e.Field, e.Fix
 			if e.Err != nil {
 				log.Info("request refused", "code", e.Code, "cause", e.Err, "request_id", body.RequestID)

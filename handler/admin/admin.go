@@ -20,6 +20,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"huzhu/handler"
 	"huzhu/model"
 	"huzhu/service/audit"
 	"huzhu/service/bot"
@@ -268,34 +269,13 @@ func (a *Admin) need(act staff.Action, fn handlerFunc) handlerFunc {
 	}
 }
 
-// statusOf maps an error kind to its HTTP status, as handler.ErrorHandler does for JSON.
-func statusOf(k errs.Kind) int {
-	switch k {
-	case errs.KindInvalid:
-		return fiber.StatusBadRequest
-	case errs.KindNotFound:
-		return fiber.StatusNotFound
-	case errs.KindConflict:
-		return fiber.StatusConflict
-	case errs.KindUnauthenticated:
-		return fiber.StatusUnauthorized
-	case errs.KindForbidden:
-		return fiber.StatusForbidden
-	case errs.KindTooMany:
-		return fiber.StatusTooManyRequests
-	case errs.KindUnavailable:
-		return fiber.StatusServiceUnavailable
-	}
-	return fiber.StatusInternalServerError
-}
-
 // fail renders err as the error page: *errs.Error with its message and fix, anything else
 // logged and shown as "系统繁忙".
 func (a *Admin) fail(c *fiber.Ctx, st staff.Staff, err error) error {
 	e, ok := errs.As(err)
 	status := fiber.StatusInternalServerError
 	if ok && e.Kind != errs.KindInternal {
-		status = statusOf(e.Kind)
+		status = handler.Status(e.Kind)
 		if e.RetryAfter > 0 {
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(e.RetryAfter.Seconds()+0.999)))
 		}
@@ -362,7 +342,7 @@ func (a *Admin) login(c *fiber.Ctx) error {
 	s, err := a.d.Staff.Login(c.UserContext(), c.FormValue("username"), c.FormValue("password"), c.IP())
 	if err != nil {
 		if e, ok := errs.As(err); ok && e.Kind != errs.KindInternal {
-			c.Status(statusOf(e.Kind))
+			c.Status(handler.Status(e.Kind))
 			return a.render(c, "login", view{Title: "登录", CSRF: cookie, Err: e, Data: safeNext(c.FormValue("next"))})
 		}
 		return err
