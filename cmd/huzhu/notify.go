@@ -113,13 +113,7 @@ func (e *env) dispatcher(ctx context.Context, reg prometheus.Registerer) (*notif
 			return nil, fmt.Errorf("notify.quiet_start/quiet_end: %w", err)
 		}
 	}
-	senders := notify.Senders{Phones: cipher}
-	switch n.SMS.Provider {
-	case "http":
-		senders.SMS = notify.NewHTTPSMS(n.SMS.URL, n.SMS.APIKey, nil)
-	default:
-		senders.SMS = notify.NewLogSMS(e.log)
-	}
+	senders := notify.Senders{Phones: cipher, SMS: e.smsSender()}
 	w := e.cfg.WeChat
 	wx, err := e.wechatClient(ctx)
 	if err != nil {
@@ -170,4 +164,13 @@ func (e *env) wechatClient(ctx context.Context) (*wechat.Client, error) {
 	}
 	e.wx = wx
 	return wx, nil
+}
+
+// smsSender returns the configured SMS provider: an HTTP gateway, or the log provider of dev
+// (which only logs, with the phone masked). Notices and binding codes both use it.
+func (e *env) smsSender() notify.SMSSender {
+	if n := e.cfg.Notify.SMS; n.Provider == "http" {
+		return notify.NewHTTPSMS(n.URL, n.APIKey, nil)
+	}
+	return notify.NewLogSMS(e.log)
 }

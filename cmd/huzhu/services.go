@@ -15,7 +15,6 @@ import (
 	"huzhu/service/calendar"
 	"huzhu/service/demo"
 	"huzhu/service/member"
-	"huzhu/service/notify"
 	"huzhu/service/payment"
 	"huzhu/service/payout"
 	"huzhu/service/policy"
@@ -170,20 +169,13 @@ func (e *env) mount(ctx context.Context, app *fiber.App, _ *prometheus.Registry)
 	if wx != nil && e.cfg.WeChat.MP.AppID != "" {
 		login = wx
 	}
-	var sms member.Sender
-	switch n := e.cfg.Notify.SMS; n.Provider {
-	case "log":
-		sms = notify.NewLogSMS(e.log)
-	case "http":
-		sms = notify.NewHTTPSMS(n.URL, n.APIKey, nil)
-	}
 	var templates []string
 	for _, t := range []string{e.cfg.WeChat.Templates.MPArrived, e.cfg.WeChat.Templates.MPApproved, e.cfg.WeChat.Templates.MPFailed} {
 		if t != "" && !slices.Contains(templates, t) {
 			templates = append(templates, t)
 		}
 	}
-	members := member.New(db, cipher, sessions, login, kvs, sms, member.Options{Templates: templates}, time.Now, e.log)
+	members := member.New(db, cipher, sessions, login, kvs, e.smsSender(), member.Options{Templates: templates}, time.Now, e.log)
 	payouts := payout.New(db, engine, calendar.New(model.Shanghai), payout.Options{}, time.Now)
 	api.New(stats.New(db, kvs, time.Minute, time.Now), members, payouts).Mount(app)
 	if err := e.mountAdmin(ctx, app); err != nil {
