@@ -71,11 +71,7 @@ func newWorld(t *testing.T, opts ...func(*admin.Deps)) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	versions, err := policy.ParseYAML(config.PolicyYAML)
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := policy.New(versions)
+	engine, err := policy.Load(config.PolicyYAML)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,11 +94,7 @@ func newWorld(t *testing.T, opts ...func(*member.Options)) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	versions, err := policy.ParseYAML(config.PolicyYAML)
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := policy.New(versions)
+	engine, err := policy.Load(config.PolicyYAML)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,11 +25,7 @@ var now = time.Date(2026, 11, 23, 10, 0, 0, 0, model.Shanghai)
 func newSeeder(t *testing.T) (*Seeder, *gorm.DB, *pii.Cipher) {
 	t.Helper()
 	db := storetest.NewDB(t)
-	versions, err := policy.ParseYAML(config.PolicyYAML)
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := policy.New(versions)
+	engine, err := policy.Load(config.PolicyYAML)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,11 +38,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	db := storetest.NewDB(t)
-	versions, err := policy.ParseYAML(config.PolicyYAML)
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := policy.New(versions)
+	engine, err := policy.Load(config.PolicyYAML)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,11 +31,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	vs, err := policy.ParseYAML(config.PolicyYAML)
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := policy.New(vs)
+	engine, err := policy.Load(config.PolicyYAML)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -696,3 +696,13 @@ func (v Version) clone() Version {
 	v.Sources = maps.Clone(v.Sources)
 	return v
 }
+
+// Load parses a policy file and builds its engine: ParseYAML then New, for callers with no
+// stored versions to merge in (tests, tools).
+func Load(data []byte) (*Engine, error) {
+	versions, err := ParseYAML(data)
+	if err != nil {
+		return nil, err
+	}
+	return New(versions)
+}

@@ -279,3 +279,13 @@ func TestMarshalVersionRefusesInvalid(t *testing.T) {
 	_, err := policy.MarshalVersion(v)
 	checkProblems(t, err, []string{`policy A: bonus "200%" is above 100%`, `policy A: claims.inpatient.ratio.source is missing`})
 }
+
+func TestLoad(t *testing.T) {
+	e, err := policy.Load(config.PolicyYAML)
+	if err != nil || len(e.Versions()) < 2 {
+		t.Fatalf("Load(shipped) = %v versions, %v", e, err)
+	}
+	if _, err := policy.Load([]byte("versions: []\n")); err == nil {
+		t.Error("Load of a file without versions = nil error")
+	}
+}

@@ -107,11 +107,7 @@ func TestScale(t *testing.T) {
 		t.Fatalf("import report %+v", rep)
 	}
 
-	versions, err := policy.ParseYAML(config.PolicyYAML)
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := policy.New(versions)
+	engine, err := policy.Load(config.PolicyYAML)
 	if err != nil {
 		t.Fatal(err)
 	}
