@@ -163,8 +163,11 @@ func (s *Seeder) pay(ctx context.Context, run model.SettlementRun) (model.Settle
 			return run, fmt.Errorf("demo result file %s: %+v", f.Name, rep.Problems[0])
 		}
 	}
-	// The notices of a past run went out back then.
+	// The notices of this past run went out back then: its approval notices, and the arrival
+	// notices just queued (only paid runs have transfers, so every pending transfer notice is
+	// this run's). The approval notices of the runs still awaiting payment stay queued.
 	err = s.db.WithContext(ctx).Model(&model.Notification{}).Where("status = ?", model.NoticePending).
+		Where("dedup_key LIKE ? OR dedup_key LIKE ?", fmt.Sprintf("run:%d:%%", run.ID), "transfer:%").
 		Updates(map[string]any{"status": model.NoticeSent, "sent_at": arrived, "attempts": 1}).Error
 	if err != nil {
 		return run, err

@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,28 @@ func TestSeedWritesASettledPlan(t *testing.T) {
 		if (len(held) == 0) != (r.Status == model.RunClosed) {
 			t.Errorf("run %s/%s is %s with %d lines waiting", r.Period, r.Class, r.Status, len(held))
 		}
+	}
+
+	// Only the approval notices of the two runs awaiting payment are still queued.
+	var pending []model.Notification
+	db.Where("status = ?", model.NoticePending).Find(&pending)
+	runs := map[string]bool{}
+	for _, n := range pending {
+		if n.Kind != model.NoticeApproved {
+			t.Errorf("pending notice %s, want only approval notices", n.DedupKey)
+		}
+		runs[strings.Join(strings.SplitN(n.DedupKey, ":", 3)[:2], ":")] = true
+	}
+	want := map[string]bool{}
+	for _, r := range sum.Runs {
+		var payable int64
+		db.Model(&model.PayoutLine{}).Where("run_id = ? AND status = ?", r.ID, model.LineApproved).Count(&payable)
+		if r.Period == newest[r.Class] && payable > 0 {
+			want[fmt.Sprintf("run:%d", r.ID)] = true
+		}
+	}
+	if len(want) == 0 || fmt.Sprint(runs) != fmt.Sprint(want) {
+		t.Errorf("approval notices queued for runs %v, want those awaiting payment with money in them: %v", runs, want)
 	}
 
 	// The worked example: member 李示例 is paid the 2021 version's cap for the first year.
