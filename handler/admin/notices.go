@@ -1,0 +1,49 @@
+package admin
+
+import (
+	"fmt"
+	"huzhu/model"
+	"huzhu/service/errs"
+	"huzhu/service/notify"
+	"huzhu/service/staff"
+	"net/url"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+func (a *Admin) notices(c *fiber.Ctx, st staff.Staff) error {
+	ctx := c.UserContext()
+	counts, err := a.d.Notices.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	failed, err := a.d.Notices.Failed(ctx, 100)
+	if err != nil {
+		return err
+	}
+	return a.render(c, "notifications", view{Title: "通知", Nav: "notifications", Staff: st, Flash: c.Query("flash"), Data: struct {
+		Counts   []notify.Count
+		Failed   []model.Notification
+		CanRetry bool
+	}{counts, failed, st.Can(staff.RetryNotice)}})
+}
+
+func (a *Admin) retry(c *fiber.Ctx, st staff.Staff) error {
+	ctx := c.UserContext()
+	if c.FormValue("id") == "all" {
+		n, err := a.d.Notices.RetryAllFailed(ctx, st.Username)
+		if err != nil {
+			return err
+		}
+		return c.Redirect(prefix+"/notifications?flash="+url.QueryEscape(fmt.Sprintf("已重新排队 %d 条通知", n)), fiber.StatusSeeOther)
+	}
+	id, err := strconv.ParseUint(c.FormValue("id"), 10, 64)
+	if err != nil {
+		return errs.NotFound("notice.not_found", "没有这条通知")
+	}
+	if err := a.d.Notices.Retry(ctx, id, st.Username); err != nil {
+		return err
+	}
+	return c.Redirect(prefix+"/notifications?flash="+url.QueryEscape(fmt.Sprintf("通知 %d 已重新排队", id)), fiber.StatusSeeOther)
+}

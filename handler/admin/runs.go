@@ -1,0 +1,89 @@
+package admin
+
+import (
+	"fmt"
+	"huzhu/model"
+	"huzhu/service/errs"
+	"huzhu/service/staff"
+	"net/url"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+type runView struct {
+	model.SettlementRun
+	CanApprove bool
+}
+
+func (a *Admin) runs(c *fiber.Ctx, st staff.Staff) error {
+	rs, err := a.d.Settlement.Runs(c.UserContext(), 50)
+	if err != nil {
+		return err
+	}
+	out := make([]runView, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, runView{SettlementRun: r, CanApprove: r.Status == model.RunDraft && !r.Computing && st.CanApprove(r.CreatedBy)})
+	}
+	return a.render(c, "runs", view{Title: "结算批次", Nav: "runs", Staff: st, Flash: c.Query("flash"), Data: struct {
+		Runs     []runView
+		CanRun   bool
+		Username string
+	}{out, st.Can(staff.Settle), st.Username}})
+}
+
+func (a *Admin) compute(c *fiber.Ctx, st staff.Staff) error {
+	p, err := a.d.Calendar.ParsePeriod(c.FormValue("period"))
+	if err != nil {
+		return errs.Invalid("period", "结算期间格式不对", "门诊按季度，如 2025-Q1；住院按月，如 2025-03")
+	}
+	r, err := a.d.Settlement.Compute(c.UserContext(), p, st.Username)
+	if err != nil {
+		return err
+	}
+	return c.Redirect(fmt.Sprintf("%s/runs?flash=%s", prefix, url.QueryEscape(fmt.Sprintf("批次 %d 已计算：%d 条，合计 %s 元", r.ID, r.Lines, r.TotalFen.YuanGrouped()))), fiber.StatusSeeOther)
+}
+
+func (a *Admin) run(c *fiber.Ctx, st staff.Staff) error {
+	id, err := strconv.ParseUint(c.Params("id"), 10, 64)
+	if err != nil {
+		return errs.NotFound("run.not_found", "没有这个结算批次")
+	}
+	d, err := a.d.Staff.Run(c.UserContext(), st, id, 20)
+	if err != nil {
+		return err
+	}
+	return a.render(c, "run", view{Title: fmt.Sprintf("结算批次 %d", id), Nav: "runs", Staff: st, Data: struct {
+		staff.RunDetail
+		CanApprove bool
+	}{d, d.Run.Status == model.RunDraft && !d.Run.Computing && st.CanApprove(d.Run.CreatedBy)}})
+}
+
+func (a *Admin) approve(c *fiber.Ctx, st staff.Staff) error {
+	id, err := strconv.ParseUint(c.Params("id"), 10, 64)
+	if err != nil {
+		return errs.NotFound("run.not_found", "没有这个结算批次")
+	}
+	ctx := c.UserContext()
+	rs, err := a.d.Settlement.Runs(ctx, 1000)
+	if err != nil {
+		return err
+	}
+	var run *model.SettlementRun
+	for i := range rs {
+		if rs[i].ID == id {
+			run = &rs[i]
+		}
+	}
+	if run == nil {
+		return errs.NotFound("run.not_found", "没有这个结算批次")
+	}
+	if !st.CanApprove(run.CreatedBy) {
+		return errs.New(errs.KindForbidden, "run.own_run", "不能审批自己发起的结算批次").WithFix("请由另一位经办人或市总管理员审批")
+	}
+	r, err := a.d.Settlement.Approve(ctx, id, st.Username)
+	if err != nil {
+		return err
+	}
+	return c.Redirect(fmt.Sprintf("%s/runs?flash=%s", prefix, url.QueryEscape(fmt.Sprintf("批次 %d 已审核，合计 %s 元", r.ID, r.TotalFen.YuanGrouped()))), fiber.StatusSeeOther)
+}
