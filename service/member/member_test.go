@@ -244,3 +244,67 @@ func TestPreferences(t *testing.T) {
 		})
 	}
 }
+
+// TestBindingCache checks the cache of bound accounts behind Authenticate: a fresh binding is
+// seen at once (unbound accounts are not cached), the worker's own unbinding at once, and an
+// unbinding made elsewhere (staff, another process) once the TTL has passed.
+func TestBindingCache(t *testing.T) {
+	const ttl = 200 * time.Millisecond
+	f := newFixture(t, member.Options{BindingCacheTTL: ttl})
+	ctx := context.Background()
+	l, p := f.login(t, "mp-cache", "")
+	auth := func() member.Principal {
+		t.Helper()
+		p, err := f.svc.Authenticate(ctx, l.Token.Value)
+		if err != nil {
+			t.Fatalf("Authenticate: %v", err)
+		}
+		return p
+	}
+	if p.MemberID != 0 {
+		t.Fatalf("new account bound to %d", p.MemberID)
+	}
+	// Bound behind the service's back (as staff tooling could): seen by the very next request.
+	mustDo(t, f.db.Model(&model.WeChatAccount{}).Where("id = ?", p.AccountID).Update("member_id", f.m.ID).Error)
+	if got := auth().MemberID; got != f.m.ID {
+		t.Fatalf("after binding in the database, member = %d, want %d", got, f.m.ID)
+	}
+	// Unbound elsewhere: the cached binding holds for at most the TTL.
+	mustDo(t, f.db.Model(&model.WeChatAccount{}).Where("id = ?", p.AccountID).Update("member_id", nil).Error)
+	if got := auth().MemberID; got != f.m.ID {
+		t.Errorf("within the TTL, member = %d, want the cached %d", got, f.m.ID)
+	}
+	time.Sleep(ttl + 50*time.Millisecond)
+	if got := auth().MemberID; got != 0 {
+		t.Fatalf("after the TTL, member = %d, want 0 (unbound)", got)
+	}
+	// The worker's own unbinding through the service ends the cached binding at once.
+	pb, err := f.svc.Bind(ctx, member.Principal{AccountID: p.AccountID}, f.req, "10.0.0.1")
+	if err != nil {
+		t.Fatalf("Bind: %v (%+v)", err, pb)
+	}
+	if got := auth().MemberID; got != f.m.ID {
+		t.Fatalf("after Bind, member = %d", got)
+	}
+	if err := f.svc.Unbind(ctx, member.Principal{AccountID: p.AccountID, MemberID: f.m.ID}, "10.0.0.1"); err != nil {
+		t.Fatalf("Unbind: %v", err)
+	}
+	if got := auth().MemberID; got != 0 {
+		t.Errorf("right after Unbind, member = %d, want 0", got)
+	}
+}
+
+// TestBindingCacheOff checks that a negative TTL reads the binding on every request.
+func TestBindingCacheOff(t *testing.T) {
+	f := newFixture(t, member.Options{BindingCacheTTL: -1})
+	ctx := context.Background()
+	l, p := f.login(t, "mp-nocache", "")
+	mustDo(t, f.db.Model(&model.WeChatAccount{}).Where("id = ?", p.AccountID).Update("member_id", f.m.ID).Error)
+	if got, _ := f.svc.Authenticate(ctx, l.Token.Value); got.MemberID != f.m.ID {
+		t.Fatalf("member = %d, want %d", got.MemberID, f.m.ID)
+	}
+	mustDo(t, f.db.Model(&model.WeChatAccount{}).Where("id = ?", p.AccountID).Update("member_id", nil).Error)
+	if got, _ := f.svc.Authenticate(ctx, l.Token.Value); got.MemberID != 0 {
+		t.Errorf("with the cache off, member = %d right after unbinding, want 0", got.MemberID)
+	}
+}

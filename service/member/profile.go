@@ -132,6 +132,7 @@ func (s *Service) Unbind(ctx context.Context, p Principal, ip string) error {
 	if err != nil {
 		return fmt.Errorf("unbind account %d: %w", p.AccountID, err)
 	}
+	s.forget(p.AccountID)
 	_ = s.kv.Del(ctx, codeKey(p.AccountID))
 	return nil
 }

@@ -170,17 +170,13 @@ func (s *Service) EstimateUnsettled(ctx context.Context, memberID uint64) (Estim
 // refuses (imported data) instead of failing.
 func (s *Service) estimate(ctx context.Context, memberID uint64, bills []bill, today model.Date, lenient bool) (Estimate, error) {
 	db := s.db.WithContext(ctx)
-	m, u, err := loadFacts(db, memberID)
-	if err != nil {
-		return Estimate{}, err
-	}
 	years := map[int]bool{today.Year(): true}
 	for _, b := range bills {
 		years[b.Date.Year()] = true
 	}
-	prior, err := yearToDate(db, memberID, years)
+	m, u, prior, err := memberYears(db, memberID, years)
 	if err != nil {
-		return Estimate{}, fmt.Errorf("estimate member %d: %w", memberID, err)
+		return Estimate{}, err
 	}
 
 	facts := eligibility.FactsOf(m, u)

@@ -3,7 +3,6 @@ package payout
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -150,34 +149,44 @@ type yearSum struct {
 	computed, arrived, onTheWay, draft model.Fen
 }
 
+// sumRow is the sum of a member's lines of one year and status.
+type sumRow struct {
+	Year   int
+	Status model.LineStatus
+	N      int64
+	Amount model.Fen
+}
+
+// sumColumns computes a sumRow per year and status of payout_lines.
+const sumColumns = "year, status, COUNT(*) AS n, COALESCE(SUM(CASE WHEN eligible THEN amount_fen ELSE 0 END), 0) AS amount"
+
 // yearSums sums the member's lines per year and status in one query.
 func yearSums(db *gorm.DB, memberID uint64) (map[int]yearSum, error) {
-	var rows []struct {
-		Year   int
-		Status model.LineStatus
-		N      int64
-		Amount model.Fen
-	}
-	if err := db.Model(&model.PayoutLine{}).Select("year, status, COUNT(*) AS n, COALESCE(SUM(CASE WHEN eligible THEN amount_fen ELSE 0 END), 0) AS amount").
+	var rows []sumRow
+	if err := db.Model(&model.PayoutLine{}).Select(sumColumns).
 		Where("member_id = ?", memberID).Group("year, status").Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("sum payouts: %w", err)
 	}
 	out := map[int]yearSum{}
 	for _, r := range rows {
-		ys := out[r.Year]
-		ys.lines += r.N
-		ys.computed += r.Amount
-		switch r.Status {
-		case model.LineArrived:
-			ys.arrived += r.Amount
-		case model.LineComputed:
-			ys.draft += r.Amount
-		default:
-			ys.onTheWay += r.Amount
-		}
-		out[r.Year] = ys
+		addSum(out, r)
 	}
 	return out, nil
+}
+
+func addSum(out map[int]yearSum, r sumRow) {
+	ys := out[r.Year]
+	ys.lines += r.N
+	ys.computed += r.Amount
+	switch r.Status {
+	case model.LineArrived:
+		ys.arrived += r.Amount
+	case model.LineComputed:
+		ys.draft += r.Amount
+	default:
+		ys.onTheWay += r.Amount
+	}
+	out[r.Year] = ys
 }
 
 func (s *Service) totals(year int, ys yearSum, today model.Date) Totals {
@@ -227,7 +236,7 @@ type Event struct {
 // payout.not_found.
 func (s *Service) Detail(ctx context.Context, memberID, lineID uint64) (Detail, error) {
 	db := s.db.WithContext(ctx)
-	var row struct {
+	var rows []struct {
 		model.PayoutLine `gorm:"embedded"`
 		Period           string
 		ComputedAt       *time.Time
@@ -236,26 +245,37 @@ func (s *Service) Detail(ctx context.Context, memberID, lineID uint64) (Detail, 
 		SelfPay1Fen      model.Fen
 		AboveCapFen      model.Fen
 		MajorDisease     bool
+		SumStatus        *model.LineStatus
+		SumN             int64
+		SumAmount        model.Fen
 	}
+	// The line, its run and record, and its year's sums per status (one row per status, the
+	// line's columns repeated) in one round trip: detail is a hot path.
 	err := db.Table("payout_lines AS l").Joins("JOIN settlement_runs AS r ON r.id = l.run_id").
 		Joins("LEFT JOIN medical_records AS m ON m.id = l.record_id AND m.member_id = l.member_id").
+		Joins("LEFT JOIN (SELECT "+sumColumns+" FROM payout_lines WHERE member_id = ? GROUP BY year, status) AS s ON s.year = l.year", memberID).
 		Select("l.*, r.period, r.computed_at, r.approved_at, COALESCE(m.hospital, '') AS hospital, "+
 			"COALESCE(m.self_pay1_fen, 0) AS self_pay1_fen, COALESCE(m.above_cap_fen, 0) AS above_cap_fen, "+
-			"COALESCE(m.major_disease, 0) AS major_disease").
-		Where("l.id = ? AND l.member_id = ?", lineID, memberID).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Detail{}, errs.NotFound("payout.not_found", "没有找到这笔互助金")
-	} else if err != nil {
-		return Detail{}, fmt.Errorf("payout %d: %w", lineID, err)
-	}
-	l := row.PayoutLine
-	run := model.SettlementRun{ID: l.RunID, Period: row.Period, ComputedAt: row.ComputedAt, ApprovedAt: row.ApprovedAt}
-	rec := model.MedicalRecord{Hospital: row.Hospital, SelfPay1Fen: row.SelfPay1Fen, AboveCapFen: row.AboveCapFen, MajorDisease: row.MajorDisease}
-	chain, err := transferChain(db, memberID, l.RunID, l.TransferID)
+			"COALESCE(m.major_disease, 0) AS major_disease, s.status AS sum_status, COALESCE(s.n, 0) AS sum_n, "+
+			"COALESCE(s.amount, 0) AS sum_amount").
+		Where("l.id = ? AND l.member_id = ?", lineID, memberID).Scan(&rows).Error
 	if err != nil {
 		return Detail{}, fmt.Errorf("payout %d: %w", lineID, err)
 	}
-	sums, err := yearSums(db.Where("year = ?", l.Year), memberID)
+	if len(rows) == 0 {
+		return Detail{}, errs.NotFound("payout.not_found", "没有找到这笔互助金")
+	}
+	row := rows[0]
+	l := row.PayoutLine
+	sums := map[int]yearSum{}
+	for _, r := range rows {
+		if r.SumStatus != nil {
+			addSum(sums, sumRow{Year: l.Year, Status: *r.SumStatus, N: r.SumN, Amount: r.SumAmount})
+		}
+	}
+	run := model.SettlementRun{ID: l.RunID, Period: row.Period, ComputedAt: row.ComputedAt, ApprovedAt: row.ApprovedAt}
+	rec := model.MedicalRecord{Hospital: row.Hospital, SelfPay1Fen: row.SelfPay1Fen, AboveCapFen: row.AboveCapFen, MajorDisease: row.MajorDisease}
+	chain, err := transferChain(db, memberID, l.RunID, l.TransferID)
 	if err != nil {
 		return Detail{}, fmt.Errorf("payout %d: %w", lineID, err)
 	}

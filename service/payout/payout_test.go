@@ -161,6 +161,10 @@ func TestListAndDetail(t *testing.T) {
 	if len(d.Timeline) != 4 || !d.Timeline[0].Done || d.Timeline[1].Done || d.Account != nil || len(d.Steps) == 0 {
 		t.Errorf("draft detail = %+v", d)
 	}
+	// Detail sums the year in the same query as the line; List sums it on its own.
+	if d.Totals != page.Totals || d.Totals.ComputedFen != 5000 {
+		t.Errorf("detail totals = %+v, list totals = %+v, want equal with 50.00 computed", d.Totals, page.Totals)
+	}
 	otherPage, _ := f.svc.List(ctx, other.ID, payout.Query{})
 	if _, err := f.svc.Detail(ctx, m.ID, otherPage.Items[0].ID); errs.KindOf(err) != errs.KindNotFound {
 		t.Errorf("Detail of another member's line = %v, want NotFound", err)
