@@ -343,10 +343,12 @@ done = function() io.write(string.format("non-200: %d\n", errors)) end
 	if err := os.WriteFile(script, lua.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	cpu0 := cpuTimes()
 	out, err := exec.Command(wrk, "-t2", fmt.Sprintf("-c%d", conc), fmt.Sprintf("-d%ds", secs), "--latency", "-s", script, base).CombinedOutput()
 	if err != nil {
 		t.Fatalf("wrk: %v\n%s", err, out)
 	}
+	cpu1 := cpuTimes()
 	var keep []string
 	for _, l := range strings.Split(string(out), "\n") {
 		l = strings.TrimSpace(l)
@@ -355,12 +357,84 @@ done = function() io.write(string.format("non-200: %d\n", errors)) end
 			keep = append(keep, l)
 		}
 	}
+	// CPU time per request of the server (this process: wrk runs apart) and of the database and
+	// Redis servers: unlike requests/s, it hardly moves when other work shares the machine.
+	if n := requestsIn(string(out)); n > 0 {
+		var per []string
+		for _, k := range []string{"server", "mariadbd", "mysqld", "redis-server"} {
+			if d, ok := cpu1[k]; ok {
+				per = append(per, fmt.Sprintf("%s %.0f µs", k, float64((d-cpu0[k]).Microseconds())/float64(n)))
+			}
+		}
+		keep = append(keep, "CPU/req: "+strings.Join(per, ", "))
+	}
 	line := fmt.Sprintf("wrk %-34s %s", name, strings.Join(keep, " | "))
 	fmt.Println(line)
 	t.Log(line)
 	if !strings.Contains(string(out), "non-200: 0") {
 		t.Errorf("%s: some requests failed:\n%s", name, out)
 	}
+}
+
+// requestsIn reads the request count of wrk's summary ("12345 requests in 5.00s").
+func requestsIn(out string) int64 {
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 2 && f[1] == "requests" && f[2] == "in" {
+			n, _ := strconv.ParseInt(f[0], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// cpuTimes returns the CPU time (user + system) used so far by this process ("server") and by
+// the local database and Redis servers it finds in /proc (Linux only; others are left out).
+func cpuTimes() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	if d, ok := procCPU("self"); ok {
+		out["server"] = d
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		comm, err := os.ReadFile("/proc/" + e.Name() + "/comm")
+		if err != nil {
+			continue
+		}
+		name := strings.TrimSpace(string(comm))
+		if name != "mariadbd" && name != "mysqld" && name != "redis-server" {
+			continue
+		}
+		if d, ok := procCPU(e.Name()); ok {
+			out[name] += d
+		}
+	}
+	return out
+}
+
+// procCPU reads utime + stime of /proc/<pid>/stat, in clock ticks of 10 ms (USER_HZ 100).
+func procCPU(pid string) (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The command name, in parentheses, may hold spaces: fields start after its ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, true
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
