@@ -13,6 +13,7 @@ func All() []any {
 		&Union{}, &Member{}, &WeChatAccount{}, &MedicalRecord{}, &PolicyVersion{},
 		&SettlementRun{}, &PayoutLine{}, &Transfer{}, &PaymentBatch{},
 		&Notification{}, &AdminUser{}, &AuditLog{}, &ImportBatch{}, &FAQEntry{},
+		&Job{}, &JobChunk{},
 	}
 }
 
@@ -49,6 +50,23 @@ func migrations() []*gormigrate.Migration {
 				return nil // created with the table by a binary that already had this index
 			}
 			return m.CreateIndex(&MedicalRecord{}, "idx_record_pending")
+		},
+	}, {
+		// Background jobs of the console (imports, runs, exports) and the sealed files they keep.
+		ID: "20261123_0003_jobs",
+		Migrate: func(tx *gorm.DB) error {
+			for _, t := range []any{&Job{}, &JobChunk{}} {
+				if tx.Migrator().HasTable(t) {
+					continue // created with the others by a binary that already had it
+				}
+				if err := tx.Migrator().CreateTable(t); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		Rollback: func(tx *gorm.DB) error {
+			return tx.Migrator().DropTable(&JobChunk{}, &Job{})
 		},
 	}}
 }

@@ -13,13 +13,13 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/spf13/cobra"
 
-	"huzhu/config"
 	"huzhu/handler/admin"
 	"huzhu/model"
-	"huzhu/service/bot"
 	"huzhu/service/calendar"
 	"huzhu/service/importer"
+	"huzhu/service/job"
 	"huzhu/service/payment"
+	"huzhu/service/rulebook"
 	"huzhu/service/staff"
 	"huzhu/service/stats"
 )
@@ -37,8 +37,19 @@ func (e *env) staffService(ctx context.Context) (*staff.Service, error) {
 	return staff.New(db, kvs, staff.Options{}, time.Now, e.log), nil
 }
 
-// mountAdmin adds the staff console at /admin.
+// mountAdmin adds the staff console at /admin with a knowledge base of its own; `huzhu serve`
+// uses mountConsole to share one with the bot.
 func (e *env) mountAdmin(ctx context.Context, app *fiber.App) error {
+	rules, err := e.rulebook(ctx, true)
+	if err != nil {
+		return err
+	}
+	return e.mountConsole(ctx, app, rules)
+}
+
+// mountConsole adds the staff console at /admin over the process's rules (policy engine and
+// knowledge base), which staff edit there.
+func (e *env) mountConsole(ctx context.Context, app *fiber.App, rules *rulebook.Service) error {
 	db, err := e.openDB(ctx)
 	if err != nil {
 		return err
@@ -69,10 +80,18 @@ func (e *env) mountAdmin(ctx context.Context, app *fiber.App) error {
 	if err != nil {
 		return err
 	}
-	kb, err := bot.ParseFAQ(config.FAQYAML, engine.Versions(), bot.Links{}, bot.Thresholds{})
-	if err != nil {
-		return fmt.Errorf("shipped FAQ: %w", err)
+	// Imports, runs, exports and bank results run as jobs of this process. Jobs left live by a
+	// process that stopped are marked interrupted now; this process's own are interrupted, and
+	// recorded so, once the server has drained at shutdown.
+	jobs := job.New(db, cipher, job.Options{}, time.Now, e.log)
+	if _, err := jobs.Recover(ctx); err != nil {
+		return err
 	}
+	app.Hooks().OnShutdown(func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return jobs.Shutdown(sctx)
+	})
 	a, err := admin.New(admin.Deps{
 		Staff:         accounts,
 		Settlement:    settle,
@@ -80,9 +99,11 @@ func (e *env) mountAdmin(ctx context.Context, app *fiber.App) error {
 		Importer:      importer.New(db, cipher, importer.Options{}, time.Now, e.log),
 		Stats:         stats.New(db, kvs, time.Minute, time.Now),
 		Notices:       notices,
-		FAQ:           kb,
+		FAQ:           rules.KB(),
 		Policy:        engine,
+		Rules:         rules,
 		Calendar:      calendar.New(model.Shanghai),
+		Jobs:          jobs,
 		SecureCookies: strings.HasPrefix(e.cfg.HTTP.PublicURL, "https://"),
 		Log:           e.log,
 	})

@@ -27,10 +27,33 @@ const (
 	estimatePage = "pages/estimate/index"
 )
 
-// botService builds the official-account bot over the configured stores. inWeChat selects
-// links for WeChat (<a data-miniprogram-…> tags, when a mini-program is configured) rather than
-// plain directions for the terminal.
+// botLinks returns the links the answers show: <a data-miniprogram-…> tags in WeChat when a
+// mini-program is configured, plain directions otherwise (and in the terminal).
+func (e *env) botLinks(inWeChat bool) bot.Links {
+	mp := e.cfg.WeChat.MP.AppID
+	if !inWeChat || mp == "" {
+		return bot.Links{}
+	}
+	link := func(page, text string) string {
+		return fmt.Sprintf(`<a data-miniprogram-appid="%s" data-miniprogram-path="%s" href="%s">%s</a>`,
+			html.EscapeString(mp), page, html.EscapeString(e.cfg.HTTP.PublicURL), text)
+	}
+	return bot.Links{Bind: link(bindPage, "点这里打开小程序绑定京卡"), Estimate: link(estimatePage, "点这里打开小程序估算")}
+}
+
+// botService builds the official-account bot over the configured stores and its own knowledge
+// base (see rulebook). inWeChat selects links for WeChat rather than plain directions for the
+// terminal.
 func (e *env) botService(ctx context.Context, inWeChat bool) (*bot.Bot, error) {
+	rules, err := e.rulebook(ctx, inWeChat)
+	if err != nil {
+		return nil, err
+	}
+	return e.botOver(ctx, rules.KB())
+}
+
+// botOver builds the bot over the knowledge base kb.
+func (e *env) botOver(ctx context.Context, kb *bot.KB) (*bot.Bot, error) {
 	db, err := e.openDB(ctx)
 	if err != nil {
 		return nil, err
@@ -39,32 +62,30 @@ func (e *env) botService(ctx context.Context, inWeChat bool) (*bot.Bot, error) {
 	if err != nil {
 		return nil, err
 	}
-	engine, err := e.policyEngine(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var links bot.Links
-	if mp := e.cfg.WeChat.MP.AppID; inWeChat && mp != "" {
-		link := func(page, text string) string {
-			return fmt.Sprintf(`<a data-miniprogram-appid="%s" data-miniprogram-path="%s" href="%s">%s</a>`,
-				html.EscapeString(mp), page, html.EscapeString(e.cfg.HTTP.PublicURL), text)
-		}
-		links = bot.Links{Bind: link(bindPage, "点这里打开小程序绑定京卡"), Estimate: link(estimatePage, "点这里打开小程序估算")}
-	}
-	kb, err := bot.ParseFAQ(config.FAQYAML, engine.Versions(), links, bot.Thresholds{})
-	if err != nil {
-		return nil, fmt.Errorf("shipped FAQ: %w", err)
-	}
 	return bot.New(kb, calendar.New(model.Shanghai), db, kvs, bot.Options{}, time.Now, e.log), nil
 }
 
 // mountBot mounts the official account's callback (/wechat/callback) when an official account
-// is configured, and nothing otherwise.
+// is configured, and nothing otherwise, with a knowledge base of its own; `huzhu serve` uses
+// mountBotWith to share the console's.
 func (e *env) mountBot(ctx context.Context, app *fiber.App) error {
 	if e.cfg.WeChat.OA.AppID == "" {
 		return nil
 	}
-	b, err := e.botService(ctx, true)
+	rules, err := e.rulebook(ctx, true)
+	if err != nil {
+		return err
+	}
+	return e.mountBotWith(ctx, app, rules.KB())
+}
+
+// mountBotWith mounts the callback over the knowledge base kb when an official account is
+// configured.
+func (e *env) mountBotWith(ctx context.Context, app *fiber.App, kb *bot.KB) error {
+	if e.cfg.WeChat.OA.AppID == "" {
+		return nil
+	}
+	b, err := e.botOver(ctx, kb)
 	if err != nil {
 		return err
 	}

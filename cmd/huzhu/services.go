@@ -12,12 +12,14 @@ import (
 	"huzhu/config"
 	"huzhu/handler/api"
 	"huzhu/model"
+	"huzhu/service/bot"
 	"huzhu/service/calendar"
 	"huzhu/service/demo"
 	"huzhu/service/member"
 	"huzhu/service/payment"
 	"huzhu/service/payout"
 	"huzhu/service/policy"
+	"huzhu/service/rulebook"
 	"huzhu/service/session"
 	"huzhu/service/settlement"
 	"huzhu/service/staff"
@@ -25,46 +27,44 @@ import (
 )
 
 // policyEngine returns (once) the policy versions in force: the shipped config/policy.yaml, with
-// any version staff saved in the database replacing the shipped one of the same code. A bad
-// version is an error naming it, so the process stops at start instead of paying wrongly.
+// the versions staff saved in the console (rulebook.LoadEngine, the one way of loading them). A
+// bad version is an error naming it, so the process stops at start instead of paying wrongly.
+// Every service of the process shares this engine, so a version added in the console reaches all
+// of them.
 func (e *env) policyEngine(ctx context.Context) (*policy.Engine, error) {
 	if e.engine != nil {
 		return e.engine, nil
-	}
-	shipped, err := policy.ParseYAML(config.PolicyYAML)
-	if err != nil {
-		return nil, fmt.Errorf("shipped policy file: %w", err)
 	}
 	db, err := e.openDB(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var rows []model.PolicyVersion
-	if err := db.WithContext(ctx).Order("effective_from").Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("load policy versions: %w", err)
-	}
-	byCode := map[string]int{}
-	for i, v := range shipped {
-		byCode[v.Code] = i
-	}
-	for _, r := range rows {
-		v, err := policy.ParseVersion([]byte(r.Body))
-		if err != nil {
-			return nil, fmt.Errorf("policy version %s saved by %s: %w", r.Code, r.CreatedBy, err)
-		}
-		if i, ok := byCode[v.Code]; ok {
-			shipped[i] = v
-			continue
-		}
-		byCode[v.Code] = len(shipped)
-		shipped = append(shipped, v)
-	}
-	engine, err := policy.New(shipped)
+	engine, err := rulebook.LoadEngine(ctx, db, config.PolicyYAML)
 	if err != nil {
-		return nil, fmt.Errorf("policy versions: %w", err)
+		return nil, err
 	}
 	e.engine = engine
 	return engine, nil
+}
+
+// rulebook builds the knowledge base of the bot (the shipped config/faq.yaml with the entries
+// staff saved) under the process's policy engine, and the console's editor of both. inWeChat
+// selects the answers' links (see botLinks). Call it once per process: the console and the bot
+// must share the one knowledge base it builds, so that an edit reaches both.
+func (e *env) rulebook(ctx context.Context, inWeChat bool) (*rulebook.Service, error) {
+	db, err := e.openDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	engine, err := e.policyEngine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	kb, err := rulebook.LoadKB(ctx, db, config.FAQYAML, engine.Versions(), e.botLinks(inWeChat), bot.Thresholds{})
+	if err != nil {
+		return nil, err
+	}
+	return rulebook.New(db, engine, kb, rulebook.Shipped{Policy: config.PolicyYAML, FAQ: config.FAQYAML}, time.Now, e.log), nil
 }
 
 // settlementService builds the settlement service over the configured stores.
@@ -178,8 +178,14 @@ func (e *env) mount(ctx context.Context, app *fiber.App, _ *prometheus.Registry)
 	members := member.New(db, cipher, sessions, login, kvs, e.smsSender(), member.Options{Templates: templates}, time.Now, e.log)
 	payouts := payout.New(db, engine, calendar.New(model.Shanghai), payout.Options{}, time.Now)
 	api.New(stats.New(db, kvs, time.Minute, time.Now), members, payouts).Mount(app)
-	if err := e.mountAdmin(ctx, app); err != nil {
+	rules, err := e.rulebook(ctx, true)
+	if err != nil {
 		return err
 	}
-	return e.mountBot(ctx, app)
+	// Follow the changes other instances save; it only reads, and stops with the server.
+	go rules.Watch(ctx, time.Minute)
+	if err := e.mountConsole(ctx, app, rules); err != nil {
+		return err
+	}
+	return e.mountBotWith(ctx, app, rules.KB())
 }

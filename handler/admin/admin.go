@@ -23,9 +23,11 @@ import (
 	"huzhu/service/calendar"
 	"huzhu/service/errs"
 	"huzhu/service/importer"
+	"huzhu/service/job"
 	"huzhu/service/notify"
 	"huzhu/service/payment"
 	"huzhu/service/policy"
+	"huzhu/service/rulebook"
 	"huzhu/service/settlement"
 	"huzhu/service/staff"
 	"huzhu/service/stats"
@@ -55,6 +57,11 @@ type Deps struct {
 	FAQ        *bot.KB
 	Policy     *policy.Engine
 	Calendar   *calendar.Calendar
+	// Jobs runs imports, settlement runs, exports and bank result files in the background.
+	Jobs *job.Service
+	// Rules saves staff's edits of the FAQ and the policy versions and swaps them into FAQ and
+	// Policy (which must be its KB and Engine). Without it those two pages are read-only.
+	Rules *rulebook.Service
 	// SecureCookies sets the Secure flag, for consoles served over https.
 	SecureCookies bool
 	Now           func() time.Time
@@ -209,8 +216,28 @@ func (a *Admin) Mount(app *fiber.App) {
 	g.Get("/notifications", a.auth(a.need(staff.ViewPlan, a.notices)))
 	g.Post("/notifications/retry", a.auth(a.need(staff.RetryNotice, a.retry)))
 	g.Get("/faq", a.auth(a.need(staff.AskBot, a.faq)))
+	g.Get("/faq/new", a.auth(a.need(staff.EditFAQ, a.faqNew)))
+	g.Post("/faq", a.auth(a.need(staff.EditFAQ, a.faqCreate)))
+	g.Get("/faq/:id", a.auth(a.need(staff.AskBot, a.faqEntry)))
+	g.Post("/faq/:id", a.auth(a.need(staff.EditFAQ, a.faqSave)))
+	g.Post("/faq/:id/:op", a.auth(a.need(staff.EditFAQ, a.faqState)))
 	g.Get("/policy", a.auth(a.need(staff.ViewPlan, a.policy)))
+	g.Post("/policy", a.auth(a.need(staff.EditPolicy, a.policyAdd)))
+	g.Get("/staff", a.auth(a.need(staff.ManageStaff, a.accounts)))
+	g.Post("/staff", a.auth(a.need(staff.ManageStaff, a.accountCreate)))
+	g.Get("/staff/:id", a.auth(a.need(staff.ManageStaff, a.account)))
+	g.Post("/staff/:id", a.auth(a.need(staff.ManageStaff, a.accountChange)))
+	g.Post("/staff/:id/:op", a.auth(a.need(staff.ManageStaff, a.accountOp)))
 	g.Get("/audit", a.auth(a.need(staff.ViewPlan, a.auditLog)))
+	g.Get("/jobs", a.auth(a.need(staff.ViewPlan, a.jobs)))
+	g.Get("/jobs/:id", a.auth(a.need(staff.ViewPlan, a.jobView)))
+	g.Get("/jobs/:id/file", a.auth(a.need(staff.DownloadFiles, a.jobFile)))
+	g.Get("/jobs/:id/problems.csv", a.auth(a.need(staff.ViewPlan, a.jobProblems)))
+	g.Get("/api/me", a.api("", a.apiMe))
+	g.Get("/api/jobs", a.api(staff.ViewPlan, a.apiJobs))
+	g.Get("/api/jobs/:id", a.api(staff.ViewPlan, a.apiJob))
+	g.Post("/api/imports", a.api(staff.Import, a.upload))
+	g.Use("/api", func(c *fiber.Ctx) error { return errs.NotFound("route.not_found", "没有这个接口") })
 	g.Use(func(c *fiber.Ctx) error {
 		return a.fail(c, staff.Staff{}, errs.NotFound("route.not_found", "没有这个页面"))
 	})

@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +29,7 @@ import (
 	"huzhu/service/bot"
 	"huzhu/service/calendar"
 	"huzhu/service/importer"
+	"huzhu/service/job"
 	"huzhu/service/kv/kvtest"
 	"huzhu/service/notify"
 	"huzhu/service/payment"
@@ -57,6 +60,8 @@ type world struct {
 	app   *fiber.App
 	staff *staff.Service
 	imp   *importer.Service
+	jobs  *job.Service
+	spool string // where uploads wait for their jobs
 	now   time.Time
 }
 
@@ -82,6 +87,15 @@ func newWorld(t *testing.T, opts ...func(*admin.Deps)) *world {
 	cal := calendar.New(model.Shanghai)
 	st := staff.New(db, kvs, staff.Options{BcryptCost: bcrypt.MinCost}, clock, log)
 	imp := importer.New(db, cipher, importer.Options{}, clock, log)
+	spool := t.TempDir()
+	jobs := job.New(db, cipher, job.Options{SpoolDir: spool}, clock, log)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := jobs.Shutdown(ctx); err != nil {
+			t.Errorf("jobs.Shutdown: %v", err)
+		}
+	})
 	deps := admin.Deps{
 		Staff:      st,
 		Settlement: settlement.New(db, engine, cal, kvs, settlement.Options{}, clock, log),
@@ -92,6 +106,7 @@ func newWorld(t *testing.T, opts ...func(*admin.Deps)) *world {
 		FAQ:        kb,
 		Policy:     engine,
 		Calendar:   cal,
+		Jobs:       jobs,
 		Now:        clock,
 		Log:        log,
 	}
@@ -104,7 +119,7 @@ func newWorld(t *testing.T, opts ...func(*admin.Deps)) *world {
 	}
 	app := handler.New(handler.Options{BodyLimit: 64 << 10, UploadLimit: 8 << 20, Log: log})
 	a.Mount(app)
-	w := &world{t: t, db: db, app: app, staff: st, imp: imp, now: now}
+	w := &world{t: t, db: db, app: app, staff: st, imp: imp, jobs: jobs, spool: spool, now: now}
 	ctx := context.Background()
 	if _, err := imp.Roster(ctx, "roster.csv", strings.NewReader(rosterCSV), "test"); err != nil {
 		t.Fatalf("roster: %v", err)
@@ -131,6 +146,48 @@ func (w *world) memberID(name string) uint64 {
 		w.t.Fatalf("member %s: %v", name, err)
 	}
 	return m.ID
+}
+
+var jobLocation = regexp.MustCompile(`^/admin/jobs/(\d+)\?new=1$`)
+
+// finish follows a form's answer to its job: it checks the 303 to the job page, waits for the
+// job to end and returns it with its page as the person who submitted it sees it.
+func (c *client) finish(res *http.Response, body string) (model.Job, string) {
+	c.w.t.Helper()
+	loc := res.Header.Get("Location")
+	m := jobLocation.FindStringSubmatch(loc)
+	if res.StatusCode != http.StatusSeeOther || m == nil {
+		c.w.t.Fatalf("answer = %d to %q, want 303 to a job page: %.500s", res.StatusCode, loc, body)
+	}
+	id, _ := strconv.ParseUint(m[1], 10, 64)
+	j := c.w.wait(id)
+	res, page := c.get(loc)
+	if res.StatusCode != http.StatusOK || !strings.Contains(page, `id="job"`) {
+		c.w.t.Fatalf("job page %s = %d: %.500s", loc, res.StatusCode, page)
+	}
+	return j, page
+}
+
+// wait waits for job id to end.
+func (w *world) wait(id uint64) model.Job {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	j, err := w.jobs.Wait(ctx, id)
+	if err != nil {
+		w.t.Fatalf("job %d: %v", id, err)
+	}
+	return j
+}
+
+// drain waits for every job to end.
+func (w *world) drain() {
+	w.t.Helper()
+	var ids []uint64
+	w.db.Model(&model.Job{}).Pluck("id", &ids)
+	for _, id := range ids {
+		w.wait(id)
+	}
 }
 
 // client is a browser: it keeps cookies and the page's CSRF token.
@@ -312,6 +369,11 @@ func TestRoleBoundaries(t *testing.T) {
 		{"admin sees every member", "admin", "GET", fmt.Sprintf("/admin/members/%d", other), 200, "李*"},
 		{"auditor reads runs", "aud", "GET", "/admin/runs", 200, "结算批次"},
 		{"auditor cannot compute", "aud", "POST", "/admin/runs", 403, ""},
+		{"auditor cannot import", "aud", "POST", "/admin/imports", 403, ""},
+		{"auditor cannot upload a bank result", "aud", "POST", "/admin/payments/results", 403, ""},
+		{"auditor lists only own jobs", "aud", "GET", "/admin/jobs", 200, "还没有后台任务"},
+		{"union cannot see jobs", "u1", "GET", "/admin/jobs", 403, ""},
+		{"union cannot read a job", "u1", "GET", "/admin/jobs/1", 403, ""},
 		{"auditor cannot export bank files", "aud", "POST", "/admin/payments/export", 403, ""},
 		{"auditor cannot retry notices", "aud", "POST", "/admin/notifications/retry", 403, ""},
 		{"auditor reads the audit log", "aud", "GET", "/admin/audit", 200, "staff.login"},
@@ -376,10 +438,12 @@ func TestCSRF(t *testing.T) {
 			}
 		})
 	}
-	var n int64
+	w.drain()
+	var n, jobs int64
 	w.db.Model(&model.SettlementRun{}).Count(&n)
-	if n != 1 {
-		t.Errorf("runs after the CSRF tests = %d, want 1 (only the one with the right token)", n)
+	w.db.Model(&model.Job{}).Count(&jobs)
+	if n != 1 || jobs != 1 {
+		t.Errorf("runs after the CSRF tests = %d from %d jobs, want 1 (only the one with the right token)", n, jobs)
 	}
 }
 
@@ -389,19 +453,28 @@ func TestPlanFlow(t *testing.T) {
 	w := newWorld(t)
 	op1, op2, adm := w.login("op1"), w.login("op2"), w.login("admin")
 
-	res, body := op1.upload("/admin/imports", map[string]string{"kind": "roster"}, "roster.csv",
-		[]byte(rosterCSV+"U1,,坏,110199199001010011,,\n"))
-	if res.StatusCode != 200 || !strings.Contains(body, "身份证号校验位不对") || !strings.Contains(body, `href="data:text/csv;charset=utf-8;base64,`) {
-		t.Fatalf("roster upload = %d, want problems listed: %s", res.StatusCode, body)
+	j, body := op1.finish(op1.upload("/admin/imports", map[string]string{"kind": "roster"}, "roster.csv",
+		[]byte(rosterCSV+"U1,,坏,110199199001010011,,\n")))
+	problemsURL := fmt.Sprintf("/admin/jobs/%d/problems.csv", j.ID)
+	if j.Status != model.JobDone || !strings.Contains(body, "身份证号校验位不对") || !strings.Contains(body, `href="`+problemsURL+`"`) {
+		t.Fatalf("roster import job = %s, want done with problems listed and a link to their CSV: %s", j.Status, body)
 	}
-	if res, body := op1.upload("/admin/imports", map[string]string{"kind": "medical"}, "yb.csv", []byte(medicalCSV)); res.StatusCode != 200 || !strings.Contains(body, "导入结果") {
-		t.Fatalf("medical upload = %d: %s", res.StatusCode, body)
+	if res, csv := op1.get(problemsURL); res.StatusCode != 200 || !strings.HasPrefix(csv, "\ufeff行号,列,问题") || !strings.Contains(csv, "校验位") ||
+		strings.Contains(csv, "110199199001010011") {
+		t.Errorf("problems CSV = %d %q, want the bad row without its ID number", res.StatusCode, csv)
+	}
+	if j, body := op1.finish(op1.upload("/admin/imports", map[string]string{"kind": "medical"}, "yb.csv", []byte(medicalCSV))); j.Status != model.JobDone || !strings.Contains(body, "导入结果") {
+		t.Fatalf("medical import job = %s: %s", j.Status, body)
+	}
+	if spooled, _ := os.ReadDir(w.spool); len(spooled) != 0 {
+		t.Errorf("%d uploads left in the spool folder after their jobs ended", len(spooled))
 	}
 	if res, body := op1.post("/admin/runs", url.Values{"period": {"nonsense"}}); res.StatusCode != 400 || !strings.Contains(body, "2025-Q1") {
 		t.Errorf("bad period = %d, want 400 with an example", res.StatusCode)
 	}
-	if res, _ := op1.post("/admin/runs", url.Values{"period": {"2025-Q1"}}); res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("compute = %d", res.StatusCode)
+	j, body = op1.finish(op1.post("/admin/runs", url.Values{"period": {"2025-Q1"}}))
+	if j.Status != model.JobDone || !strings.Contains(body, "20.00") || !strings.Contains(body, `id="run-link"`) {
+		t.Fatalf("compute job = %s, want done with the run's total and a link to it: %s", j.Status, body)
 	}
 	var run model.SettlementRun
 	if err := w.db.Take(&run).Error; err != nil || run.CreatedBy != "op1" || run.TotalFen != 2000 {
@@ -427,14 +500,10 @@ func TestPlanFlow(t *testing.T) {
 		t.Errorf("runs page after approval does not show it approved")
 	}
 
-	res, body = adm.post("/admin/payments/export", url.Values{"run_id": {fmt.Sprint(run.ID)}})
-	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/zip" {
-		t.Fatalf("export = %d %s: %.200s", res.StatusCode, res.Header.Get("Content-Type"), body)
-	}
-	result := bankResult(t, []byte(body))
-	res, body = op1.upload("/admin/payments/results", nil, "result.csv", result)
-	if res.StatusCode != 200 || !strings.Contains(body, "到账") {
-		t.Fatalf("result upload = %d: %s", res.StatusCode, body)
+	result := bankResult(t, exportFiles(t, adm, run.ID))
+	j, body = op1.finish(op1.upload("/admin/payments/results", nil, "result.csv", result))
+	if j.Status != model.JobDone || !strings.Contains(body, "到账") {
+		t.Fatalf("result job = %s: %s", j.Status, body)
 	}
 	if _, body := adm.get(fmt.Sprintf("/admin/payments/reconcile/%d", run.ID)); !strings.Contains(body, "账目相符") || !strings.Contains(body, "20.00") {
 		t.Errorf("reconcile page: %s", body)
@@ -454,6 +523,21 @@ func TestPlanFlow(t *testing.T) {
 	if denied == 0 {
 		t.Errorf("no audit row for the export by admin")
 	}
+}
+
+// exportFiles exports run id as c through its job and downloads the zip from the job page.
+func exportFiles(t *testing.T, c *client, runID uint64) []byte {
+	t.Helper()
+	j, body := c.finish(c.post("/admin/payments/export", url.Values{"run_id": {fmt.Sprint(runID)}}))
+	file := fmt.Sprintf("/admin/jobs/%d/file", j.ID)
+	if j.Status != model.JobDone || !strings.Contains(body, `href="`+file+`"`) || !strings.Contains(body, "data-autodownload") {
+		t.Fatalf("export job = %s, want done with an automatic download: %s", j.Status, body)
+	}
+	res, zipped := c.get(file)
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/zip" || res.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("download = %d %s %q", res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Cache-Control"))
+	}
+	return []byte(zipped)
 }
 
 // bankResult answers every transfer of the exported files as 成功.
@@ -485,24 +569,20 @@ func bankResult(t *testing.T, zipped []byte) []byte {
 func TestFailedTransferIsReissued(t *testing.T) {
 	w := newWorld(t)
 	op1, op2 := w.login("op1"), w.login("op2")
-	if res, _ := op1.upload("/admin/imports", map[string]string{"kind": "medical"}, "yb.csv", []byte(medicalCSV)); res.StatusCode != 200 {
-		t.Fatalf("medical upload = %d", res.StatusCode)
+	if j, _ := op1.finish(op1.upload("/admin/imports", map[string]string{"kind": "medical"}, "yb.csv", []byte(medicalCSV))); j.Status != model.JobDone {
+		t.Fatalf("medical import = %s", j.Status)
 	}
-	op1.post("/admin/runs", url.Values{"period": {"2025-Q1"}})
+	op1.finish(op1.post("/admin/runs", url.Values{"period": {"2025-Q1"}}))
 	var run model.SettlementRun
 	if err := w.db.Take(&run).Error; err != nil {
 		t.Fatal(err)
 	}
 	op2.post(fmt.Sprintf("/admin/runs/%d/approve", run.ID), nil)
-	res, body := op1.post("/admin/payments/export", url.Values{"run_id": {fmt.Sprint(run.ID)}})
-	if res.StatusCode != 200 {
-		t.Fatalf("export = %d", res.StatusCode)
-	}
-	failed := strings.ReplaceAll(string(bankResult(t, []byte(body))), ",成功", ",失败")
+	failed := strings.ReplaceAll(string(bankResult(t, exportFiles(t, op1, run.ID))), ",成功", ",失败")
 	failed = strings.Replace(failed, "转账编号,结果", "转账编号,结果,原因", 1)
 	failed = strings.TrimSuffix(failed, "\n") + ",账户已销户\n"
-	if res, body := op1.upload("/admin/payments/results", nil, "result.csv", []byte(failed)); res.StatusCode != 200 || !strings.Contains(body, "失败") {
-		t.Fatalf("failed result upload = %d: %s", res.StatusCode, body)
+	if j, body := op1.finish(op1.upload("/admin/payments/results", nil, "result.csv", []byte(failed))); j.Status != model.JobDone || !strings.Contains(body, "失败") {
+		t.Fatalf("failed result job = %s: %s", j.Status, body)
 	}
 	var tr model.Transfer
 	if err := w.db.Take(&tr).Error; err != nil || tr.Status != model.LineFailed {

@@ -1,48 +1,39 @@
 package admin
 
 import (
-	"huzhu/model"
-	"huzhu/service/audit"
-	"huzhu/service/staff"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"huzhu/model"
+	"huzhu/service/audit"
+	"huzhu/service/staff"
 )
 
 func (a *Admin) auditLog(c *fiber.Ctx, st staff.Staff) error {
-	f := audit.Filter{Actor: strings.TrimSpace(c.Query("actor")), Action: strings.TrimSpace(c.Query("action")), Limit: 100}
-	if d, err := time.ParseInLocation(time.DateOnly, c.Query("from"), model.Shanghai); err == nil {
-		f.From = d
+	q := staff.AuditQuery{Filter: audit.Filter{Actor: strings.Clone(strings.TrimSpace(c.Query("actor"))),
+		Action: strings.Clone(strings.TrimSpace(c.Query("action"))), Limit: 100}, Page: pageParam(c), Sort: strings.Clone(c.Query("sort"))}
+	from, to := strings.Clone(c.Query("from")), strings.Clone(c.Query("to"))
+	if d, err := time.ParseInLocation(time.DateOnly, from, model.Shanghai); err == nil {
+		q.Filter.From = d
+	} else {
+		from = ""
 	}
-	if d, err := time.ParseInLocation(time.DateOnly, c.Query("to"), model.Shanghai); err == nil {
-		f.To = d.AddDate(0, 0, 1)
+	if d, err := time.ParseInLocation(time.DateOnly, to, model.Shanghai); err == nil {
+		q.Filter.To = d.AddDate(0, 0, 1)
+	} else {
+		to = ""
 	}
-	page := 1
-	if p, err := strconv.Atoi(c.Query("page")); err == nil && p > 1 && p < 100000 {
-		page = p
-		f.Offset = (p - 1) * f.Limit
-	}
-	rows, total, err := a.d.Staff.AuditLog(c.UserContext(), st, f)
+	l, err := a.d.Staff.SearchAudit(c.UserContext(), st, q)
 	if err != nil {
 		return err
 	}
-	q := url.Values{"actor": {f.Actor}, "action": {f.Action}, "from": {c.Query("from")}, "to": {c.Query("to")}}
-	d := struct {
-		Rows                    []model.AuditLog
-		Total                   int64
+	filters := url.Values{"actor": {q.Filter.Actor}, "action": {q.Filter.Action}, "from": {from}, "to": {to}}
+	return a.render(c, "audit", view{Title: "审计日志", Nav: "audit", Staff: st, Data: struct {
+		List                    staff.AuditList
 		Actor, Action, From, To string
-		Prev, Next              string
-	}{Rows: rows, Total: total, Actor: f.Actor, Action: f.Action, From: c.Query("from"), To: c.Query("to")}
-	if page > 1 {
-		q.Set("page", strconv.Itoa(page-1))
-		d.Prev = prefix + "/audit?" + q.Encode()
-	}
-	if int64(f.Offset+len(rows)) < total {
-		q.Set("page", strconv.Itoa(page+1))
-		d.Next = prefix + "/audit?" + q.Encode()
-	}
-	return a.render(c, "audit", view{Title: "审计日志", Nav: "audit", Staff: st, Data: d})
+		Links                   listLinks
+	}{l, q.Filter.Actor, q.Filter.Action, from, to, newListLinks(prefix+"/audit", filters, l.Page, "at", "actor", "action", "outcome")}})
 }

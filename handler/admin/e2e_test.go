@@ -21,11 +21,12 @@ import (
 
 const chromiumPath = "/usr/bin/chromium"
 
-// TestBrowser drives the console in headless Chromium through a quarter's work: log in, upload
-// a roster and a 医保 file, compute and approve a run, export the bank files and upload the
-// bank's result, see the notices queued and ask the bot. It saves a screenshot of each main
-// page (in $HUZHU_TEST_SCREENSHOTS when set, else a temporary directory) and fails on any error
-// in the browser's console.
+// TestBrowser drives the console in headless Chromium through a quarter's work: log in, watch a
+// running job's progress bar move and its result appear, upload a roster and a 医保 file,
+// compute and approve a run, export the bank files and upload the bank's result — each long
+// step through its job page, waiting for the job to end — see the notices queued and ask the
+// bot. It saves a screenshot of each main page (in $HUZHU_TEST_SCREENSHOTS when set, else a
+// temporary directory) and fails on any error in the browser's console.
 func TestBrowser(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("HUZHU_TEST_REQUIRE_BROWSER") == "1" {
@@ -60,7 +61,7 @@ func TestBrowser(t *testing.T) {
 	downloads := t.TempDir()
 	files := t.TempDir()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	actx, acancel := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
@@ -158,24 +159,56 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click("#login button"), chromedp.WaitVisible(".figures"))
 	shot("dashboard")
 
+	// A job as staff see it while it runs: another instance's 医保 import at 3 of 8 MB. The page's
+	// script reads the job's JSON every second, moves the bar, and loads the result once it ends.
+	running := model.Job{Kind: model.JobImportMedical, Status: model.JobRunning, Stage: "读取并写入", Done: 3 << 20, Total: 8 << 20,
+		Subject: "big.csv", CreatedBy: "admin", Owner: "another-instance", HeartbeatAt: w.now, CreatedAt: w.now}
+	if err := w.db.Create(&running).Error; err != nil {
+		t.Fatal(err)
+	}
+	step("running job", chromedp.Navigate(fmt.Sprintf("%s/admin/jobs/%d", base, running.ID)), chromedp.WaitVisible("#job-bar"))
+	if s := text("#job-percent"); s != "37%" {
+		t.Errorf("running job shows %q, want 37%%", s)
+	}
+	w.db.Model(&running).Update("done", 6<<20)
+	step("the bar moves", chromedp.Poll[chromedp.Void](`document.getElementById("job-bar").value === 75 && document.getElementById("job-progress").textContent.indexOf("6.0 MB") >= 0`,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second)))
+	shot("job-running")
+	w.db.Model(&running).Updates(map[string]any{"status": model.JobDone, "done": 8 << 20, "finished_at": w.now,
+		"result": `{"batch_id":0,"file":"big.csv","rows":120000,"added":119990,"updated":0,"same":0,"bad":10,"problems":[]}`})
+	step("the job ends", chromedp.WaitVisible(`#job[data-status="done"]`), chromedp.WaitVisible("#report"))
+	if s := text("#report"); !strings.Contains(s, "119,990") {
+		t.Errorf("finished job's report = %q, want its figures", s)
+	}
+
+	// jobDone waits on a job page until the job has ended and its result shows.
+	jobDone := chromedp.WaitVisible(`#job[data-status="done"]`)
 	step("roster", chromedp.Navigate(base+"/admin/imports"), chromedp.SetValue("#kind", "roster"),
 		chromedp.SetUploadFiles("#import input[name=file]", []string{write("roster.csv", rosterCSV+"U1,,坏,110199199001010011,,\n")}),
-		chromedp.Click("#import button"), chromedp.WaitVisible("#problems"))
+		chromedp.Click("#import button"), jobDone, chromedp.WaitVisible("#problems"))
 	if s := text("#problems"); !strings.Contains(s, "校验位") {
 		t.Errorf("roster problems = %q, want the bad ID number", s)
 	}
-	shot("imports")
+	if s := text("#job-percent"); s != "100%" {
+		t.Errorf("finished import shows %q, want 100%%", s)
+	}
+	shot("job-import")
 	step("medical", chromedp.Navigate(base+"/admin/imports"), chromedp.SetValue("#kind", "medical"),
 		chromedp.SetUploadFiles("#import input[name=file]", []string{write("yb.csv", medicalCSV)}),
-		chromedp.Click("#import button"), chromedp.WaitVisible("#report"))
+		chromedp.Click("#import button"), jobDone, chromedp.WaitVisible("#report"))
+	shot("imports")
 
 	step("compute", chromedp.Navigate(base+"/admin/runs"), chromedp.SendKeys("#compute input[name=period]", "2025-Q1"),
-		chromedp.Click("#compute button"), chromedp.WaitVisible(".flash"))
+		chromedp.Click("#compute button"), jobDone, chromedp.WaitVisible("#run-link"))
+	if s := text("#report"); !strings.Contains(s, "20.00") {
+		t.Errorf("settlement job's totals = %q, want 20.00", s)
+	}
+	shot("job-settle")
 	var run model.SettlementRun
 	if err := w.db.Take(&run).Error; err != nil {
 		t.Fatalf("no run after compute: %v", err)
 	}
-	step("approve", chromedp.Click("#runs form button"), chromedp.WaitVisible(".flash"))
+	step("approve", chromedp.Navigate(base+"/admin/runs"), chromedp.Click("#runs form button"), chromedp.WaitVisible(".flash"))
 	if s := text(".flash"); !strings.Contains(s, "已审核") || !strings.Contains(s, "20.00") {
 		t.Errorf("after approval the page says %q", s)
 	}
@@ -186,8 +219,10 @@ func TestBrowser(t *testing.T) {
 	}
 	shot("run")
 
-	step("export", chromedp.Navigate(base+"/admin/payments"), chromedp.Click(fmt.Sprintf("#export-%d", run.ID)))
+	step("export", chromedp.Navigate(base+"/admin/payments"), chromedp.WaitVisible("#pay-runs"))
 	shot("payments")
+	step("export job", chromedp.Click(fmt.Sprintf("#export-%d", run.ID)), jobDone, chromedp.WaitVisible("#download"))
+	shot("job-export")
 	var guid string
 	select {
 	case guid = <-done:
@@ -199,9 +234,9 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	result := write("result.csv", string(bankResult(t, zipped)))
-	step("bank result", chromedp.SetUploadFiles("#results input[name=file]", []string{result}),
-		chromedp.Click("#results button"), chromedp.WaitVisible(".figures"))
-	if s := text(".figures"); !strings.Contains(s, "到账") {
+	step("bank result", chromedp.Navigate(base+"/admin/payments"), chromedp.SetUploadFiles("#results input[name=file]", []string{result}),
+		chromedp.Click("#results button"), jobDone, chromedp.WaitVisible("#report"))
+	if s := text("#report"); !strings.Contains(s, "到账") {
 		t.Errorf("bank result page = %q", s)
 	}
 	shot("results")
@@ -224,7 +259,7 @@ func TestBrowser(t *testing.T) {
 	}
 	shot("faq")
 
-	for _, p := range []string{"members?q=张", "policy", "audit"} {
+	for _, p := range []string{"jobs", "members?q=张", "policy", "audit"} {
 		name := strings.SplitN(p, "?", 2)[0]
 		step(name, chromedp.Navigate(base+"/admin/"+p), chromedp.WaitVisible("main h1"))
 		shot(name)

@@ -1,54 +1,58 @@
 package admin
 
 import (
-	"encoding/base64"
+	"context"
 	"fmt"
-	"html/template"
-	"huzhu/model"
-	"huzhu/service/errs"
-	"huzhu/service/importer"
-	"huzhu/service/staff"
 	"io"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"huzhu/model"
+	"huzhu/service/errs"
+	"huzhu/service/importer"
+	"huzhu/service/job"
+	"huzhu/service/staff"
 )
 
+// upload starts an import job for the form's file and sends staff to its page (or, from a
+// program, answers 202 with the job).
 func (a *Admin) upload(c *fiber.Ctx, st staff.Staff) error {
-	name, r, err := formFile(c)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	var rep importer.Report
+	var kind model.JobKind
 	switch model.ImportKind(c.FormValue("kind")) {
 	case model.ImportRoster:
-		rep, err = a.d.Importer.Roster(c.UserContext(), name, r, st.Username)
+		kind = model.JobImportRoster
 	case model.ImportMedical:
-		rep, err = a.d.Importer.Medical(c.UserContext(), name, r, st.Username)
+		kind = model.JobImportMedical
 	default:
-		return errs.Invalid("kind", "请选择导入类型", "花名册或医保数据")
+		return errs.Invalid("kind", "请选择导入类型", "花名册（roster）或医保数据（medical）")
 	}
+	name, sp, err := a.spoolUpload(c)
 	if err != nil {
 		return err
 	}
-	d := importsData{Report: &rep, Name: name, CanImport: true}
-	if len(rep.Problems) > 0 {
-		// The problems file is handed over inline: nothing about the upload stays on the server.
-		d.ProblemsCSV = template.URL("data:text/csv;charset=utf-8;base64," + base64.StdEncoding.EncodeToString(rep.CSV()))
-	}
-	return a.render(c, "imports", view{Title: "导入", Nav: "imports", Staff: st, Data: d})
-}
-
-type importsData struct {
-	Report      *importer.Report
-	Name        string
-	CanImport   bool
-	ProblemsCSV template.URL // a data: URL of Report.CSV()
+	return a.startJob(c, st, job.Spec{Kind: kind, Subject: name, Input: sp}, func(ctx context.Context, t *job.Task) (any, error) {
+		r, err := sp.Open()
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		t.Stage("读取并写入")
+		var rep importer.Report
+		if kind == model.JobImportRoster {
+			rep, err = a.d.Importer.Roster(ctx, name, r, st.Username)
+		} else {
+			rep, err = a.d.Importer.Medical(ctx, name, r, st.Username)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return newImportResult(name, rep), nil
+	})
 }
 
 func (a *Admin) imports(c *fiber.Ctx, st staff.Staff) error {
-	return a.render(c, "imports", view{Title: "导入", Nav: "imports", Staff: st, Data: importsData{CanImport: st.Can(staff.Import)}})
+	return a.render(c, "imports", view{Title: "导入", Nav: "imports", Staff: st, Data: struct{ CanImport bool }{st.Can(staff.Import)}})
 }
 
 func (a *Admin) template(c *fiber.Ctx, st staff.Staff) error {

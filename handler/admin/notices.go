@@ -22,11 +22,30 @@ func (a *Admin) notices(c *fiber.Ctx, st staff.Staff) error {
 	if err != nil {
 		return err
 	}
+	ids := make([]uint64, 0, len(failed))
+	for _, n := range failed {
+		ids = append(ids, n.MemberID)
+	}
+	names, err := a.d.Staff.MemberNames(ctx, st, ids)
+	if err != nil {
+		return err
+	}
+	rows := make([]failedNotice, 0, len(failed))
+	for _, n := range failed {
+		rows = append(rows, failedNotice{Notification: n, MemberName: names[n.MemberID]})
+	}
 	return a.render(c, "notifications", view{Title: "通知", Nav: "notifications", Staff: st, Flash: c.Query("flash"), Data: struct {
 		Counts   []notify.Count
-		Failed   []model.Notification
+		Failed   []failedNotice
 		CanRetry bool
-	}{counts, failed, st.Can(staff.RetryNotice)}})
+	}{counts, rows, st.Can(staff.RetryNotice)}})
+}
+
+// failedNotice is a failed notice with the member's masked name, empty when the member is not
+// one the staff member may see (or no longer on the roster).
+type failedNotice struct {
+	model.Notification
+	MemberName string
 }
 
 func (a *Admin) retry(c *fiber.Ctx, st staff.Staff) error {

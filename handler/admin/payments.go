@@ -3,15 +3,19 @@ package admin
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"fmt"
-	"huzhu/model"
-	"huzhu/service/errs"
-	"huzhu/service/payment"
-	"huzhu/service/staff"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"huzhu/model"
+	"huzhu/service/errs"
+	"huzhu/service/job"
+	"huzhu/service/payment"
+	"huzhu/service/staff"
 )
 
 func (a *Admin) payments(c *fiber.Ctx, st staff.Staff) error {
@@ -49,58 +53,77 @@ func (a *Admin) reissue(c *fiber.Ctx, st staff.Staff) error {
 	return c.Redirect(prefix+"/payments?flash="+url.QueryEscape(fmt.Sprintf("转账 %d 已重新排队，下次导出时发出", id)), fiber.StatusSeeOther)
 }
 
-// export answers with a zip of the bank files: they hold full account numbers, so they are
-// never kept on the server nor shown in a page.
+// export starts the export job of a run and sends staff to its page. The bank files hold full
+// account numbers: the job keeps their zip sealed for the person who exported it, for a short
+// time (job.Options.KeepFiles), and the page downloads it.
 func (a *Admin) export(c *fiber.Ctx, st staff.Staff) error {
 	id, err := strconv.ParseUint(c.FormValue("run_id"), 10, 64)
 	if err != nil {
 		return errs.Invalid("run_id", "请选择结算批次", "在列表中点“导出”")
 	}
-	ex, err := a.d.Payment.Export(c.UserContext(), id, st.Username)
-	if err != nil {
-		return err
-	}
-	if len(ex.Files) == 0 {
-		msg := "没有需要转账的明细"
-		if ex.WaitingMembers > 0 {
-			msg += fmt.Sprintf("；%d 位会员尚无收款账户", ex.WaitingMembers)
+	return a.startJob(c, st, job.Spec{Kind: model.JobExport, Subject: fmt.Sprintf("结算批次 %d", id)}, func(ctx context.Context, t *job.Task) (any, error) {
+		t.Stage("生成转账明细")
+		ex, err := a.d.Payment.Export(ctx, id, st.Username)
+		if err != nil {
+			return nil, err
 		}
-		return c.Redirect(prefix+"/payments?flash="+url.QueryEscape(msg), fiber.StatusSeeOther)
-	}
+		res := exportResult{RunID: id, WaitingMembers: ex.WaitingMembers}
+		for _, f := range ex.Files {
+			res.Files = append(res.Files, exportFile{Bank: string(f.Bank), BankLabel: f.Bank.Label(), Name: f.Name, Transfers: f.Transfers, TotalFen: f.TotalFen})
+		}
+		if len(ex.Files) == 0 {
+			return res, nil
+		}
+		t.Stage("加密保存文件")
+		b, err := zipFiles(ex.Files, a.d.Now())
+		if err != nil {
+			return nil, fmt.Errorf("export run %d: %w", id, err)
+		}
+		if err := t.Keep(ctx, fmt.Sprintf("run-%d-bank-files.zip", id), b); err != nil {
+			return nil, err
+		}
+		return res, nil
+	})
+}
+
+// zipFiles packs the bank files in one zip.
+func zipFiles(files []payment.File, at time.Time) ([]byte, error) {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	for _, f := range ex.Files {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: zip.Deflate, Modified: a.d.Now()})
+	for _, f := range files {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: zip.Deflate, Modified: at})
 		if err != nil {
-			return fmt.Errorf("export run %d: zip: %w", id, err)
+			return nil, fmt.Errorf("zip: %w", err)
 		}
 		if _, err := w.Write(f.CSV); err != nil {
-			return fmt.Errorf("export run %d: zip: %w", id, err)
+			return nil, fmt.Errorf("zip: %w", err)
 		}
 	}
 	if err := zw.Close(); err != nil {
-		return fmt.Errorf("export run %d: zip: %w", id, err)
+		return nil, fmt.Errorf("zip: %w", err)
 	}
-	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="run-%d-bank-files.zip"`, id))
-	c.Set("Cache-Control", "no-store")
-	c.Type("zip")
-	return c.Send(buf.Bytes())
+	return buf.Bytes(), nil
 }
 
+// results starts the job that applies a bank's result file and sends staff to its page.
 func (a *Admin) results(c *fiber.Ctx, st staff.Staff) error {
-	name, r, err := formFile(c)
+	name, sp, err := a.spoolUpload(c)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	rep, err := a.d.Payment.ImportResult(c.UserContext(), name, r, st.Username)
-	if err != nil {
-		return err
-	}
-	return a.render(c, "results", view{Title: "银行回盘", Nav: "payments", Staff: st, Data: struct {
-		Name   string
-		Report payment.ResultReport
-	}{name, rep}})
+	return a.startJob(c, st, job.Spec{Kind: model.JobBankResult, Subject: name, Input: sp}, func(ctx context.Context, t *job.Task) (any, error) {
+		r, err := sp.Open()
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		t.Stage("逐笔记账")
+		rep, err := a.d.Payment.ImportResult(ctx, name, r, st.Username)
+		if err != nil {
+			return nil, err
+		}
+		return newBankResult(name, rep), nil
+	})
 }
 
 func (a *Admin) reconcile(c *fiber.Ctx, st staff.Staff) error {

@@ -1,14 +1,17 @@
 package admin
 
 import (
+	"context"
 	"fmt"
-	"huzhu/model"
-	"huzhu/service/errs"
-	"huzhu/service/staff"
 	"net/url"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
+
+	"huzhu/model"
+	"huzhu/service/errs"
+	"huzhu/service/job"
+	"huzhu/service/staff"
 )
 
 type runView struct {
@@ -32,16 +35,20 @@ func (a *Admin) runs(c *fiber.Ctx, st staff.Staff) error {
 	}{out, st.Can(staff.Settle), st.Username}})
 }
 
+// compute starts the settlement job of the form's period and sends staff to its page.
 func (a *Admin) compute(c *fiber.Ctx, st staff.Staff) error {
 	p, err := a.d.Calendar.ParsePeriod(c.FormValue("period"))
 	if err != nil {
 		return errs.Invalid("period", "结算期间格式不对", "门诊按季度，如 2025-Q1；住院按月，如 2025-03")
 	}
-	r, err := a.d.Settlement.Compute(c.UserContext(), p, st.Username)
-	if err != nil {
-		return err
-	}
-	return c.Redirect(fmt.Sprintf("%s/runs?flash=%s", prefix, url.QueryEscape(fmt.Sprintf("批次 %d 已计算：%d 条，合计 %s 元", r.ID, r.Lines, r.TotalFen.YuanGrouped()))), fiber.StatusSeeOther)
+	return a.startJob(c, st, job.Spec{Kind: model.JobSettle, Subject: p.Label() + p.Class.Label()}, func(ctx context.Context, t *job.Task) (any, error) {
+		t.Stage("计算互助金")
+		r, err := a.d.Settlement.Compute(ctx, p, st.Username)
+		if err != nil {
+			return nil, err
+		}
+		return newSettleResult(r), nil
+	})
 }
 
 func (a *Admin) run(c *fiber.Ctx, st staff.Staff) error {

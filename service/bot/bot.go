@@ -115,6 +115,7 @@ func (b *Bot) KB() *KB { return b.kb }
 
 // user is who is asking. Bound workers are looked up lazily: most questions need no database.
 type user struct {
+	kb        *KB    // the knowledge base as it was when the message came: one answer, one version
 	key       string // conversation key
 	openID    string // official-account openid; "" in the terminal chat
 	memberID  uint64
@@ -198,7 +199,7 @@ func (b *Bot) awaitReply(ctx context.Context, key string) Reply {
 
 // dispatch answers a message by its type.
 func (b *Bot) dispatch(ctx context.Context, m Message) (Reply, error) {
-	u := &user{key: "oa:" + m.OpenID, openID: m.OpenID}
+	u := &user{kb: b.kb.Snapshot(), key: "oa:" + m.OpenID, openID: m.OpenID}
 	switch strings.ToLower(m.Type) {
 	case "text":
 		return b.answer(ctx, u, m.Text)
@@ -222,7 +223,7 @@ func (b *Bot) event(ctx context.Context, u *user, m Message) (Reply, error) {
 			return Reply{}, fmt.Errorf("subscribe: %w", err)
 		}
 		b.log.Info("bot: follow", "account_id", id)
-		return b.finish(b.welcome()), nil
+		return b.finish(b.welcome(u)), nil
 	case "unsubscribe":
 		id, found, err := unfollow(ctx, b.db, m.OpenID, b.now())
 		if err != nil {
@@ -248,17 +249,17 @@ func (b *Bot) event(ctx context.Context, u *user, m Message) (Reply, error) {
 }
 
 // welcome is the reply to a new follower: what the bot can do and the bind link.
-func (b *Bot) welcome() string {
+func (b *Bot) welcome(u *user) string {
 	day := model.DateOf(b.now())
-	help, _ := b.kb.Render("help", day)
-	bind, _ := b.kb.Render("bind", day)
+	help, _ := u.kb.Render("help", day)
+	bind, _ := u.kb.Render("bind", day)
 	return "感谢关注！这里可以了解北京市总工会的在职职工医疗互助保障计划（暖·互助“二次报销”）。\n\n" + help + "\n\n" + bind
 }
 
 // Chat answers one line of the terminal chat (`huzhu chat`) with the same engine as WeChat:
 // session keys the conversation state, memberID (0: none) plays a bound worker.
 func (b *Bot) Chat(ctx context.Context, session string, memberID uint64, text string) (string, error) {
-	u := &user{key: "chat:" + session, memberID: memberID, resolved: true}
+	u := &user{kb: b.kb.Snapshot(), key: "chat:" + session, memberID: memberID, resolved: true}
 	r, err := b.answer(ctx, u, text)
 	return r.Text, err
 }
@@ -313,14 +314,15 @@ func (b *Bot) answer(ctx context.Context, u *user, text string) (Reply, error) {
 	}
 	if len(c.Picks) > 0 {
 		if m := rePick.FindStringSubmatch(normalize(text)); m != nil {
-			if n, _ := strconv.Atoi(m[1]); n >= 1 && n <= len(c.Picks) {
+			// A pick whose entry staff retired since it was offered is read as a new question.
+			if n, _ := strconv.Atoi(m[1]); n >= 1 && n <= len(c.Picks) && hasEntry(u.kb, c.Picks[n-1]) {
 				b.saveConv(ctx, u, conv{})
 				return b.entry(ctx, u, c.Picks[n-1], "")
 			}
 		}
 		b.saveConv(ctx, u, conv{})
 	}
-	m := b.kb.Match(text)
+	m := u.kb.Match(text)
 	switch m.Band {
 	case BandAnswer:
 		return b.entry(ctx, u, m.Best(), text)
@@ -335,12 +337,12 @@ func (b *Bot) answer(ctx context.Context, u *user, text string) (Reply, error) {
 	b.log.Info("bot: not sure", "best", m.Best(), "confidence", round2(conf), "question", maskDigits(text))
 	var close []Hit
 	for _, h := range m.Hits {
-		if h.Confidence >= b.kb.th.Suggest/2 {
+		if h.Confidence >= u.kb.Thresholds().Suggest/2 {
 			close = append(close, h)
 		}
 	}
 	if len(close) == 0 {
-		close = b.kb.Popular()
+		close = u.kb.Popular()
 	}
 	return b.offer(ctx, u, "这个问题我不太确定，没法准确回答。您可以看看这些问题：", close,
 		"回复数字看答案；也可以拨打"+Hotline+"问工作人员。"), nil
@@ -365,7 +367,7 @@ func (b *Bot) offer(ctx context.Context, u *user, head string, hits []Hit, tail 
 
 // common lists the popular questions and a few more as numbered choices (menu 常见问题).
 func (b *Bot) common(ctx context.Context, u *user) (Reply, error) {
-	hits := b.kb.Popular()
+	hits := u.kb.Popular()
 	return b.offer(ctx, u, "常见问题：", hits, "回复数字看答案，也可以直接打字问我。"), nil
 }
 
@@ -373,7 +375,7 @@ func (b *Bot) common(ctx context.Context, u *user) (Reply, error) {
 // text is the question that led here, read for eligibility facts when the entry starts the
 // dialogue.
 func (b *Bot) entry(ctx context.Context, u *user, id, text string) (Reply, error) {
-	e, ok := b.kb.Entry(id)
+	e, ok := u.kb.Entry(id)
 	if !ok {
 		return Reply{}, fmt.Errorf("bot: no entry %q", id)
 	}
@@ -386,7 +388,7 @@ func (b *Bot) entry(ctx context.Context, u *user, id, text string) (Reply, error
 		}
 		return b.finish(s), nil
 	}
-	answer, _ := b.kb.Render(id, day)
+	answer, _ := u.kb.Render(id, day)
 	if e.Dialogue == DialogueEligibility {
 		return b.startDialogue(ctx, u, answer, text), nil
 	}
@@ -429,7 +431,7 @@ func (b *Bot) dialogue(ctx context.Context, u *user, st *dialogueState, text str
 		ok = true
 	}
 	if !ok {
-		if m := b.kb.Match(norm); isQuestion(norm) || m.Band == BandAnswer {
+		if m := u.kb.Match(norm); isQuestion(norm) || m.Band == BandAnswer {
 			return b.aside(ctx, u, st, m)
 		}
 		b.saveConv(ctx, u, conv{Dialogue: st})
@@ -452,7 +454,7 @@ func (b *Bot) dialogue(ctx context.Context, u *user, st *dialogueState, text str
 func (b *Bot) aside(ctx context.Context, u *user, st *dialogueState, m Match) (Reply, error) {
 	var ans string
 	if m.Band == BandAnswer {
-		e, _ := b.kb.Entry(m.Best())
+		e, _ := u.kb.Entry(m.Best())
 		if e.Action == ActionArrival || e.Action == ActionYearTotal || e.Action == ActionRemaining || e.Action == ActionNextDate {
 			s, err := b.personal(ctx, u, e, model.DateOf(b.now()))
 			if err != nil {
@@ -460,7 +462,7 @@ func (b *Bot) aside(ctx context.Context, u *user, st *dialogueState, m Match) (R
 			}
 			ans = s
 		} else {
-			ans, _ = b.kb.Render(e.ID, model.DateOf(b.now()))
+			ans, _ = u.kb.Render(e.ID, model.DateOf(b.now()))
 		}
 	} else {
 		ans = "这个问题我不太确定，可以拨打" + Hotline + "咨询。"
@@ -495,3 +497,8 @@ func maskDigits(s string) string {
 }
 
 func round2(f float64) float64 { return float64(int(f*100+0.5)) / 100 }
+
+func hasEntry(kb *KB, id string) bool {
+	_, ok := kb.Entry(id)
+	return ok
+}

@@ -13,7 +13,13 @@
 // filled from the policy version in force on the day of the question, so a policy change
 // changes the answers without editing the knowledge base.
 //
-// The retrieval and dialogue code (text.go, index.go, faq.go, dialogue.go) is pure. Bot adds
-// the state kept in the kv store (conversations, de-duplication of WeChat's retries) and the
-// database reads of store.go.
+// Staff edit the knowledge base in the console (service/rulebook keeps the edits): a Source is
+// the shipped file with the edits laid over it (Override, stored per entry), and Build checks it
+// exactly as the shipped file is checked. A KB is shared by the bot and the console of a process;
+// an edit is swapped in whole (KB.Swap), and the bot answers each message from one Snapshot, so an
+// answer never mixes two versions of the knowledge base.
+//
+// The retrieval and dialogue code (text.go, index.go, faq.go, override.go, dialogue.go) is pure.
+// Bot adds the state kept in the kv store (conversations, de-duplication of WeChat's retries) and
+// the database reads of store.go.
 package bot

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -52,17 +53,19 @@ type Entry struct {
 	Question  string   `yaml:"question"`
 	Phrasings []string `yaml:"phrasings"`
 	Answer    string   `yaml:"answer"`
-	Action    string   `yaml:"action"`
-	Dialogue  string   `yaml:"dialogue"`
+	Action    string   `yaml:"action,omitempty"`
+	Dialogue  string   `yaml:"dialogue,omitempty"`
+}
+
+type pin struct {
+	Entry string   `yaml:"entry"`
+	Texts []string `yaml:"texts"`
 }
 
 type faqFile struct {
 	Popular []string `yaml:"popular"`
-	Pinned  []struct {
-		Entry string   `yaml:"entry"`
-		Texts []string `yaml:"texts"`
-	} `yaml:"pinned"`
-	Entries []Entry `yaml:"entries"`
+	Pinned  []pin    `yaml:"pinned"`
+	Entries []Entry  `yaml:"entries"`
 }
 
 // Links are the texts the answers show for the {bind} and {estimate_link} placeholders: an
@@ -83,9 +86,18 @@ type Thresholds struct {
 // DefaultThresholds returns the cut-offs calibrated on the evaluation set.
 func DefaultThresholds() Thresholds { return Thresholds{Answer: 0.30, Suggest: 0.20} }
 
-// KB is a parsed, checked knowledge base with its retrieval index. It is immutable and safe for
-// concurrent use.
+// KB is a checked knowledge base with its retrieval index. It is safe for concurrent use. Its
+// content changes only through Swap, which replaces all of it at once: every method call sees
+// one whole knowledge base, and a caller that makes several calls for one answer takes a
+// Snapshot first so that an edit saved in between cannot split them.
 type KB struct {
+	cur atomic.Pointer[kbData]
+}
+
+// kbData is one immutable knowledge base.
+type kbData struct {
+	src      *Source // what it was built from, for the console's editor
+	links    Links
 	entries  []Entry
 	byID     map[string]int
 	pinned   map[string]int // compact text → entry
@@ -96,7 +108,10 @@ type KB struct {
 	versions []policy.Version
 }
 
-var placeholderRe = regexp.MustCompile(`\{[a-z_]+\}`)
+var (
+	placeholderRe = regexp.MustCompile(`\{[a-z_]+\}`)
+	idRe          = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+)
 
 // placeholders lists every placeholder an answer may use.
 func placeholders() []string {
@@ -105,18 +120,154 @@ func placeholders() []string {
 		"{ladder_max}", "{example_outpatient}", "{hotline}", "{bind}", "{estimate_link}"}
 }
 
-// ParseFAQ reads the knowledge base (config/faq.yaml), fills each answer's placeholders under
-// every policy version of versions (oldest first, as policy.Engine.Versions returns them) and
-// checks it: unique ids, known kinds, actions and placeholders, at least three phrasings per
-// entry, no phrasing in two entries, pinned texts and popular ids that exist, and every rendered
-// answer within MaxReplyBytes. The error joins every problem found.
-func ParseFAQ(data []byte, versions []policy.Version, links Links, th Thresholds) (*KB, error) {
+// Kinds returns the entry kinds, in the order the console offers them.
+func Kinds() []string { return []string{KindPlan, KindRedirect, KindPersonal, KindService} }
+
+// Actions returns the actions an entry may carry.
+func Actions() []string {
+	return []string{ActionArrival, ActionYearTotal, ActionRemaining, ActionNextDate, ActionEstimate, ActionBind, ActionMenu}
+}
+
+// Dialogues returns the dialogues an entry may start.
+func Dialogues() []string { return []string{DialogueEligibility} }
+
+// Required returns the ids of the entries the bot itself answers with (the menu's clicks, the
+// welcome of a new follower), which staff may edit but not retire.
+func Required() []string { return []string{"my_arrival", "estimate", "human", "help", "bind"} }
+
+// Problem is one thing wrong with a knowledge base, as Build reports it. Entry is the entry's id
+// ("entry #3" when it has none, "" for the pinned and popular lists), Field the key at fault (id,
+// kind, question, phrasings, answer, action, dialogue, pinned, popular), Text the problem in
+// English for the file's error and Message it in Chinese for the console.
+type Problem struct {
+	Entry   string
+	Field   string
+	Text    string
+	Message string
+}
+
+// Error returns "faq: <entry>: <text>", or "faq: <field>: <text>" for the lists.
+func (p *Problem) Error() string {
+	if p.Entry == "" {
+		return "faq: " + p.Field + ": " + p.Text
+	}
+	return "faq: " + p.Entry + ": " + p.Text
+}
+
+// Problems returns the problems inside an error of Build or ParseFAQ, none for other errors.
+func Problems(err error) []*Problem {
+	var out []*Problem
+	var walk func(error)
+	walk = func(err error) {
+		var p *Problem
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+		} else if errors.As(err, &p) {
+			out = append(out, p)
+		}
+	}
+	if err != nil {
+		walk(err)
+	}
+	return out
+}
+
+// Source is a knowledge base as text: the shipped file (config/faq.yaml), with staff's edits laid
+// over it by Put and Retire. It is a value to build from, not safe for concurrent changes; Build
+// checks it and makes the KB.
+type Source struct {
+	f faqFile
+}
+
+// ParseSource reads a knowledge-base file without checking it (Build checks). It fails only on
+// YAML that does not read, or on keys the file does not know.
+func ParseSource(data []byte) (*Source, error) {
 	var f faqFile
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("faq: not valid YAML: %w", err)
 	}
+	return &Source{f: f}, nil
+}
+
+// Clone returns a deep copy of s.
+func (s *Source) Clone() *Source {
+	c := &Source{f: faqFile{Popular: slices.Clone(s.f.Popular), Entries: make([]Entry, len(s.f.Entries))}}
+	for i, e := range s.f.Entries {
+		e.Phrasings = slices.Clone(e.Phrasings)
+		c.f.Entries[i] = e
+	}
+	for _, p := range s.f.Pinned {
+		c.f.Pinned = append(c.f.Pinned, pin{Entry: p.Entry, Texts: slices.Clone(p.Texts)})
+	}
+	return c
+}
+
+// Entry returns the entry with id.
+func (s *Source) Entry(id string) (Entry, bool) {
+	for _, e := range s.f.Entries {
+		if e.ID == id {
+			e.Phrasings = slices.Clone(e.Phrasings)
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
+// IDs returns the ids of the entries, in order.
+func (s *Source) IDs() []string {
+	ids := make([]string, len(s.f.Entries))
+	for i, e := range s.f.Entries {
+		ids[i] = e.ID
+	}
+	return ids
+}
+
+// Put replaces the entry with e's id, in its place, or adds e at the end.
+func (s *Source) Put(e Entry) {
+	e.Phrasings = slices.Clone(e.Phrasings)
+	for i := range s.f.Entries {
+		if s.f.Entries[i].ID == e.ID {
+			s.f.Entries[i] = e
+			return
+		}
+	}
+	s.f.Entries = append(s.f.Entries, e)
+}
+
+// Retire removes the entry with id, with its pinned texts and its place among the popular
+// questions, and reports whether it was there.
+func (s *Source) Retire(id string) bool {
+	i := slices.IndexFunc(s.f.Entries, func(e Entry) bool { return e.ID == id })
+	if i < 0 {
+		return false
+	}
+	s.f.Entries = slices.Delete(s.f.Entries, i, i+1)
+	s.f.Popular = slices.DeleteFunc(s.f.Popular, func(p string) bool { return p == id })
+	s.f.Pinned = slices.DeleteFunc(s.f.Pinned, func(p pin) bool { return p.Entry == id })
+	return true
+}
+
+// ParseFAQ reads the knowledge base (config/faq.yaml) and builds it: ParseSource, then Build.
+func ParseFAQ(data []byte, versions []policy.Version, links Links, th Thresholds) (*KB, error) {
+	s, err := ParseSource(data)
+	if err != nil {
+		return nil, err
+	}
+	return s.Build(versions, links, th)
+}
+
+// Build checks the knowledge base and indexes it, filling each answer's placeholders under every
+// policy version of versions (oldest first, as policy.Engine.Versions returns them). It checks:
+// ids of lowercase letters, digits and _, used once; known kinds, actions, dialogues and
+// placeholders; a question, an answer and at least three phrasings per entry; no phrasing in two
+// entries; pinned texts and popular ids that exist; and every rendered answer within
+// MaxReplyBytes. The error joins a *Problem for every problem found (see
+// Problems). s is not kept: later changes to it do not reach the KB.
+func (s *Source) Build(versions []policy.Version, links Links, th Thresholds) (*KB, error) {
 	if len(versions) == 0 {
 		return nil, errors.New("faq: no policy versions to fill the answers from")
 	}
@@ -129,8 +280,10 @@ func ParseFAQ(data []byte, versions []policy.Version, links Links, th Thresholds
 	if links.Estimate == "" {
 		links.Estimate = "打开微信小程序「暖·互助」，点「估算」"
 	}
-	kb := &KB{byID: map[string]int{}, pinned: map[string]int{}, th: th, fill: map[string]*strings.Replacer{},
-		versions: versions}
+	src := s.Clone()
+	f := src.Clone().f
+	kb := &kbData{src: src, links: links, byID: map[string]int{}, pinned: map[string]int{}, th: th,
+		fill: map[string]*strings.Replacer{}, versions: slices.Clone(versions)}
 	for i, v := range versions {
 		var prev *policy.Version
 		if i > 0 {
@@ -139,7 +292,9 @@ func ParseFAQ(data []byte, versions []policy.Version, links Links, th Thresholds
 		kb.fill[v.Code] = filler(v, prev, links)
 	}
 	var probs []error
-	bad := func(format string, a ...any) { probs = append(probs, fmt.Errorf("faq: "+format, a...)) }
+	bad := func(entry, field, message, format string, a ...any) {
+		probs = append(probs, &Problem{Entry: entry, Field: field, Text: fmt.Sprintf(format, a...), Message: message})
+	}
 	known := placeholders()
 	phrased := map[string]string{} // compact phrasing → entry id
 	for i := range f.Entries {
@@ -148,56 +303,72 @@ func ParseFAQ(data []byte, versions []policy.Version, links Links, th Thresholds
 		e.Question = strings.TrimSpace(e.Question)
 		e.Answer = strings.TrimSpace(e.Answer)
 		who := e.ID
-		if who == "" {
+		switch {
+		case e.ID == "":
 			who = fmt.Sprintf("entry #%d", i+1)
-			bad("%s: id is empty (example: id: jingka_apply)", who)
+			bad(who, "id", "条目编号不能为空", "id is empty (example: id: jingka_apply)")
+		case !idRe.MatchString(e.ID):
+			bad(who, "id", "条目编号只能用小写英文字母、数字和下划线，以字母开头，最长 64 个字符",
+				"id %q is not lowercase letters, digits and _ starting with a letter, at most 64 (example: id: jingka_apply)", e.ID)
 		}
 		if _, dup := kb.byID[e.ID]; dup && e.ID != "" {
-			bad("%s: id is used twice", who)
+			bad(who, "id", "条目编号“"+e.ID+"”已经有别的条目在用", "id is used twice")
 		}
 		kb.byID[e.ID] = i
-		if !slices.Contains([]string{KindPlan, KindRedirect, KindPersonal, KindService}, e.Kind) {
-			bad("%s: kind %q, want plan, redirect, personal or service", who, e.Kind)
+		if !slices.Contains(Kinds(), e.Kind) {
+			bad(who, "kind", "类别不对，应为 plan（计划本身）、redirect（相邻话题）、personal（个人数据）或 service（问候、帮助）",
+				"kind %q, want plan, redirect, personal or service", e.Kind)
 		}
-		if e.Question == "" || e.Answer == "" {
-			bad("%s: question and answer are required", who)
+		if e.Question == "" {
+			bad(who, "question", "标准问法不能为空", "question is required")
+		}
+		if e.Answer == "" {
+			bad(who, "answer", "回答不能为空", "answer is required")
 		}
 		if len(e.Phrasings) < 3 {
-			bad("%s: has %d phrasings, want at least 3 similar ways of asking", who, len(e.Phrasings))
+			bad(who, "phrasings", fmt.Sprintf("相似问法只有 %d 条，至少要 3 条（职工平时可能怎么问）", len(e.Phrasings)),
+				"has %d phrasings, want at least 3 similar ways of asking", len(e.Phrasings))
 		}
-		if e.Action != "" && !slices.Contains([]string{ActionArrival, ActionYearTotal, ActionRemaining, ActionNextDate,
-			ActionEstimate, ActionBind, ActionMenu}, e.Action) {
-			bad("%s: action %q is not known", who, e.Action)
+		if e.Action != "" && !slices.Contains(Actions(), e.Action) {
+			bad(who, "action", "动作“"+e.Action+"”不存在", "action %q is not known", e.Action)
 		}
-		if e.Dialogue != "" && e.Dialogue != DialogueEligibility {
-			bad("%s: dialogue %q, want %s", who, e.Dialogue, DialogueEligibility)
+		if e.Dialogue != "" && !slices.Contains(Dialogues(), e.Dialogue) {
+			bad(who, "dialogue", "对话“"+e.Dialogue+"”不存在，只能是 "+DialogueEligibility, "dialogue %q, want %s", e.Dialogue, DialogueEligibility)
 		}
 		for _, p := range placeholderRe.FindAllString(e.Answer, -1) {
 			if !slices.Contains(known, p) {
-				bad("%s: answer uses unknown placeholder %s (known: %s)", who, p, strings.Join(known, " "))
+				bad(who, "answer", "回答里的占位符 "+p+" 不存在，可用的有："+strings.Join(known, " "),
+					"answer uses unknown placeholder %s (known: %s)", p, strings.Join(known, " "))
 			}
 		}
-		for _, p := range append([]string{e.Question}, e.Phrasings...) {
+		for j, p := range append([]string{e.Question}, e.Phrasings...) {
 			c := compact(p)
+			switch {
+			case c == "" && j == 0 && e.Question != "":
+				bad(who, "question", "标准问法里没有文字（只有空格或标点）", "question has no words")
+			case c == "" && j > 0:
+				bad(who, "phrasings", "有一条相似问法是空的（只有空格或标点）", "a phrasing is empty")
+			}
 			if c == "" {
-				bad("%s: a phrasing is empty", who)
 				continue
 			}
 			if other, dup := phrased[c]; dup && other != e.ID {
-				bad("%s: phrasing %q is also in %s", who, p, other)
+				bad(who, "phrasings", fmt.Sprintf("问法“%s”和条目 %s 重复：同一个问法只能属于一条", p, other), "phrasing %q is also in %s", p, other)
 			} else if dup {
-				bad("%s: phrasing %q is given twice", who, p)
+				bad(who, "phrasings", fmt.Sprintf("问法“%s”写了两遍", p), "phrasing %q is given twice", p)
 			}
 			phrased[c] = e.ID
 		}
 		for _, v := range versions {
 			out := kb.fill[v.Code].Replace(e.Answer)
 			if n := len(out); n > MaxReplyBytes-200 {
-				bad("%s: answer under policy %s is %d bytes, want at most %d (WeChat's limit, with room for a closing line)",
-					who, v.Code, n, MaxReplyBytes-200)
+				bad(who, "answer", fmt.Sprintf("按政策 %s 填好数字后回答有 %d 字节，最多 %d 字节（微信文字回复的上限，还要留出结尾一行），请缩短",
+					v.Code, n, MaxReplyBytes-200),
+					"answer under policy %s is %d bytes, want at most %d (WeChat's limit, with room for a closing line)",
+					v.Code, n, MaxReplyBytes-200)
 			}
 			if !utf8.ValidString(out) {
-				bad("%s: answer is not valid UTF-8", who)
+				bad(who, "answer", "回答含有无法识别的字符", "answer is not valid UTF-8")
 			}
 		}
 	}
@@ -205,13 +376,14 @@ func ParseFAQ(data []byte, versions []policy.Version, links Links, th Thresholds
 	for _, p := range f.Pinned {
 		i, ok := kb.byID[p.Entry]
 		if !ok {
-			bad("pinned: entry %q does not exist", p.Entry)
+			bad("", "pinned", "固定回复指向的条目 "+p.Entry+" 不存在", "entry %q does not exist", p.Entry)
 			continue
 		}
 		for _, t := range p.Texts {
 			c := compact(t)
 			if j, dup := kb.pinned[c]; dup {
-				bad("pinned: text %q is pinned to %s and %s", t, kb.entries[j].ID, p.Entry)
+				bad("", "pinned", fmt.Sprintf("固定回复“%s”同时指向 %s 和 %s", t, kb.entries[j].ID, p.Entry),
+					"text %q is pinned to %s and %s", t, kb.entries[j].ID, p.Entry)
 			}
 			kb.pinned[c] = i
 		}
@@ -219,7 +391,7 @@ func ParseFAQ(data []byte, versions []policy.Version, links Links, th Thresholds
 	for _, id := range f.Popular {
 		i, ok := kb.byID[id]
 		if !ok {
-			bad("popular: entry %q does not exist", id)
+			bad("", "popular", "常见问题里的条目 "+id+" 不存在", "entry %q does not exist", id)
 			continue
 		}
 		kb.popular = append(kb.popular, i)
@@ -228,7 +400,9 @@ func ParseFAQ(data []byte, versions []policy.Version, links Links, th Thresholds
 		return nil, errors.Join(probs...)
 	}
 	kb.ix = buildIndex(entryDocs(kb.entries))
-	return kb, nil
+	out := &KB{}
+	out.cur.Store(kb)
+	return out, nil
 }
 
 // entryDocs returns one document per entry: the question and its phrasings as the first field,
@@ -325,10 +499,38 @@ func chineseDate(d model.Date) string {
 	return fmt.Sprintf("%d年%d月%d日", t.Year(), int(t.Month()), t.Day())
 }
 
+// Swap makes kb answer from next's content from now on (see KB). next stays usable.
+func (kb *KB) Swap(next *KB) { kb.cur.Store(next.cur.Load()) }
+
+// Rebuild builds src under versions with kb's links and thresholds, as Build does: it is how an
+// edit of the knowledge base, or a new policy version, is checked against the running one. kb is
+// not changed; Swap the result in.
+func (kb *KB) Rebuild(src *Source, versions []policy.Version) (*KB, error) {
+	d := kb.cur.Load()
+	return src.Build(versions, d.links, d.th)
+}
+
+// Snapshot returns a KB that keeps kb's present content whatever is swapped into kb later.
+func (kb *KB) Snapshot() *KB {
+	s := &KB{}
+	s.cur.Store(kb.cur.Load())
+	return s
+}
+
+// Source returns a copy of the source kb was built from.
+func (kb *KB) Source() *Source { return kb.cur.Load().src.Clone() }
+
+// Versions returns the policy versions kb fills its answers from, oldest first.
+func (kb *KB) Versions() []policy.Version { return slices.Clone(kb.cur.Load().versions) }
+
+// Thresholds returns kb's confidence cut-offs.
+func (kb *KB) Thresholds() Thresholds { return kb.cur.Load().th }
+
 // Entries returns a copy of the entries, in file order.
 func (kb *KB) Entries() []Entry {
-	out := make([]Entry, len(kb.entries))
-	for i, e := range kb.entries {
+	d := kb.cur.Load()
+	out := make([]Entry, len(d.entries))
+	for i, e := range d.entries {
 		e.Phrasings = slices.Clone(e.Phrasings)
 		out[i] = e
 	}
@@ -337,33 +539,37 @@ func (kb *KB) Entries() []Entry {
 
 // Entry returns the entry with id.
 func (kb *KB) Entry(id string) (Entry, bool) {
-	i, ok := kb.byID[id]
+	d := kb.cur.Load()
+	i, ok := d.byID[id]
 	if !ok {
 		return Entry{}, false
 	}
-	return kb.entries[i], true
+	e := d.entries[i]
+	e.Phrasings = slices.Clone(e.Phrasings)
+	return e, true
 }
 
 // Render returns the answer of entry id with its placeholders filled from the policy version in
 // force on day (the oldest version when day is before every version).
 func (kb *KB) Render(id string, day model.Date) (string, bool) {
-	i, ok := kb.byID[id]
+	d := kb.cur.Load()
+	i, ok := d.byID[id]
 	if !ok {
 		return "", false
 	}
-	return kb.replacer(day).Replace(kb.entries[i].Answer), true
+	return d.fill[d.version(day).Code].Replace(d.entries[i].Answer), true
 }
 
-// replacer returns the filler of the version in force on day.
-func (kb *KB) replacer(day model.Date) *strings.Replacer { return kb.fill[kb.version(day).Code] }
+// AnnualCap returns the annual cap of the policy version in force on day, as the answers state it.
+func (kb *KB) AnnualCap(day model.Date) model.Fen { return kb.cur.Load().version(day).AnnualCapFen }
 
 // version returns the policy version in force on day: the latest starting on or before it, or
 // the oldest when day is before every version.
-func (kb *KB) version(day model.Date) *policy.Version {
-	v := &kb.versions[0]
-	for i := range kb.versions {
-		if kb.versions[i].EffectiveFrom <= day {
-			v = &kb.versions[i]
+func (d *kbData) version(day model.Date) *policy.Version {
+	v := &d.versions[0]
+	for i := range d.versions {
+		if d.versions[i].EffectiveFrom <= day {
+			v = &d.versions[i]
 		}
 	}
 	return v
@@ -418,23 +624,24 @@ func (m Match) Best() string {
 // Match looks q up: the pinned table first (exact text, ignoring spaces and punctuation), then
 // retrieval with the thresholds. It returns at most three hits.
 func (kb *KB) Match(q string) Match {
-	if i, ok := kb.pinned[compact(q)]; ok {
-		e := kb.entries[i]
+	d := kb.cur.Load()
+	if i, ok := d.pinned[compact(q)]; ok {
+		e := d.entries[i]
 		return Match{Band: BandAnswer, Pinned: true, Hits: []Hit{{ID: e.ID, Question: e.Question, Score: 1, Confidence: 1}}}
 	}
-	res := kb.ix.search(q, 3)
+	res := d.ix.search(q, 3)
 	m := Match{Band: BandDecline, Hits: make([]Hit, len(res))}
 	for i, r := range res {
-		e := kb.entries[r.doc]
+		e := d.entries[r.doc]
 		m.Hits[i] = Hit{ID: e.ID, Question: e.Question, Score: r.score, Confidence: r.confidence}
 	}
 	if len(res) == 0 {
 		return m
 	}
 	switch c := res[0].confidence; {
-	case c >= kb.th.Answer:
+	case c >= d.th.Answer:
 		m.Band = BandAnswer
-	case c >= kb.th.Suggest:
+	case c >= d.th.Suggest:
 		m.Band = BandSuggest
 	}
 	return m
@@ -442,9 +649,10 @@ func (kb *KB) Match(q string) Match {
 
 // Popular returns the questions shown when the bot declines, in file order.
 func (kb *KB) Popular() []Hit {
-	out := make([]Hit, len(kb.popular))
-	for i, j := range kb.popular {
-		out[i] = Hit{ID: kb.entries[j].ID, Question: kb.entries[j].Question}
+	d := kb.cur.Load()
+	out := make([]Hit, len(d.popular))
+	for i, j := range d.popular {
+		out[i] = Hit{ID: d.entries[j].ID, Question: d.entries[j].Question}
 	}
 	return out
 }

@@ -60,7 +60,7 @@ func TestLeaveOneOut(t *testing.T) {
 	kb := shippedKB(t)
 	var total, right, first int
 	var misses []string
-	for i, e := range kb.entries {
+	for i, e := range kb.Entries() {
 		for j, p := range e.Phrasings {
 			entries := kb.Entries()
 			entries[i].Phrasings = append(entries[i].Phrasings[:j:j], entries[i].Phrasings[j+1:]...)

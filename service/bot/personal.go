@@ -17,7 +17,7 @@ func (b *Bot) personal(ctx context.Context, u *user, e Entry, day model.Date) (s
 		return "", err
 	}
 	if mid == 0 {
-		text, _ := b.kb.Render(e.ID, day)
+		text, _ := u.kb.Render(e.ID, day)
 		return text, nil
 	}
 	switch e.Action {
@@ -26,7 +26,7 @@ func (b *Bot) personal(ctx context.Context, u *user, e Entry, day model.Date) (s
 	case ActionYearTotal:
 		return b.yearTotal(ctx, mid, day)
 	case ActionRemaining:
-		return b.remaining(ctx, mid, day)
+		return b.remaining(ctx, u.kb, mid, day)
 	default:
 		return b.nextDate(ctx, mid)
 	}
@@ -102,7 +102,7 @@ func (b *Bot) yearTotal(ctx context.Context, memberID uint64, day model.Date) (s
 }
 
 // remaining is this year's cap under the policy in force less what was already paid.
-func (b *Bot) remaining(ctx context.Context, memberID uint64, day model.Date) (string, error) {
+func (b *Bot) remaining(ctx context.Context, kb *KB, memberID uint64, day model.Date) (string, error) {
 	year := day.Year()
 	totals, err := yearTotals(ctx, b.db, memberID, year)
 	if err != nil {
@@ -112,7 +112,7 @@ func (b *Bot) remaining(ctx context.Context, memberID uint64, day model.Date) (s
 	for _, t := range totals {
 		used += t.Sum
 	}
-	limit := b.kb.version(day).AnnualCapFen
+	limit := kb.AnnualCap(day)
 	left := max(limit-used, 0)
 	return fmt.Sprintf("%d年每人最多%s。您今年已核算%s，还可以报%s。\n还在核算中的费用没有算进去，以实际核算为准。",
 		year, yuanGrouped(limit), yuanGrouped(used), yuanGrouped(left)), nil

@@ -16,12 +16,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 
 	"huzhu/model"
 	"huzhu/service/audit"
 	"huzhu/service/errs"
 	"huzhu/service/pii"
+	"huzhu/service/progress"
 	"huzhu/service/sheet"
 )
 
@@ -110,6 +112,27 @@ type batcher[T any] interface {
 	apply(ctx context.Context, tx *gorm.DB, rows []parsed[T]) ([]outcome, []*Problem, error)
 }
 
+// retrier is a batcher that remembers things across batches and must forget what a failed
+// attempt at rows remembered before the batch is applied again.
+type retrier[T any] interface {
+	retry(rows []parsed[T])
+}
+
+// applyAttempts bounds how often a batch is applied when it lost a race with a concurrent import
+// of the same rows (see conflict): the next attempt finds them and counts them as same.
+const applyAttempts = 5
+
+// conflict reports whether err means a concurrent transaction touched the same rows: it committed
+// them first (a duplicate key), or MySQL chose this transaction as a deadlock victim (1213), or
+// TiDB found a write conflict (9007). Applying the batch again is then safe.
+func conflict(err error) bool {
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return true
+	}
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 9007)
+}
+
 type parsed[T any] struct {
 	row int
 	v   T
@@ -147,11 +170,16 @@ func label(spec []column, key string) string {
 // run is the shared loop of every import kind: read and parse in order, then apply batches on
 // up to workers connections at once (batches must then be independent: duplicates within the
 // file are caught while parsing), and report.
+//
+// Progress goes to progress.Report(ctx) once per batch: bytes read of the file's size when r
+// tells its size (Size() int64) and the rows stream from it (CSV), else rows read with the total
+// unknown (XLSX, which is read whole before its first row).
 func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name string, r io.Reader, actor string,
 	spec []column, parse func(row int, cells []string, cols map[string]int) (T, *Problem), b batcher[T], workers int) (Report, error) {
 	rep := Report{Kind: kind}
 	h := sha256.New()
-	rd, err := sheet.Open(io.TeeReader(r, h))
+	cr := &countingReader{r: r}
+	rd, err := sheet.Open(io.TeeReader(cr, h))
 	if err != nil {
 		return rep, errs.Invalid("file", "文件是空的或无法读取", "请上传 CSV 或 XLSX 文件，第一行是列名（可以先下载模板）")
 	}
@@ -171,6 +199,15 @@ func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name str
 		return rep, fmt.Errorf("import %s: %w", name, err)
 	}
 	rep.BatchID = batch.ID
+	size := sizeOf(r)
+	byBytes := size > 0 && cr.n < size // the file has not been read whole to open it
+	report := func(rows int) {
+		if byBytes {
+			progress.Report(ctx, min(cr.n, size-1), size) // 100% only once the last row is applied
+		} else {
+			progress.Report(ctx, int64(rows), 0)
+		}
+	}
 	var mu sync.Mutex // guards rep while batches apply
 	problem := func(p Problem) {
 		rep.Bad++
@@ -183,11 +220,20 @@ func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name str
 			outs  []outcome
 			probs []*Problem
 		)
-		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			var err error
-			outs, probs, err = b.apply(ctx, tx, pending)
-			return err
-		})
+		var err error
+		for attempt := 1; ; attempt++ {
+			err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+				var err error
+				outs, probs, err = b.apply(ctx, tx, pending)
+				return err
+			})
+			if !conflict(err) || attempt == applyAttempts {
+				break
+			}
+			if rb, ok := b.(retrier[T]); ok {
+				rb.retry(pending)
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("rows %d–%d: %w", pending[0].row, pending[len(pending)-1].row, err)
 		}
@@ -257,6 +303,7 @@ func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name str
 		if len(pending) == s.o.BatchSize {
 			send(pending)
 			pending = make([]parsed[T], 0, s.o.BatchSize)
+			report(row - 1)
 		}
 	}
 	if len(pending) > 0 {
@@ -266,6 +313,11 @@ func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name str
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
 		return rep, s.fail(ctx, batch.ID, name, err)
+	}
+	if byBytes {
+		progress.Report(ctx, size, size)
+	} else {
+		progress.Report(ctx, int64(rep.Rows), int64(rep.Rows))
 	}
 	slices.SortStableFunc(rep.Problems, func(a, b Problem) int { return a.Row - b.Row })
 	finished := s.now()
@@ -295,6 +347,44 @@ func (s *Service) fail(ctx context.Context, batchID uint64, name string, err err
 	_ = s.db.WithContext(context.WithoutCancel(ctx)).Model(&model.ImportBatch{}).Where("id = ?", batchID).
 		Updates(map[string]any{"status": model.ImportFailed, "finished_at": s.now()}).Error
 	return fmt.Errorf("import %s: %w", name, err)
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// sizeOf returns the size r says it has (a spooled upload, bytes.Reader, strings.Reader), or 0.
+func sizeOf(r io.Reader) int64 {
+	if s, ok := r.(interface{ Size() int64 }); ok {
+		return s.Size()
+	}
+	return 0
+}
+
+// ProblemsCSV returns the problem rows that import batch id recorded, as a CSV file for Excel
+// (UTF-8 with BOM). It returns NotFound when the batch does not exist or had no problems.
+func (s *Service) ProblemsCSV(ctx context.Context, id uint64) ([]byte, error) {
+	var b model.ImportBatch
+	err := s.db.WithContext(ctx).Select("id", "report").Take(&b, id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && b.Report == "") {
+		return nil, errs.NotFound("import.no_problems", "这次导入没有问题行")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("import batch %d: %w", id, err)
+	}
+	out := []byte(b.Report)
+	if !bytes.HasPrefix(out, []byte("\ufeff")) {
+		out = append([]byte("\ufeff"), out...)
+	}
+	return out, nil
 }
 
 func truncate(s string, n int) string {

@@ -239,7 +239,10 @@ func (a *rosterApplier) apply(ctx context.Context, tx *gorm.DB, rows []parsed[ro
 			continue
 		}
 		a.seen[key] = r.row
-		u, p := a.union(tx, r.v)
+		u, p, err := a.union(tx, r.v)
+		if err != nil {
+			return nil, nil, err
+		}
 		if p != nil {
 			probs[i] = p
 			continue
@@ -334,27 +337,41 @@ func (a *rosterApplier) loadUnions(tx *gorm.DB, rows []parsed[rosterRow]) error 
 	return nil
 }
 
-// union returns the row's union, creating it when the row names a new code with a name.
-func (a *rosterApplier) union(tx *gorm.DB, v rosterRow) (model.Union, *Problem) {
+// union returns the row's union, creating it when the row names a new code with a name. An
+// error fails the batch: a duplicate key means a concurrent import created the union first, and
+// the batch is applied again (see retry).
+func (a *rosterApplier) union(tx *gorm.DB, v rosterRow) (model.Union, *Problem, error) {
 	if u, ok := a.unions[v.unionCode]; ok {
 		if u.ID == 0 {
-			return u, &Problem{Column: label(a.spec, "union_code"), Message: fmt.Sprintf("没有编码为“%s”的工会；新的工会请同时填写工会名称", v.unionCode)}
+			return u, &Problem{Column: label(a.spec, "union_code"), Message: fmt.Sprintf("没有编码为“%s”的工会；新的工会请同时填写工会名称", v.unionCode)}, nil
 		}
-		return u, nil
+		return u, nil, nil
 	}
 	if strings.TrimSpace(v.unionName) == "" {
 		a.unions[v.unionCode] = model.Union{Code: v.unionCode} // remembered as unknown for the other rows
-		return model.Union{}, &Problem{Column: label(a.spec, "union_code"), Message: fmt.Sprintf("没有编码为“%s”的工会；新的工会请同时填写工会名称", v.unionCode)}
+		return model.Union{}, &Problem{Column: label(a.spec, "union_code"), Message: fmt.Sprintf("没有编码为“%s”的工会；新的工会请同时填写工会名称", v.unionCode)}, nil
 	}
 	u := model.Union{Code: v.unionCode, Name: truncate(v.unionName, 128), PaysDues: true}
 	if v.dues != nil {
 		u.PaysDues = *v.dues
 	}
 	if err := tx.Create(&u).Error; err != nil {
-		return u, &Problem{Column: label(a.spec, "union_code"), Message: "无法新建这个工会：" + err.Error()}
+		return u, nil, fmt.Errorf("create union %s: %w", v.unionCode, err)
 	}
 	a.unions[u.Code] = u
-	return u, nil
+	return u, nil, nil
+}
+
+// retry forgets what a failed attempt at rows remembered: the rows it took as seen, and the
+// unions it created or looked up (created ones were rolled back with it).
+func (a *rosterApplier) retry(rows []parsed[rosterRow]) {
+	for _, r := range rows {
+		key, _ := strconv.ParseUint(a.s.cipher.Hash(pii.KindIDNumber, r.v.id)[:16], 16, 64)
+		if a.seen[key] == r.row {
+			delete(a.seen, key)
+		}
+	}
+	clear(a.unions)
 }
 
 // duesChange applies a row's 单位上解经费 to an existing union.

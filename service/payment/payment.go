@@ -18,6 +18,7 @@ import (
 	"huzhu/service/errs"
 	"huzhu/service/notify"
 	"huzhu/service/pii"
+	"huzhu/service/progress"
 )
 
 // JingCardBank is the bank that pays 京卡 holders (assumed; the seeds do not name the issuer).
@@ -64,7 +65,8 @@ const fileHeader = "转账编号,收款银行,账户类型,户名,账号,金额(
 // Export creates transfers for every approved or re-issued line of the run that has none and
 // returns the files to send to the banks. Exporting again only picks up lines that became
 // payable since (re-issues, newly registered accounts); with nothing to pay it returns no files.
-// It returns NotFound for an unknown run and Conflict for a run that is not approved.
+// It returns NotFound for an unknown run and Conflict for a run that is not approved. Progress
+// (members done of members to pay) goes to progress.Report(ctx).
 func (s *Service) Export(ctx context.Context, runID uint64, actor string) (Export, error) {
 	var out Export
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -95,7 +97,11 @@ func (s *Service) Export(ctx context.Context, runID uint64, actor string) (Expor
 		now := s.now()
 		files := map[model.Bank]*fileBuilder{}
 		var order []model.Bank
-		for _, group := range byMember(lines) {
+		groups := byMember(lines)
+		for i, group := range groups {
+			if i%200 == 0 {
+				progress.Report(ctx, int64(i), int64(len(groups)))
+			}
 			m := members[group[0].MemberID]
 			acct, ok, err := s.account(m)
 			if err != nil {
@@ -140,6 +146,7 @@ func (s *Service) Export(ctx context.Context, runID uint64, actor string) (Expor
 			}
 			fb.add(t, m.Name, acct, label)
 		}
+		progress.Report(ctx, int64(len(groups)), int64(len(groups)))
 		for _, b := range order {
 			f, err := files[b].finish(tx)
 			if err != nil {

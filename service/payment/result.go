@@ -16,6 +16,7 @@ import (
 	"huzhu/model"
 	"huzhu/service/audit"
 	"huzhu/service/errs"
+	"huzhu/service/progress"
 	"huzhu/service/sheet"
 )
 
@@ -56,10 +57,14 @@ const maxResultRows = 2_000_000
 // are optional. Each good row is applied in its own transaction with its notice; each bad row
 // is reported and changes nothing. It returns an Invalid error only when the file as a whole
 // cannot be read (no header, missing columns).
+//
+// Progress goes to progress.Report(ctx): bytes read of the file's size when r tells its size
+// (Size() int64) and rows stream from it (CSV), else rows done with the total unknown.
 func (s *Service) ImportResult(ctx context.Context, name string, r io.Reader, actor string) (ResultReport, error) {
 	var rep ResultReport
 	h := sha256.New()
-	rd, err := sheet.Open(io.TeeReader(r, h))
+	cr := &countingReader{r: r}
+	rd, err := sheet.Open(io.TeeReader(cr, h))
 	if err != nil {
 		return rep, errs.Invalid("file", "结果文件是空的或无法读取", "请上传银行返回的 CSV 或 XLSX 文件，第一行是列名：转账编号,结果,原因,到账时间")
 	}
@@ -77,10 +82,30 @@ func (s *Service) ImportResult(ctx context.Context, name string, r io.Reader, ac
 		return rep, fmt.Errorf("import result %s: %w", name, err)
 	}
 	rep.BatchID = batch.ID
-	for {
+	size := int64(0)
+	if sz, ok := r.(interface{ Size() int64 }); ok {
+		size = sz.Size()
+	}
+	byBytes := size > 0 && cr.n < size // rows stream: the file was not read whole to open it
+	report := func(final bool) {
+		switch {
+		case byBytes && final:
+			progress.Report(ctx, size, size)
+		case byBytes:
+			progress.Report(ctx, min(cr.n, size-1), size) // 100% only once the last row is applied
+		case final:
+			progress.Report(ctx, int64(rep.Rows), int64(rep.Rows))
+		default:
+			progress.Report(ctx, int64(rep.Rows), 0)
+		}
+	}
+	for read := 1; ; read++ {
 		row, rec, err := rd.Next()
 		if errors.Is(err, io.EOF) {
 			break
+		}
+		if read%100 == 0 {
+			report(false)
 		}
 		if err != nil {
 			rep.Problems = append(rep.Problems, Problem{row, "", err.Error()})
@@ -113,6 +138,7 @@ func (s *Service) ImportResult(ctx context.Context, name string, r io.Reader, ac
 			rep.Unchanged++
 		}
 	}
+	report(true)
 	finished := s.now()
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Model(&batch).Updates(map[string]any{"file_sha256": hex.EncodeToString(h.Sum(nil)), "status": model.ImportDone,
@@ -278,6 +304,18 @@ func problemsCSV(ps []Problem) string {
 	}
 	w.Flush()
 	return b.String()
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func truncate(s string, n int) string {

@@ -7,14 +7,23 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"huzhu/model"
 	"huzhu/service/errs"
 )
 
-// Engine computes payouts under a fixed set of policy versions. Build it with New; it is
-// immutable once built and safe for concurrent use.
+// Engine computes payouts under a set of policy versions. Build it with New. It is safe for
+// concurrent use, and the one Engine of a process is shared by every service that pays or
+// explains (settlement, estimates, the bot): Swap replaces its versions in place, so that a
+// version staff add in the console reaches all of them at once without a restart.
 type Engine struct {
+	set atomic.Pointer[versionSet]
+}
+
+// versionSet is the immutable set an Engine computes with. A computation loads it once, so it
+// never mixes two sets.
+type versionSet struct {
 	versions []Version // ascending by EffectiveFrom
 }
 
@@ -35,13 +44,21 @@ func New(versions []Version) (*Engine, error) {
 		vs[i] = v.clone()
 	}
 	slices.SortFunc(vs, func(a, b Version) int { return strings.Compare(string(a.EffectiveFrom), string(b.EffectiveFrom)) })
-	return &Engine{versions: vs}, nil
+	e := &Engine{}
+	e.set.Store(&versionSet{versions: vs})
+	return e, nil
 }
+
+// Swap makes e compute with next's versions from now on. A Compute, At or Versions call that
+// started before uses the old versions throughout, one that starts after uses the new ones; none
+// sees a mix. next stays usable and shares its versions with e (they are never modified).
+func (e *Engine) Swap(next *Engine) { e.set.Store(next.set.Load()) }
 
 // Versions returns copies of the engine's versions, oldest first.
 func (e *Engine) Versions() []Version {
-	vs := make([]Version, len(e.versions))
-	for i, v := range e.versions {
+	s := e.set.Load()
+	vs := make([]Version, len(s.versions))
+	for i, v := range s.versions {
 		vs[i] = v.clone()
 	}
 	return vs
@@ -50,19 +67,19 @@ func (e *Engine) Versions() []Version {
 // At returns a copy of the version in force on d: the latest one whose EffectiveFrom is on or
 // before d. It returns false when d is before every version or is not a valid date.
 func (e *Engine) At(d model.Date) (Version, bool) {
-	v := e.at(d)
+	v := e.set.Load().at(d)
 	if v == nil {
 		return Version{}, false
 	}
 	return v.clone(), true
 }
 
-func (e *Engine) at(d model.Date) *Version {
+func (s *versionSet) at(d model.Date) *Version {
 	if !validDate(d) {
 		return nil
 	}
 	// The first version starting after d; the one before it is in force.
-	i, _ := slices.BinarySearchFunc(e.versions, d, func(v Version, d model.Date) int {
+	i, _ := slices.BinarySearchFunc(s.versions, d, func(v Version, d model.Date) int {
 		if v.EffectiveFrom <= d {
 			return -1
 		}
@@ -71,7 +88,41 @@ func (e *Engine) at(d model.Date) *Version {
 	if i == 0 {
 		return nil
 	}
-	return &e.versions[i-1]
+	return &s.versions[i-1]
+}
+
+// Extend returns a new Engine with e's versions and v, checked as a version staff add in the
+// console: v must be valid (as New checks it), use a code no version has, and start after today
+// and after every existing version, because the past is never rewritten (approved runs were paid
+// under the versions then in force, and a re-run must give the same lines). e is not changed;
+// Swap the result in to use it. The error is an *errs.Error of KindInvalid: policy.bad_version
+// (field "body", every problem listed in the message), policy.code_taken (field "code") or
+// policy.not_future (field "effective_from").
+func (e *Engine) Extend(v Version, today model.Date) (*Engine, error) {
+	if probs := checkVersion(v, "", nil); len(probs) > 0 {
+		return nil, &errs.Error{Kind: errs.KindInvalid, Code: "policy.bad_version", Field: "body",
+			Message: "政策版本有误，没有保存：\n" + errors.Join(probs...).Error(),
+			Fix:     "按提示逐项改正（每项写明了字段和示例），再保存"}
+	}
+	cur := e.set.Load().versions
+	last := cur[len(cur)-1]
+	for _, o := range cur {
+		if o.Code == v.Code {
+			return nil, &errs.Error{Kind: errs.KindInvalid, Code: "policy.code_taken", Field: "code",
+				Message: fmt.Sprintf("版本代码“%s”已被“%s”使用", v.Code, o.Name), Fix: "换一个没有用过的代码，例如生效年月 2027-01"}
+		}
+	}
+	switch {
+	case v.EffectiveFrom <= today:
+		return nil, &errs.Error{Kind: errs.KindInvalid, Code: "policy.not_future", Field: keyEffectiveFrom,
+			Message: fmt.Sprintf("新版本的开始日期 %s 不晚于今天（%s）：已经发生的账单不能改用新规则", v.EffectiveFrom, today),
+			Fix:     "开始日期请填今天以后的日期"}
+	case v.EffectiveFrom <= last.EffectiveFrom:
+		return nil, &errs.Error{Kind: errs.KindInvalid, Code: "policy.not_future", Field: keyEffectiveFrom,
+			Message: fmt.Sprintf("新版本的开始日期 %s 不晚于现有最新版本“%s”的开始日期 %s", v.EffectiveFrom, last.Name, last.EffectiveFrom),
+			Fix:     "新版本只能接在最新版本之后；开始日期请晚于 " + string(last.EffectiveFrom)}
+	}
+	return New(append(slices.Clone(cur), v))
 }
 
 // BonusKind is a status that raises a worker's claim ratios by the version's BonusBP.
@@ -195,6 +246,7 @@ type Result struct {
 // or a prior year is malformed (policy.bad_facts, policy.bad_prior). Field names the culprit:
 // "record:<RecordID>", "bonuses[<index>]" or "prior:<year>".
 func (e *Engine) Compute(in Input) (Result, error) {
+	set := e.set.Load()
 	if err := checkFacts(in.Facts); err != nil {
 		return Result{}, err
 	}
@@ -208,7 +260,7 @@ func (e *Engine) Compute(in Input) (Result, error) {
 	versions := make([]*Version, len(bills))
 	seen := make(map[uint64]bool, len(bills))
 	for i, b := range bills {
-		v, err := e.checkBill(b, seen)
+		v, err := set.checkBill(b, seen)
 		if err != nil {
 			return Result{}, err
 		}
@@ -230,7 +282,7 @@ func (e *Engine) Compute(in Input) (Result, error) {
 
 func recordField(id uint64) string { return fmt.Sprintf("record:%d", id) }
 
-func (e *Engine) checkBill(b Bill, seen map[uint64]bool) (*Version, error) {
+func (s *versionSet) checkBill(b Bill, seen map[uint64]bool) (*Version, error) {
 	field := recordField(b.RecordID)
 	invalid := func(code, msg, fix string) error {
 		return &errs.Error{Kind: errs.KindInvalid, Code: code, Field: field, Message: msg, Fix: fix}
@@ -249,12 +301,12 @@ func (e *Engine) checkBill(b Bill, seen map[uint64]bool) (*Version, error) {
 	case b.SelfPay1Fen > maxFen || b.AboveCapFen > maxFen:
 		return nil, invalid("policy.bad_bill", fmt.Sprintf("账单 %d 的金额过大，无法计算", b.RecordID), "请核对自付一和超封顶线金额")
 	}
-	v := e.at(b.Date)
-	if v == nil && len(e.versions) == 0 {
+	v := s.at(b.Date)
+	if v == nil && len(s.versions) == 0 {
 		return nil, invalid("policy.no_version", "尚未配置互助政策，无法计算", "请先在政策管理中添加政策版本")
 	}
 	if v == nil {
-		first := e.versions[0]
+		first := s.versions[0]
 		return nil, invalid("policy.no_version",
 			fmt.Sprintf("账单 %d 的日期 %s 早于最早的互助政策（%s起），无法计算", b.RecordID, chineseDate(b.Date), chineseDate(first.EffectiveFrom)),
 			"请核对账单日期；如确需计算，请先在政策管理中添加适用的政策版本")

@@ -19,16 +19,20 @@ const (
 	AskBot         Action = "ask_bot"          // try the FAQ bot
 	DownloadFiles  Action = "download_files"   // bank files with full account numbers
 	ViewAllFigures Action = "view_all_figures" // figures of every union
+	EditFAQ        Action = "edit_faq"         // add, change and retire the bot's knowledge-base entries
+	EditPolicy     Action = "edit_policy"      // add a policy version
+	ManageStaff    Action = "manage_staff"     // create, change, disable staff accounts and reset passwords
 )
 
 // can lists who may do what: admin everything, operator the plan's work, union their own
-// members, auditor reading only.
+// members, auditor reading only. What the plan pays and answers (policy versions, the bot's
+// knowledge base) and who may use the console are the 市总's to change: admin only.
 func can(r model.Role, a Action) bool {
 	switch r {
 	case model.RoleAdmin:
 		return true
 	case model.RoleOperator:
-		return true
+		return a != EditFAQ && a != EditPolicy && a != ManageStaff
 	case model.RoleUnion:
 		switch a {
 		case ViewMembers, UnbindMember, AskBot:

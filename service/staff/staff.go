@@ -104,21 +104,29 @@ type NewUser struct {
 	Password    string
 }
 
-// CreateUser creates an account with a bcrypt hash of the password. It returns Invalid for a bad
-// username, role, union code or a short password, and Conflict when the username is taken.
+// CreateUser creates an account with a bcrypt hash of the password (the command line's way; the
+// console uses CreateAccount). It returns Invalid for a bad username, display name, role, union
+// code or a short password, and Conflict when the username is taken.
 func (s *Service) CreateUser(ctx context.Context, u NewUser, actor string) (model.AdminUser, error) {
+	return s.createUser(ctx, u, nil, audit.Entry{Actor: actor})
+}
+
+// createUser creates the account and writes entry (action, target and detail filled in) in the
+// same transaction. check, when not nil, runs first inside the transaction.
+func (s *Service) createUser(ctx context.Context, u NewUser, check func(tx *gorm.DB) error, entry audit.Entry) (model.AdminUser, error) {
 	u.Username = strings.TrimSpace(u.Username)
+	u.UnionCode = strings.TrimSpace(u.UnionCode)
 	if u.Username == "" || len(u.Username) > 64 || strings.ContainsAny(u.Username, " \t\r\n") {
 		return model.AdminUser{}, errs.Invalid("username", "用户名不能为空、不能含空格，最长 64 个字符", "例如 zhangsan")
+	}
+	if err := checkDisplayName(u.DisplayName); err != nil {
+		return model.AdminUser{}, err
 	}
 	if !u.Role.Valid() {
 		return model.AdminUser{}, errs.Invalid("role", "角色不对", "可选 admin、operator、union、auditor")
 	}
-	if utf8.RuneCountInString(u.Password) < s.o.MinPasswordLen {
-		return model.AdminUser{}, errs.Invalidf("password", "请换一个更长的密码", "密码至少 %d 位", s.o.MinPasswordLen)
-	}
-	if len(u.Password) > 72 {
-		return model.AdminUser{}, errs.Invalid("password", "密码最长 72 个字节", "请换一个短一些的密码")
+	if err := s.checkPassword(u.Password); err != nil {
+		return model.AdminUser{}, err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(u.Password), s.o.BcryptCost)
 	if err != nil {
@@ -126,20 +134,16 @@ func (s *Service) CreateUser(ctx context.Context, u NewUser, actor string) (mode
 	}
 	row := model.AdminUser{Username: u.Username, DisplayName: strings.TrimSpace(u.DisplayName), PasswordHash: string(hash), Role: u.Role}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		switch {
-		case u.Role == model.RoleUnion && u.UnionCode == "":
-			return errs.Invalid("union_code", "基层工会账号必须指定工会编码", "例如 --union-code U0001")
-		case u.Role != model.RoleUnion && u.UnionCode != "":
-			return errs.Invalid("union_code", "只有基层工会账号才有工会编码", "去掉 --union-code，或把角色改为 union")
-		case u.UnionCode != "":
-			var un model.Union
-			if err := tx.Where("code = ?", u.UnionCode).Take(&un).Error; errors.Is(err, gorm.ErrRecordNotFound) {
-				return errs.Invalid("union_code", "没有这个工会编码", "请先导入花名册，再用其中的工会编码")
-			} else if err != nil {
-				return fmt.Errorf("find union: %w", err)
+		if check != nil {
+			if err := check(tx); err != nil {
+				return err
 			}
-			row.UnionID = un.ID
 		}
+		id, err := unionOf(tx, u.Role, u.UnionCode)
+		if err != nil {
+			return err
+		}
+		row.UnionID = id
 		var n int64
 		if err := tx.Model(&model.AdminUser{}).Where("username = ?", u.Username).Count(&n).Error; err != nil {
 			return fmt.Errorf("check username: %w", err)
@@ -150,8 +154,9 @@ func (s *Service) CreateUser(ctx context.Context, u NewUser, actor string) (mode
 		if err := tx.Create(&row).Error; err != nil {
 			return fmt.Errorf("insert: %w", err)
 		}
-		return audit.Write(ctx, tx, s.now(), audit.Entry{Actor: actor, Action: "staff.create", Target: fmt.Sprintf("staff:%d", row.ID),
-			Detail: map[string]any{"username": row.Username, "role": row.Role}, UnionID: row.UnionID})
+		entry.Action, entry.Target = "staff.create", fmt.Sprintf("staff:%d", row.ID)
+		entry.Detail, entry.UnionID = map[string]any{"username": row.Username, "role": row.Role, "union_code": u.UnionCode}, row.UnionID
+		return audit.Write(ctx, tx, s.now(), entry)
 	})
 	if err != nil {
 		if _, ok := errs.As(err); ok {
@@ -171,6 +176,16 @@ type Session struct {
 type sessionData struct {
 	UserID uint64 `json:"uid"`
 	CSRF   string `json:"csrf"`
+	// Password is a fingerprint of the account's password hash when the session opened: a
+	// password reset changes the hash and so ends every session of the account at once.
+	Password string `json:"pw"`
+}
+
+// passwordPrint is the fingerprint of a password hash kept in sessions. It is a hash of the
+// bcrypt hash, so a session store that leaks gives nothing to try passwords against.
+func passwordPrint(hash string) string {
+	h := sha256.Sum256([]byte("huzhu-session:" + hash))
+	return hex.EncodeToString(h[:12])
 }
 
 // errBadLogin is the one answer for an unknown user, a wrong password and a disabled account, so
@@ -242,7 +257,7 @@ func (s *Service) Login(ctx context.Context, username, password, ip string) (Ses
 		return Session{}, out
 	}
 	token, csrf := randomToken(), randomToken()
-	b, _ := json.Marshal(sessionData{UserID: u.ID, CSRF: csrf})
+	b, _ := json.Marshal(sessionData{UserID: u.ID, CSRF: csrf, Password: passwordPrint(u.PasswordHash)})
 	if err := s.kv.Set(ctx, sessionKey(token), b, s.o.SessionTTL); err != nil {
 		return Session{}, fmt.Errorf("login: save session: %w", err)
 	}
@@ -255,7 +270,9 @@ func (s *Service) Login(ctx context.Context, username, password, ip string) (Ses
 }
 
 // Authenticate returns the staff member of a session token and renews the session. It returns
-// Unauthenticated for an unknown or expired token and for an account disabled since.
+// Unauthenticated for an unknown or expired token, and for an account disabled or given a new
+// password since the session opened (the session is then deleted). The role and union are read
+// afresh on every call, so a change by an admin applies to the next request.
 func (s *Service) Authenticate(ctx context.Context, token string) (Staff, error) {
 	none := errs.New(errs.KindUnauthenticated, "staff.no_session", "请先登录")
 	if token == "" {
@@ -278,7 +295,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Staff, error)
 	} else if err != nil {
 		return Staff{}, fmt.Errorf("authenticate: load user: %w", err)
 	}
-	if u.Disabled {
+	if u.Disabled || subtle.ConstantTimeCompare([]byte(d.Password), []byte(passwordPrint(u.PasswordHash))) != 1 {
 		_ = s.kv.Del(ctx, sessionKey(token))
 		return Staff{}, none
 	}
@@ -343,4 +360,42 @@ func clip(s string) string {
 		s = s[:64]
 	}
 	return s
+}
+
+// checkPassword enforces the length rules of a new password.
+func (s *Service) checkPassword(pw string) error {
+	if utf8.RuneCountInString(pw) < s.o.MinPasswordLen {
+		return errs.Invalid("password", fmt.Sprintf("密码至少 %d 位", s.o.MinPasswordLen), "请换一个更长的密码")
+	}
+	if len(pw) > 72 {
+		return errs.Invalid("password", "密码最长 72 个字节", "请换一个短一些的密码")
+	}
+	return nil
+}
+
+func checkDisplayName(name string) error {
+	if utf8.RuneCountInString(strings.TrimSpace(name)) > 64 || strings.ContainsAny(name, "\r\n") {
+		return errs.Invalid("display_name", "显示名最长 64 个字，不能换行", "例如 张三（办事处）")
+	}
+	return nil
+}
+
+// unionOf returns the union id an account of role has: the union with code for RoleUnion, which
+// needs one, and 0 for the other roles, which may not have one.
+func unionOf(tx *gorm.DB, role model.Role, code string) (uint64, error) {
+	switch {
+	case role == model.RoleUnion && code == "":
+		return 0, errs.Invalid("union_code", "基层工会账号必须指定工会编码", "请填写花名册里的工会编码，例如 U0001")
+	case role != model.RoleUnion && code != "":
+		return 0, errs.Invalid("union_code", "只有基层工会账号才有工会编码", "请清空工会编码，或把角色改为基层工会")
+	case code == "":
+		return 0, nil
+	}
+	var un model.Union
+	if err := tx.Where("code = ?", code).Take(&un).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+		return 0, errs.Invalid("union_code", "没有这个工会编码", "请先导入花名册，再用其中的工会编码")
+	} else if err != nil {
+		return 0, fmt.Errorf("find union: %w", err)
+	}
+	return un.ID, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -181,6 +182,18 @@ func TestRoles(t *testing.T) {
 		{model.RoleUnion, staff.ViewAllFigures, "", false},
 		{model.RoleOperator, staff.DownloadFiles, "", true},
 		{model.RoleAuditor, staff.DownloadFiles, "", false},
+		{model.RoleAdmin, staff.EditFAQ, "", true},
+		{model.RoleAdmin, staff.EditPolicy, "", true},
+		{model.RoleAdmin, staff.ManageStaff, "", true},
+		{model.RoleOperator, staff.EditFAQ, "", false},
+		{model.RoleOperator, staff.EditPolicy, "", false},
+		{model.RoleOperator, staff.ManageStaff, "", false},
+		{model.RoleOperator, staff.AskBot, "", true},
+		{model.RoleAuditor, staff.EditFAQ, "", false},
+		{model.RoleAuditor, staff.EditPolicy, "", false},
+		{model.RoleAuditor, staff.ManageStaff, "", false},
+		{model.RoleUnion, staff.EditFAQ, "", false},
+		{model.RoleUnion, staff.ManageStaff, "", false},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.role)+"/"+string(tc.act), func(t *testing.T) {
@@ -239,5 +252,164 @@ func TestMembersAreScopedAndMasked(t *testing.T) {
 	logs, total, err := f.s.AuditLog(ctx, union, audit.Filter{Action: "member."})
 	if err != nil || total != 1 || logs[0].Actor != "u1" || logs[0].UnionID != u1.ID {
 		t.Errorf("audit for unbind = %+v, %d, %v", logs, total, err)
+	}
+}
+
+// login signs username in and returns the staff member of the session with its token.
+func (f fixture) login(t *testing.T, username, password string) (staff.Staff, string) {
+	t.Helper()
+	sess, err := f.s.Login(context.Background(), username, password, "10.0.0.9")
+	if err != nil {
+		t.Fatalf("Login(%s) = %v", username, err)
+	}
+	return sess.Staff, sess.Token
+}
+
+func wantCode(t *testing.T, what string, err error, kind errs.Kind, code string) {
+	t.Helper()
+	if e, ok := errs.As(err); !ok || e.Kind != kind || e.Code != code || e.Message == "" {
+		t.Errorf("%s = %v, want %v %s", what, err, kind, code)
+	}
+}
+
+func TestAccounts(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a1 := f.mustCreate(t, staff.NewUser{Username: "a1", DisplayName: "市总一", Role: model.RoleAdmin})
+	f.mustCreate(t, staff.NewUser{Username: "op", Role: model.RoleOperator})
+	me, myToken := f.login(t, "a1", pw)
+	op, _ := f.login(t, "op", pw)
+
+	u, err := f.s.CreateAccount(ctx, me, staff.NewUser{Username: "new1", DisplayName: "新人", Role: model.RoleUnion, UnionCode: "U1", Password: pw}, "1.1.1.1")
+	if err != nil {
+		t.Fatalf("CreateAccount = %v", err)
+	}
+	_, err = f.s.CreateAccount(ctx, op, staff.NewUser{Username: "x", Role: model.RoleAdmin, Password: pw}, "1.1.1.1")
+	wantCode(t, "operator CreateAccount", err, errs.KindForbidden, "staff.forbidden")
+	_, err = f.s.CreateAccount(ctx, me, staff.NewUser{Username: "x", DisplayName: strings.Repeat("长", 65), Role: model.RoleAdmin, Password: pw}, "ip")
+	wantCode(t, "CreateAccount with a long name", err, errs.KindInvalid, "invalid.display_name")
+
+	rows, err := f.s.Accounts(ctx, me)
+	if err != nil || len(rows) != 3 || rows[0].Username != "a1" || rows[1].Username != "new1" || rows[1].UnionCode != "U1" || rows[1].UnionName != "一厂工会" {
+		t.Fatalf("Accounts = %+v, %v; want admins first, the union's code and name", rows, err)
+	}
+	if _, err := f.s.Accounts(ctx, op); errs.KindOf(err) != errs.KindForbidden {
+		t.Errorf("operator Accounts = %v, want Forbidden", err)
+	}
+	if _, err := f.s.Account(ctx, me, 999); errs.KindOf(err) != errs.KindNotFound {
+		t.Errorf("Account(999) = %v, want NotFound", err)
+	}
+
+	// The new account signs in, then its role and union change: the next request sees them.
+	st, token := f.login(t, "new1", pw)
+	if st.Role != model.RoleUnion || st.UnionCode != "U1" {
+		t.Fatalf("new account = %+v", st)
+	}
+	err = f.s.ChangeAccount(ctx, me, u.ID, staff.AccountChange{DisplayName: "改名", Role: model.RoleUnion, UnionCode: "U2"}, "ip")
+	if err != nil {
+		t.Fatalf("ChangeAccount = %v", err)
+	}
+	if st, err := f.s.Authenticate(ctx, token); err != nil || st.UnionCode != "U2" || st.DisplayName != "改名" {
+		t.Errorf("after the change the session is %+v, %v; want union U2", st, err)
+	}
+	wantCode(t, "union role without a code", f.s.ChangeAccount(ctx, me, u.ID, staff.AccountChange{Role: model.RoleUnion}, "ip"),
+		errs.KindInvalid, "invalid.union_code")
+	wantCode(t, "operator with a code", f.s.ChangeAccount(ctx, me, u.ID, staff.AccountChange{Role: model.RoleOperator, UnionCode: "U1"}, "ip"),
+		errs.KindInvalid, "invalid.union_code")
+	if err := f.s.ChangeAccount(ctx, me, u.ID, staff.AccountChange{Role: model.RoleAuditor}, "ip"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := f.s.Authenticate(ctx, token); st.Role != model.RoleAuditor || st.UnionID != 0 {
+		t.Errorf("after the role change the session is %+v, want an auditor without a union", st)
+	}
+
+	// Disabling ends the session at once; enabling lets the account in again.
+	if err := f.s.SetDisabled(ctx, me, u.ID, true, "ip"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.Authenticate(ctx, token); errs.KindOf(err) != errs.KindUnauthenticated {
+		t.Errorf("session of a disabled account = %v, want Unauthenticated", err)
+	}
+	if _, err := f.s.Login(ctx, "new1", pw, "ip"); errs.KindOf(err) != errs.KindUnauthenticated {
+		t.Errorf("login of a disabled account = %v", err)
+	}
+	if err := f.s.SetDisabled(ctx, me, u.ID, false, "ip"); err != nil {
+		t.Fatal(err)
+	}
+	_, token = f.login(t, "new1", pw)
+
+	// A password reset ends every session of the account, and the old password stops working.
+	wantCode(t, "short password", f.s.ResetPassword(ctx, me, u.ID, "short", "ip"), errs.KindInvalid, "invalid.password")
+	if err := f.s.ResetPassword(ctx, me, u.ID, "another long password", "ip"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.Authenticate(ctx, token); errs.KindOf(err) != errs.KindUnauthenticated {
+		t.Errorf("session after a password reset = %v, want Unauthenticated", err)
+	}
+	if _, err := f.s.Login(ctx, "new1", pw, "ip"); errs.KindOf(err) != errs.KindUnauthenticated {
+		t.Errorf("old password after a reset = %v, want refused", err)
+	}
+	f.login(t, "new1", "another long password")
+
+	// An admin keeps their own role and account; the last admin stays.
+	wantCode(t, "demote self", f.s.ChangeAccount(ctx, me, a1.ID, staff.AccountChange{Role: model.RoleOperator}, "ip"), errs.KindConflict, "staff.self")
+	wantCode(t, "disable self", f.s.SetDisabled(ctx, me, a1.ID, true, "ip"), errs.KindConflict, "staff.self")
+	if st, err := f.s.Authenticate(ctx, myToken); err != nil || st.Role != model.RoleAdmin {
+		t.Fatalf("own session after refused changes = %+v, %v", st, err)
+	}
+	a2 := f.mustCreate(t, staff.NewUser{Username: "a2", Role: model.RoleAdmin})
+	two, _ := f.login(t, "a2", pw)
+	if err := f.s.SetDisabled(ctx, me, a2.ID, true, "ip"); err != nil {
+		t.Fatal(err)
+	}
+	// a2 was disabled, so it no longer acts as an admin, even with a session opened before.
+	wantCode(t, "a disabled admin acts", f.s.SetDisabled(ctx, two, a1.ID, true, "ip"), errs.KindForbidden, "staff.forbidden")
+	if err := f.s.SetDisabled(ctx, me, a2.ID, false, "ip"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.ChangeAccount(ctx, two, a1.ID, staff.AccountChange{Role: model.RoleOperator}, "ip"); err != nil {
+		t.Fatalf("a2 demotes a1 = %v", err)
+	}
+	// a2 is now the last admin, and cannot demote or disable themselves; a1 is no admin any more.
+	wantCode(t, "the last admin demotes themselves", f.s.ChangeAccount(ctx, two, a2.ID, staff.AccountChange{Role: model.RoleOperator}, "ip"),
+		errs.KindConflict, "staff.self")
+	wantCode(t, "a demoted admin acts", f.s.ChangeAccount(ctx, me, a2.ID, staff.AccountChange{Role: model.RoleOperator}, "ip"),
+		errs.KindForbidden, "staff.forbidden")
+
+	var n int64
+	f.db.Model(&model.AuditLog{}).Where("action IN ? AND actor IN ?", []string{"staff.create", "staff.update", "staff.disable", "staff.enable", "staff.password_reset"},
+		[]string{"a1", "a2"}).Count(&n)
+	if n != 9 {
+		t.Errorf("audit rows of the admins' changes = %d, want 9", n)
+	}
+	var rows2 []model.AuditLog
+	f.db.Where("action = ?", "staff.password_reset").Find(&rows2)
+	for _, r := range rows2 {
+		if strings.Contains(r.Detail, "another long password") {
+			t.Error("the audit log holds the new password")
+		}
+	}
+}
+
+// TestAdminsDemoteEachOther: two admins demote each other at the same moment; the changes are
+// serialized and the second actor is no admin by then, so one admin always remains.
+func TestAdminsDemoteEachOther(t *testing.T) {
+	for round := range 5 {
+		f := newFixture(t)
+		ctx := context.Background()
+		a := f.mustCreate(t, staff.NewUser{Username: "a", Role: model.RoleAdmin})
+		b := f.mustCreate(t, staff.NewUser{Username: "b", Role: model.RoleAdmin})
+		sa, _ := f.login(t, "a", pw)
+		sb, _ := f.login(t, "b", pw)
+		var wg sync.WaitGroup
+		var errA, errB error
+		wg.Go(func() { errA = f.s.ChangeAccount(ctx, sa, b.ID, staff.AccountChange{Role: model.RoleAuditor}, "ip") })
+		wg.Go(func() { errB = f.s.SetDisabled(ctx, sb, a.ID, true, "ip") })
+		wg.Wait()
+		var admins int64
+		f.db.Model(&model.AdminUser{}).Where("role = ? AND disabled = ?", model.RoleAdmin, false).Count(&admins)
+		if admins != 1 || (errA == nil) == (errB == nil) {
+			t.Errorf("round %d: enabled admins = %d, errors %v / %v; want one admin left and one change refused", round, admins, errA, errB)
+		}
 	}
 }

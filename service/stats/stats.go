@@ -1,6 +1,7 @@
 // Package stats gives the plan's public figures — members covered, workers helped, payouts and
 // money paid, per year — the way the union publishes them ("覆盖职工428万人，累计受助职工253万人、
-// 2055万人次"). Only counts and sums leave this package, never a person.
+// 2055万人次"), and for staff a year by union, by claim type and by month of arrival (the plan's
+// or one union's). Only counts and sums leave this package, never a person.
 package stats
 
 import (
@@ -78,8 +79,17 @@ func (s *Service) Overview(ctx context.Context) (Overview, error) {
 	return o, nil
 }
 
-// Invalidate drops the cached overview, for callers that just changed the figures.
-func (s *Service) Invalidate(ctx context.Context) error { return s.kv.Del(ctx, cacheKey) }
+// Invalidate drops the cached overview and every cached monthly series, for callers that just
+// changed the figures.
+func (s *Service) Invalidate(ctx context.Context) error {
+	if _, err := s.kv.Incr(ctx, genKey, 0); err != nil {
+		return fmt.Errorf("stats: invalidate: %w", err)
+	}
+	if err := s.kv.Del(ctx, cacheKey); err != nil {
+		return fmt.Errorf("stats: invalidate: %w", err)
+	}
+	return nil
+}
 
 func (s *Service) compute(ctx context.Context) (Overview, error) {
 	db := s.db.WithContext(ctx)

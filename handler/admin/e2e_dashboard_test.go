@@ -1,0 +1,174 @@
+package admin_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"huzhu/model"
+)
+
+// TestBrowserDashboard loads the dashboard's charts and a member page in headless Chromium as
+// an admin and as a union's staff, checks that the bars are drawn and styled (the CSP lets
+// neither inline styles nor scripts through, so a mistake shows as a console error or an
+// unstyled bar), saves screenshots (in $HUZHU_TEST_SCREENSHOTS when set) and fails on any
+// error in the browser's console.
+func TestBrowserDashboard(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("HUZHU_TEST_REQUIRE_BROWSER") == "1" {
+			t.Fatalf("HUZHU_TEST_REQUIRE_BROWSER=1 but %s is missing (apt-get install -y chromium)", chromiumPath)
+		}
+		t.Skipf("%s not found: skipping the browser test (apt-get install -y chromium; HUZHU_TEST_REQUIRE_BROWSER=1 makes this a failure)", chromiumPath)
+	}
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	w := newWorld(t)
+	zhang, li := w.memberID("张一"), w.memberID("李二")
+	for m := 1; m <= 11; m++ {
+		w.arrivedLine(zhang, model.ClaimOutpatient, model.Fen(m*123_400), time.Date(2025, time.Month(m), 10, 10, 0, 0, 0, model.Shanghai))
+	}
+	w.arrivedLine(li, model.ClaimInpatient, 20_065_300, time.Date(2025, 6, 30, 9, 0, 0, 0, model.Shanghai))
+	w.arrivedLine(li, model.ClaimSpecialInpatient, 5_000_000, time.Date(2025, 7, 2, 9, 0, 0, 0, model.Shanghai))
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- w.app.Listener(ln) }()
+	t.Cleanup(func() {
+		if err := w.app.ShutdownWithTimeout(5 * time.Second); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		<-served
+	})
+	base := "http://" + ln.Addr().String()
+	shots := os.Getenv("HUZHU_TEST_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	} else if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	actx, acancel := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1280, 900),
+		chromedp.UserDataDir(t.TempDir()))...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer func() {
+		bcancel()
+		if err := chromedp.Cancel(bctx); err != nil && !errors.Is(err, context.Canceled) {
+			t.Logf("closing the browser: %v", err)
+		}
+	}()
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start %s: %v", chromiumPath, err)
+	}
+	var mu sync.Mutex
+	var consoleErrors []string
+	messages := chromedp.Console(bctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				mu.Lock()
+				consoleErrors = append(consoleErrors, m.String()+" at "+m.URL)
+				mu.Unlock()
+			}
+		}
+	}()
+
+	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, scancel := context.WithTimeout(bctx, 15*time.Second)
+		defer scancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			html, _ := chromedp.Run(bctx, chromedp.OuterHTML("main"))
+			t.Fatalf("%s: %v\npage: %.1500s", name, err, html)
+		}
+	}
+	shot := func(name string) {
+		t.Helper()
+		b, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name+".png"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// bars returns the drawn heights of a chart's bars, in CSS pixels, and the fill the style
+	// sheet gave the first one.
+	bars := func(id string) ([]float64, string) {
+		t.Helper()
+		hs, err := chromedp.Run(bctx, chromedp.Evaluate[[]float64](
+			`Array.from(document.querySelectorAll('#`+id+` .bar rect')).map(r => r.getBoundingClientRect().height)`))
+		if err != nil {
+			t.Fatalf("bars of %s: %v", id, err)
+		}
+		fill, err := chromedp.Run(bctx, chromedp.Evaluate[string](
+			`(() => { const r = document.querySelector('#`+id+` .bar rect'); return r ? getComputedStyle(r).fill : ''; })()`))
+		if err != nil {
+			t.Fatalf("fill of %s: %v", id, err)
+		}
+		return hs, fill
+	}
+	login := func(user string) {
+		t.Helper()
+		step("login "+user, chromedp.Navigate(base+"/admin/login"), chromedp.WaitVisible("#login"),
+			chromedp.SendKeys("#username", user), chromedp.SendKeys("#password", password),
+			chromedp.Click("#login button"), chromedp.WaitVisible(".figures"))
+	}
+
+	login("admin")
+	step("dashboard 2025", chromedp.Navigate(base+"/admin/?year=2025"), chromedp.WaitVisible("#chart-month-paid"))
+	hs, fill := bars("chart-month-paid")
+	if len(hs) != 12 || hs[5] <= hs[4] || hs[11] != 0 || hs[0] <= 0 {
+		t.Errorf("monthly bars drawn %v px, want 12 with June the tallest so far and December empty", hs)
+	}
+	if fill != "rgb(198, 40, 40)" {
+		t.Errorf("bar fill = %q, want charts.css's rgb(198, 40, 40)", fill)
+	}
+	if hs, _ := bars("chart-by-type"); len(hs) != 3 {
+		t.Errorf("claim-type bars = %v, want 3", hs)
+	}
+	shot("dashboard-charts")
+	step("member", chromedp.Navigate(fmt.Sprintf("%s/admin/members/%d?sort=-amount", base, zhang)), chromedp.WaitVisible("#payouts"))
+	if s, err := chromedp.Run(bctx, chromedp.Text("#payouts")); err != nil || !strings.Contains(s, "京卡 尾号0001") || !strings.Contains(s, "13,574.00") {
+		t.Errorf("member payouts = %q, %v; want the largest (13,574.00) first, to the masked 京卡", s, err)
+	}
+	shot("member-detail")
+
+	login("u1")
+	step("union dashboard", chromedp.Navigate(base+"/admin/?year=2025&union=U2"), chromedp.WaitVisible("#chart-month-paid"))
+	if s, err := chromedp.Run(bctx, chromedp.Text("main")); err != nil || strings.Contains(s, "第二工会") || !strings.Contains(s, "第一工会") {
+		t.Errorf("union dashboard shows another union, or not its own: %v", err)
+	}
+	if hs, _ := bars("chart-month-paid"); len(hs) != 12 {
+		t.Errorf("union's monthly bars = %v, want 12", hs)
+	}
+	shot("dashboard-union")
+
+	time.Sleep(100 * time.Millisecond) // let the last console messages arrive
+	mu.Lock()
+	defer mu.Unlock()
+	if len(consoleErrors) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(consoleErrors, "\n"))
+	}
+	t.Logf("screenshots in %s", shots)
+}

@@ -1,0 +1,223 @@
+package admin_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"huzhu/model"
+)
+
+// TestBrowserManage drives the console's editing pages in headless Chromium as an admin: it
+// edits an FAQ entry and asks the bot, which then chooses the entry and gives the new answer;
+// adds a policy version; and creates a staff account. It saves a screenshot of each page (in
+// $HUZHU_TEST_SCREENSHOTS when set, else a temporary directory) and fails on any error in the
+// browser's console (the CSP lets no inline script or style through, so a mistake shows there).
+func TestBrowserManage(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("HUZHU_TEST_REQUIRE_BROWSER") == "1" {
+			t.Fatalf("HUZHU_TEST_REQUIRE_BROWSER=1 but %s is missing (apt-get install -y chromium)", chromiumPath)
+		}
+		t.Skipf("%s not found: skipping the browser test (apt-get install -y chromium; HUZHU_TEST_REQUIRE_BROWSER=1 makes this a failure)", chromiumPath)
+	}
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	w, rules := newManageWorld(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- w.app.Listener(ln) }()
+	t.Cleanup(func() {
+		if err := w.app.ShutdownWithTimeout(5 * time.Second); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		<-served
+	})
+	base := "http://" + ln.Addr().String()
+	shots := os.Getenv("HUZHU_TEST_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	} else if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	actx, acancel := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1280, 900),
+		chromedp.UserDataDir(t.TempDir()))...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer func() {
+		bcancel()
+		if err := chromedp.Cancel(bctx); err != nil && !errors.Is(err, context.Canceled) {
+			t.Logf("closing the browser: %v", err)
+		}
+	}()
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start %s: %v", chromiumPath, err)
+	}
+	var mu sync.Mutex
+	var consoleErrors []string
+	messages := chromedp.Console(bctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				mu.Lock()
+				consoleErrors = append(consoleErrors, m.String()+" at "+m.URL)
+				mu.Unlock()
+			}
+		}
+	}()
+	// Forms with data-confirm open a confirm(); a person would click 确定.
+	dialogs := chromedp.Events(bctx, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			_, _ = chromedp.Call(bctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+
+	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, scancel := context.WithTimeout(bctx, 20*time.Second)
+		defer scancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			html, _ := chromedp.Run(bctx, chromedp.OuterHTML("main"))
+			t.Fatalf("%s: %v\npage: %.1500s", name, err, html)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(bctx, chromedp.Text(sel))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	value := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(bctx, chromedp.Value(sel))
+		if err != nil {
+			t.Fatalf("value of %s: %v", sel, err)
+		}
+		return s
+	}
+	shot := func(name string) {
+		t.Helper()
+		b, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name+".png"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	step("sign in", chromedp.Navigate(base+"/admin/login"), chromedp.WaitVisible("#login"),
+		chromedp.SendKeys("#username", "admin"), chromedp.SendKeys("#password", password),
+		chromedp.Click("#login button"), chromedp.WaitVisible("main h1"))
+
+	// FAQ: a question the shipped knowledge base answers only by a neighbour, then the edit.
+	const q = "一年到顶能拿多少钱"
+	const newAnswer = "浏览器里改过的回答：每人每年最多{cap}。"
+	step("faq list", chromedp.Navigate(base+"/admin/faq"), chromedp.WaitVisible("#entries"))
+	shot("manage_faq_list")
+	step("open cap", chromedp.Click(`#entries a[href="/admin/faq/cap"]`), chromedp.WaitVisible("#entry"))
+	phrasings := value(`#entry textarea[name=phrasings]`)
+	step("edit cap", chromedp.SetValue(`#entry textarea[name=answer]`, newAnswer),
+		chromedp.SetValue(`#entry textarea[name=phrasings]`, phrasings+"\n"+q),
+		chromedp.Click("#entry button[type=submit]"), chromedp.WaitVisible(".flash"))
+	if s := text("#preview"); !strings.Contains(s, "浏览器里改过的回答：每人每年最多200653元。") {
+		t.Errorf("preview after the save = %q", s)
+	}
+	shot("manage_faq_entry")
+	step("ask", chromedp.Navigate(base+"/admin/faq"), chromedp.SendKeys("#ask input[name=q]", q),
+		chromedp.Click("#ask button"), chromedp.WaitVisible("#answer"))
+	if s := text("#chosen"); s != "cap" {
+		t.Errorf("the bot chose %q, want the edited entry cap", s)
+	}
+	if s := text("#answer"); !strings.Contains(s, "浏览器里改过的回答") {
+		t.Errorf("the bot answers %q, want the new answer", s)
+	}
+	shot("manage_faq_ask")
+	// A refused edit answers 400, which Chromium reports in the console: that one is expected.
+	mu.Lock()
+	before := len(consoleErrors)
+	mu.Unlock()
+	step("bad edit", chromedp.Navigate(base+"/admin/faq/cap"), chromedp.WaitVisible("#entry"),
+		chromedp.SetValue(`#entry textarea[name=phrasings]`, "只有一条"),
+		chromedp.Click("#entry button[type=submit]"), chromedp.WaitVisible("#form-error"))
+	if s := text("#form-error"); !strings.Contains(s, "至少要 3 条") {
+		t.Errorf("error of a bad edit = %q", s)
+	}
+	shot("manage_faq_error")
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	if n := len(consoleErrors); n == before+1 && strings.Contains(consoleErrors[n-1], "status of 400") {
+		consoleErrors = consoleErrors[:before]
+	}
+	mu.Unlock()
+
+	// Policy: the draft with a new cap.
+	step("policy", chromedp.Navigate(base+"/admin/policy"), chromedp.Click("#add-version summary"), chromedp.WaitVisible("#version-form"))
+	draft := value("#version-form textarea[name=body]")
+	if !strings.Contains(draft, `value: "200653.00"`) {
+		t.Fatalf("draft = %.500s", draft)
+	}
+	step("add version", chromedp.SetValue("#version-form textarea[name=body]", strings.Replace(draft, `value: "200653.00"`, `value: "250000.00"`, 1)),
+		chromedp.Click("#version-form button[type=submit]"), chromedp.WaitVisible(".flash"))
+	if s := text("#version-2025-08"); !strings.Contains(s, "250,000.00") || !strings.Contains(s, "假定") {
+		t.Errorf("new version card = %.300s", s)
+	}
+	if v, _ := rules.Engine().At("2025-09-01"); v.AnnualCapFen != 25_000_000 {
+		t.Errorf("the running engine's cap on 2025-09-01 = %d", v.AnnualCapFen)
+	}
+	shot("manage_policy")
+
+	// Staff: a new union account.
+	step("staff", chromedp.Navigate(base+"/admin/staff"), chromedp.WaitVisible("#create-account"))
+	step("create account", chromedp.SendKeys("#create-account input[name=username]", "li.union"),
+		chromedp.SendKeys("#create-account input[name=display_name]", "李（第一工会）"),
+		chromedp.SetValue("#create-account select[name=role]", "union"),
+		chromedp.SendKeys("#create-account input[name=union_code]", "U1"),
+		chromedp.SendKeys("#create-account input[name=password]", "a long first password"),
+		chromedp.Click("#create-account button[type=submit]"), chromedp.WaitVisible(".flash"))
+	if s := text("#accounts"); !strings.Contains(s, "li.union") || !strings.Contains(s, "第一工会") {
+		t.Errorf("accounts after creating = %q", s)
+	}
+	shot("manage_staff")
+	var u model.AdminUser
+	if err := w.db.Where("username = ?", "li.union").Take(&u).Error; err != nil || u.Role != model.RoleUnion {
+		t.Fatalf("created account = %+v, %v", u, err)
+	}
+	step("account page", chromedp.Click(`#accounts a[href$="/`+strconv.FormatUint(u.ID, 10)+`"]`), chromedp.WaitVisible("#change-account"))
+	shot("manage_staff_account")
+
+	time.Sleep(100 * time.Millisecond) // let the last console messages arrive
+	mu.Lock()
+	defer mu.Unlock()
+	if len(consoleErrors) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(consoleErrors, "\n"))
+	}
+	t.Logf("screenshots in %s", shots)
+}
