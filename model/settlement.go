@@ -51,7 +51,7 @@ type PayoutLine struct {
 	AmountFen   Fen        `gorm:"not null"` // what the plan pays for this record
 	Eligible    bool       `gorm:"not null"` // false: kept with Reason, amount 0
 	Reason      string     `gorm:"size:255"`
-	Explanation string     `gorm:"type:text"` // JSON steps from the policy engine
+	Explanation string     `gorm:"type:text"` // the policy engine's steps: policy.EncodeSteps, read with policy.DecodeSteps
 	Status      LineStatus `gorm:"size:16;not null;index"`
 	TransferID  uint64     `gorm:"index"`
 	ArrivedAt   *time.Time

@@ -2,7 +2,6 @@ package payout
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -288,9 +287,11 @@ func (s *Service) Detail(ctx context.Context, memberID, lineID uint64) (Detail, 
 		Totals: s.totals(l.Year, sums[l.Year], today),
 	}
 	if l.Explanation != "" {
-		if err := json.Unmarshal([]byte(l.Explanation), &d.Steps); err != nil {
-			return Detail{}, fmt.Errorf("payout %d: explanation: %w", lineID, err)
+		steps, err := policy.DecodeSteps(l.Explanation)
+		if err != nil {
+			return Detail{}, fmt.Errorf("payout %d: %w", lineID, err)
 		}
+		d.Steps = steps
 	}
 	if n := len(chain); n > 0 {
 		t := chain[n-1]

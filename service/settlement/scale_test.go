@@ -8,10 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 
 	"huzhu/config"
 	"huzhu/model"
@@ -20,6 +24,7 @@ import (
 	"huzhu/service/kv"
 	"huzhu/service/pii"
 	"huzhu/service/policy"
+	"huzhu/service/progress"
 	"huzhu/service/store"
 	"huzhu/service/store/storetest"
 )
@@ -32,6 +37,10 @@ import (
 // It writes N/2 members straight into the database, then imports a CSV of N 医保 records (two
 // outpatient visits a member in 2026-Q2) through the importer and computes the quarter, and
 // reports the time and the peak resident memory of each phase (VmHWM, reset between phases).
+// For the settlement it also reports where the time went: this process's CPU, the database
+// server's CPU (all of it, and on MariaDB that of this test's connections alone, which other work
+// on the machine does not inflate), the server's counters and the time per kind of statement.
+// HUZHU_SCALE_CPUPROFILE=<file> writes a CPU profile of the settlement.
 func TestScale(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("HUZHU_SCALE_BENCH"))
 	if n <= 0 {
@@ -112,22 +121,62 @@ func TestScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	cal := calendar.New(model.Shanghai)
-	chunk, _ := strconv.Atoi(os.Getenv("HUZHU_SCALE_CHUNK"))     // members per transaction; 0 takes the default
+	p, _ := cal.ParsePeriod("2026-Q2")
+	chunk, _ := strconv.Atoi(os.Getenv("HUZHU_SCALE_CHUNK"))     // records per transaction; 0 takes the default
 	workers, _ := strconv.Atoi(os.Getenv("HUZHU_SCALE_WORKERS")) // chunks at once; 0 takes the default
 	svc := New(db, engine, cal, kv.NewMemory(nil), Options{ChunkSize: chunk, Workers: workers}, clock, nil)
-	p, _ := cal.ParsePeriod("2026-Q2")
+	settleOnce(t, db, svc, p, n, members)
+}
+
+// settleOnce computes period p with svc and reports its time, peak memory and CPU.
+func settleOnce(t *testing.T, db *gorm.DB, svc *Service, p calendar.Period, n, members int) {
+	t.Helper()
 	runtime.GC()
 	resetPeak()
-	start = time.Now()
+	if path := os.Getenv("HUZHU_SCALE_CPUPROFILE"); path != "" {
+		pf, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	}
+	sqlt := timeSQL(t, db)
+	defer sqlt.unregister(t, db)
+	if storetest.Backend() == "mysql" {
+		warmPool(t, db, svc.o.Workers+4)
+	}
+	var (
+		mu                  sync.Mutex
+		reports             int
+		lastDone, lastTotal int64
+	)
+	ctx := progress.With(context.Background(), func(done, total int64) {
+		mu.Lock()
+		reports++
+		lastDone, lastTotal = done, total
+		mu.Unlock()
+	})
+	before := takeGauges(t, db)
+	start := time.Now()
 	run, err := svc.Compute(ctx, p, "bench")
 	if err != nil {
 		t.Fatal(err)
 	}
-	took = time.Since(start)
-	t.Logf("settle (%d workers): %d records, %d members, %s in %s (%.0f records/s), peak RSS %d MB",
-		svc.o.Workers, run.RecordsIn, run.Members, run.TotalFen.YuanGrouped(), took.Round(time.Millisecond), float64(run.RecordsIn)/took.Seconds(), peakMB())
+	took := time.Since(start)
+	pprof.StopCPUProfile()
+	takeGauges(t, db).logSince(t, before, took)
+	sqlt.log(t)
+	t.Logf("settle (%d records a chunk, %d workers): %d records, %d members, %s in %s (%.0f records/s), peak RSS %d MB",
+		svc.o.ChunkSize, svc.o.Workers, run.RecordsIn, run.Members, run.TotalFen.YuanGrouped(), took.Round(time.Millisecond),
+		float64(run.RecordsIn)/took.Seconds(), peakMB())
 	if run.RecordsIn != int64(n) || run.Members != int64(members) {
 		t.Errorf("run = %+v", run)
+	}
+	if lastDone != int64(members) || lastTotal != int64(members) {
+		t.Errorf("last of %d progress reports: %d of %d members, want %d of %d", reports, lastDone, lastTotal, members, members)
 	}
 }
 

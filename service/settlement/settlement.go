@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,12 +20,12 @@ import (
 	"huzhu/service/kv"
 	"huzhu/service/notify"
 	"huzhu/service/policy"
-	"huzhu/service/store"
+	"huzhu/service/progress"
 )
 
 // Options tune a Service. Zero values take the defaults in brackets.
 type Options struct {
-	ChunkSize int           // members computed per transaction [500]
+	ChunkSize int           // records settled per transaction; a member's records are never split [1000]
 	Workers   int           // chunks computed at once, each on its own connection [4]
 	LockTTL   time.Duration // how long a computation may hold the lock before others may take it [30m]
 }
@@ -46,7 +45,7 @@ type Service struct {
 // may compute); now is the clock.
 func New(db *gorm.DB, engine *policy.Engine, cal *calendar.Calendar, kvs kv.Store, o Options, now func() time.Time, log *slog.Logger) *Service {
 	if o.ChunkSize <= 0 {
-		o.ChunkSize = 500
+		o.ChunkSize = 1000
 	}
 	if o.Workers <= 0 {
 		o.Workers = 4
@@ -67,7 +66,9 @@ const lockKey = "settlement:compute"
 
 // Compute (re)computes the draft run of period p and returns it with its totals. It returns a
 // Conflict error when the run is already approved (its lines are frozen) or another computation
-// is in progress, and Invalid when the period has not ended yet.
+// is in progress, and Invalid when the period has not ended yet. It reports its progress to ctx
+// (see service/progress) in members: after each chunk the members done so far and the members
+// that had unsettled records when it started, ending with done equal to total.
 func (s *Service) Compute(ctx context.Context, p calendar.Period, actor string) (model.SettlementRun, error) {
 	if p.IsZero() {
 		return model.SettlementRun{}, errs.Invalid("period", "没有指定核算期", "例如 2025-Q1（门诊）或 2025-03（住院）")
@@ -85,32 +86,77 @@ func (s *Service) Compute(ctx context.Context, p calendar.Period, actor string) 
 	if err != nil {
 		return model.SettlementRun{}, err
 	}
-	if err := s.computeAll(ctx, run.ID, p); err != nil {
+	t, err := s.computeAll(ctx, run.ID, p)
+	if err != nil {
 		return run, fmt.Errorf("settle %s: %w", p, err)
 	}
-	return s.finish(ctx, run.ID, actor)
+	return s.finish(ctx, run.ID, t, actor)
 }
 
-// computeAll computes every chunk of members with unsettled records, Options.Workers chunks at a
-// time. Chunks hold disjoint members, and a member's year-to-date comes only from other runs, so
-// chunks are independent; each commits alone. The first failure stops the rest and is returned.
-func (s *Service) computeAll(ctx context.Context, runID uint64, p calendar.Period) error {
+// chunk is a set of members with unsettled records, found ahead of the transaction that settles
+// them.
+type chunk struct {
+	records []uint64 // ids, by member then id
+	members []uint64 // ascending
+}
+
+// totals are what a computation wrote, summed over its chunks.
+type totals struct {
+	lines, rejected, members int64 // members with at least one line
+	amount                   model.Fen
+}
+
+func (t *totals) add(o totals) {
+	t.lines += o.lines
+	t.rejected += o.rejected
+	t.members += o.members
+	t.amount += o.amount
+}
+
+// computeAll settles every unsettled record of the period in chunks, Options.Workers chunks at a
+// time, while the next chunk is being found. Chunks hold disjoint members, and a member's
+// year-to-date comes only from other runs, so chunks are independent; each commits alone. The
+// first failure stops the rest and is returned. Since every line of the run is written here
+// (openDraft deleted the earlier ones, and the lock keeps other computations out), the totals of
+// the chunks are the run's.
+func (s *Service) computeAll(ctx context.Context, runID uint64, p calendar.Period) (totals, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	types := claimTypesOf(p.Class)
-	chunks := make(chan []uint64)
+	types, last := claimTypesOf(p.Class), p.Last()
+	total, err := s.countPendingMembers(ctx, types, last)
+	if err != nil {
+		return totals{}, fmt.Errorf("count members: %w", err)
+	}
+	var (
+		mu   sync.Mutex // guards sum and done, and keeps the progress reports in order
+		sum  totals
+		done int64
+	)
+	progress.Report(ctx, 0, total)
+	lw, err := newLineWriter(ctx, s.db)
+	if err != nil {
+		return totals{}, err
+	}
+	defer lw.Close()
+	chunks := make(chan chunk, 1) // the next chunk is found while the workers write
 	var wg sync.WaitGroup
 	for range s.o.Workers {
 		wg.Go(func() {
-			for ids := range chunks {
+			w := s.newWorker(runID, types, last, lw.forWorker())
+			for c := range chunks {
 				if ctx.Err() != nil {
 					continue // drain: the producer stops at the next chunk
 				}
-				if err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-					return s.computeChunk(ctx, tx, runID, ids, types, p.Last())
-				}); err != nil {
-					cancel(fmt.Errorf("members %d–%d: %w", ids[0], ids[len(ids)-1], err))
+				t, err := w.settle(ctx, c)
+				if err != nil {
+					cancel(fmt.Errorf("members %d–%d: %w", c.members[0], c.members[len(c.members)-1], err))
+					continue
 				}
+				mu.Lock()
+				sum.add(t)
+				done += int64(len(c.members))
+				progress.Report(ctx, done, max(total, done))
+				mu.Unlock()
 			}
 		})
 	}
@@ -121,26 +167,33 @@ func (s *Service) computeAll(ctx context.Context, runID uint64, p calendar.Perio
 	for ctx.Err() == nil {
 		// Members of chunks still in flight have ids up to after, so the cursor never hands
 		// out a member twice.
-		ids, err := s.pendingMembers(ctx, types, p.Last(), after, s.o.ChunkSize)
+		c, err := s.nextChunk(ctx, types, last, after, s.o.ChunkSize)
 		if err != nil {
-			listErr = fmt.Errorf("list members: %w", err)
+			listErr = fmt.Errorf("list records: %w", err)
 			break
 		}
-		if len(ids) == 0 {
+		if len(c.records) == 0 {
 			break
 		}
 		select {
-		case chunks <- ids:
-			after = ids[len(ids)-1]
+		case chunks <- c:
+			after = c.members[len(c.members)-1]
 		case <-ctx.Done():
 		}
 	}
 	close(chunks)
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
-		return err
+		return totals{}, err
 	}
-	return listErr
+	if listErr != nil {
+		return totals{}, listErr
+	}
+	if done != total {
+		// Records came or went while computing: the run is done whatever the first count said.
+		progress.Report(ctx, done, done)
+	}
+	return sum, nil
 }
 
 // lock takes the computation lock and returns its release.
@@ -196,73 +249,102 @@ func (s *Service) openDraft(ctx context.Context, p calendar.Period, actor string
 	return run, nil
 }
 
-// pendingMembers returns up to n members after the given id with unsettled records of the
-// types dated up to last.
-func (s *Service) pendingMembers(ctx context.Context, types []model.ClaimType, last model.Date, after uint64, n int) ([]uint64, error) {
-	var ids []uint64
-	err := s.db.WithContext(ctx).Model(&model.MedicalRecord{}).Distinct("member_id").
-		Where("settlement_run_id = 0 AND claim_type IN ? AND visit_date <= ? AND member_id > ?", types, last, after).
-		Order("member_id").Limit(n).Pluck("member_id", &ids).Error
-	return ids, err
+// worker settles chunks on its own, reusing its buffers from chunk to chunk: a computation
+// handles a million records, and the garbage of its buffers once cost a tenth of its CPU.
+type worker struct {
+	s       *Service
+	runID   uint64
+	types   []model.ClaimType
+	last    model.Date
+	writer  *lineWriter
+	covered map[model.Date]bool // bill date → some policy version is in force on it
+	members memberSet
+	records []record
+	lines   []model.PayoutLine
+	expl    []byte
 }
 
-// computeChunk writes the lines of one chunk of members and marks their records as taken.
-func (s *Service) computeChunk(ctx context.Context, tx *gorm.DB, runID uint64, ids []uint64, types []model.ClaimType, last model.Date) error {
-	members, unions, err := loadMembers(tx, ids)
+func (s *Service) newWorker(runID uint64, types []model.ClaimType, last model.Date, lw *lineWriter) *worker {
+	return &worker{s: s, runID: runID, types: types, last: last, writer: lw, covered: map[model.Date]bool{},
+		members: memberSet{byID: map[uint64]*member{}}}
+}
+
+// settle writes the lines of one chunk and marks their records as taken, in one transaction.
+// The members and what other runs paid them are read before it; the records are read inside it,
+// locked (MySQL; SQLite has one writer at a time), so that a correction the importer makes to an
+// unsettled record either lands before the record is read or finds it settled, never between.
+// A record that no longer fits the run (corrected to another member, type or date) is left for
+// later.
+func (w *worker) settle(ctx context.Context, c chunk) (totals, error) {
+	db := w.s.db.WithContext(ctx)
+	if err := w.members.load(db, c.members); err != nil {
+		return totals{}, err
+	}
+	prior, err := priorYearToDate(db, c.members, w.runID)
 	if err != nil {
-		return err
+		return totals{}, err
 	}
-	var records []model.MedicalRecord
-	if err := tx.Select("id, member_id, claim_type, visit_date, self_pay1_fen, above_cap_fen, major_disease").
-		Where("member_id IN ? AND settlement_run_id = 0 AND claim_type IN ? AND visit_date <= ?", ids, types, last).
-		Order("member_id, visit_date, id").Find(&records).Error; err != nil {
-		return fmt.Errorf("load records: %w", err)
-	}
-	prior, err := priorYearToDate(tx, ids, runID)
-	if err != nil {
-		return err
-	}
-	byMember := map[uint64][]model.MedicalRecord{}
-	for _, r := range records {
-		byMember[r.MemberID] = append(byMember[r.MemberID], r)
-	}
-	var lines []model.PayoutLine
-	for _, id := range ids {
-		m, ok := members[id]
-		if !ok {
-			// Records of a member no longer on the roster wait; they are listed as unsettled.
-			continue
-		}
-		ls, err := s.memberLines(runID, m, unions[m.UnionID], byMember[id], prior[id])
+	var t totals
+	err = db.Transaction(func(tx *gorm.DB) error {
+		t = totals{}
+		records, err := lockRecords(tx, w.records[:0], c, w.types, w.last)
+		w.records = records[:0]
 		if err != nil {
-			return fmt.Errorf("member %d: %w", id, err)
+			return err
 		}
-		lines = append(lines, ls...)
-	}
-	if len(lines) == 0 {
-		return nil
-	}
-	if err := tx.CreateInBatches(lines, store.BulkRows(tx)).Error; err != nil {
-		return fmt.Errorf("insert lines: %w", err)
-	}
-	recIDs := make([]uint64, len(lines))
-	for i, l := range lines {
-		recIDs[i] = l.RecordID
-	}
-	return tx.Model(&model.MedicalRecord{}).Where("id IN ? AND settlement_run_id = 0", recIDs).
-		Update("settlement_run_id", runID).Error
+		clear(w.lines[:cap(w.lines)]) // drop the previous chunk's strings
+		lines := w.lines[:0]
+		for len(records) > 0 {
+			n := 1
+			for n < len(records) && records[n].MemberID == records[0].MemberID {
+				n++
+			}
+			mine := records[:n]
+			records = records[n:]
+			m, ok := w.members.byID[mine[0].MemberID]
+			if !ok {
+				// Records of a member no longer on the roster wait; they are listed as unsettled.
+				continue
+			}
+			before := len(lines)
+			lines, err = w.memberLines(lines, m, mine, prior[m.ID])
+			if err != nil {
+				return fmt.Errorf("member %d: %w", m.ID, err)
+			}
+			if len(lines) > before {
+				t.members++
+			}
+		}
+		w.lines = lines[:0]
+		if len(lines) == 0 {
+			return nil
+		}
+		for _, l := range lines {
+			t.lines++
+			t.amount += l.AmountFen
+			if !l.Eligible {
+				t.rejected++
+			}
+		}
+		return w.writer.write(ctx, tx, w.runID, lines)
+	})
+	return t, err
 }
 
-// memberLines decides eligibility per bill date and computes the eligible bills of one member.
-func (s *Service) memberLines(runID uint64, m model.Member, u model.Union, records []model.MedicalRecord, prior map[int]policy.YearToDate) ([]model.PayoutLine, error) {
-	facts := eligibility.FactsOf(m, u)
-	var (
-		bills []policy.Bill
-		lines []model.PayoutLine
-	)
+// memberLines decides eligibility per bill date, computes the eligible bills of member m (records
+// by date, then id) and appends the member's lines to lines.
+func (w *worker) memberLines(lines []model.PayoutLine, m *member, records []record, prior map[int]policy.YearToDate) ([]model.PayoutLine, error) {
+	s, runID := w.s, w.runID
+	facts := eligibility.FactsOf(m.Member, model.Union{ID: m.UnionID, PaysDues: m.UnionPaysDues})
+	var bills []policy.Bill
 	for _, r := range records {
 		reason := ""
-		if _, ok := s.engine.At(r.VisitDate); !ok {
+		covered, seen := w.covered[r.VisitDate]
+		if !seen {
+			_, covered = s.engine.At(r.VisitDate)
+			w.covered[r.VisitDate] = covered
+		}
+		if !covered {
 			reason = "就诊日期早于本计划最早的政策版本"
 		} else if d := eligibility.Decide(facts, r.VisitDate); !payable(d) {
 			reason = reasonText(d)
@@ -273,12 +355,12 @@ func (s *Service) memberLines(runID uint64, m model.Member, u model.Union, recor
 			continue
 		}
 		bills = append(bills, policy.Bill{RecordID: r.ID, ClaimType: r.ClaimType, Date: r.VisitDate,
-			SelfPay1Fen: r.SelfPay1Fen, AboveCapFen: r.AboveCapFen, MajorDisease: r.MajorDisease})
+			SelfPay1Fen: r.SelfPay1, AboveCapFen: r.AboveCap, MajorDisease: r.MajorDisease})
 	}
 	if len(bills) == 0 {
 		return lines, nil
 	}
-	res, err := s.engine.Compute(policy.Input{Facts: bonusFacts(m), Bills: bills, Prior: prior})
+	res, err := s.engine.Compute(policy.Input{Facts: bonusFacts(m.Member), Bills: bills, Prior: prior})
 	if e, ok := errs.As(err); ok && e.Kind == errs.KindInvalid {
 		// Bad data of one member (a bonus span ending before it starts…) holds back that member's
 		// bills with the reason, for staff to correct; everyone else is still paid.
@@ -293,13 +375,10 @@ func (s *Service) memberLines(runID uint64, m model.Member, u model.Union, recor
 		return nil, err
 	}
 	for _, l := range res.Lines {
-		expl, err := json.Marshal(l.Steps)
-		if err != nil {
-			return nil, err
-		}
+		w.expl = policy.AppendSteps(w.expl[:0], l.Steps)
 		lines = append(lines, model.PayoutLine{RunID: runID, MemberID: m.ID, RecordID: l.RecordID, Year: l.Year,
 			ClaimType: l.ClaimType, BillDate: l.BillDate, PolicyCode: l.PolicyCode, BaseFen: l.BaseFen, AmountFen: l.AmountFen,
-			Eligible: true, Explanation: string(expl), Status: model.LineComputed})
+			Eligible: true, Explanation: string(w.expl), Status: model.LineComputed})
 	}
 	return lines, nil
 }
@@ -331,23 +410,13 @@ func bonusFacts(m model.Member) policy.Facts {
 }
 
 // finish stores the run's totals and writes the audit row.
-func (s *Service) finish(ctx context.Context, runID uint64, actor string) (model.SettlementRun, error) {
+func (s *Service) finish(ctx context.Context, runID uint64, t totals, actor string) (model.SettlementRun, error) {
 	var run model.SettlementRun
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var t struct {
-			NLines, NMembers, NRejected int64 // not "lines": a reserved word in MySQL
-			Total                       model.Fen
-		}
-		if err := tx.Model(&model.PayoutLine{}).Where("run_id = ?", runID).
-			Select("COUNT(*) AS n_lines, COUNT(DISTINCT member_id) AS n_members, " +
-				"COALESCE(SUM(CASE WHEN eligible THEN 0 ELSE 1 END), 0) AS n_rejected, COALESCE(SUM(amount_fen), 0) AS total").
-			Scan(&t).Error; err != nil {
-			return err
-		}
 		now := s.now()
 		if err := tx.Model(&model.SettlementRun{}).Where("id = ?", runID).Updates(map[string]any{
-			"records_in": t.NLines, "lines": t.NLines - t.NRejected, "members": t.NMembers, "total_fen": t.Total,
-			"rejected": t.NRejected, "computing": false, "computed_at": now,
+			"records_in": t.lines, "lines": t.lines - t.rejected, "members": t.members, "total_fen": t.amount,
+			"rejected": t.rejected, "computing": false, "computed_at": now,
 		}).Error; err != nil {
 			return err
 		}

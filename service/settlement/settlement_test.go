@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	mysqldrv "github.com/go-sql-driver/mysql"
 	"github.com/google/go-cmp/cmp"
 	"gorm.io/gorm"
 
@@ -17,6 +19,7 @@ import (
 	"huzhu/service/errs"
 	"huzhu/service/kv"
 	"huzhu/service/policy"
+	"huzhu/service/progress"
 	"huzhu/service/store/storetest"
 )
 
@@ -209,9 +212,9 @@ func TestInterruptedComputeResumes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	chunks := 0
-	if err := f.db.Callback().Create().After("gorm:create").Register("test:crash", func(tx *gorm.DB) {
-		if tx.Statement.Table == "payout_lines" {
-			if chunks++; chunks == 2 { // the first chunk commits; the second dies before its commit
+	if err := f.db.Callback().Update().After("gorm:update").Register("test:crash", func(tx *gorm.DB) {
+		if tx.Statement.Table == "medical_records" && strings.Contains(tx.Statement.SQL.String(), "WHERE id IN") { // a chunk marking its records
+			if chunks++; chunks == 2 { // the first chunk commits; the second dies after writing, before its commit
 				cancel()
 			}
 		}
@@ -221,7 +224,10 @@ func TestInterruptedComputeResumes(t *testing.T) {
 	if _, err := f.svc.Compute(ctx, p, "a"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted Compute err = %v, want context.Canceled", err)
 	}
-	_ = f.db.Callback().Create().Remove("test:crash")
+	_ = f.db.Callback().Update().Remove("test:crash")
+	if chunks != 2 {
+		t.Fatalf("%d chunks wrote lines, want the crash in the second", chunks)
+	}
 	if got := f.lines(clean.ID); len(got) == 0 || len(got) >= len(want) {
 		t.Fatalf("after the crash %d lines, want some but fewer than %d (the test did not interrupt mid-way)", len(got), len(want))
 	}
@@ -353,5 +359,118 @@ func TestBadMemberDataHoldsBackOnlyThatMember(t *testing.T) {
 	f.db.Model(&model.PayoutLine{}).Where("record_id = ?", rb.ID).Pluck("reason", &reason)
 	if !strings.HasPrefix(reason, "数据有误") {
 		t.Errorf("held-back reason = %q", reason)
+	}
+}
+
+// TestComputeReportsProgress: a computation reports, in members, 0 of the total first and then
+// after every chunk a larger count, ending at the total; members with records of another class
+// do not count.
+func TestComputeReportsProgress(t *testing.T) {
+	f := newFixture(t, Options{ChunkSize: 3, Workers: 3}) // 3 records: one member of two records a chunk
+	for i := range 10 {
+		m := f.member()
+		f.record(m, model.ClaimOutpatient, "2026-04-10", model.Fen(1000+i), 0)
+		f.record(m, model.ClaimOutpatient, "2026-05-10", model.Fen(2000+i), 0)
+	}
+	f.record(f.member(), model.ClaimInpatient, "2026-04-11", 5000, 0) // another class
+	var (
+		mu  sync.Mutex
+		got [][2]int64
+	)
+	ctx := progress.With(context.Background(), func(done, total int64) {
+		mu.Lock()
+		got = append(got, [2]int64{done, total})
+		mu.Unlock()
+	})
+	if _, err := f.svc.Compute(ctx, f.period("2026-Q2", model.ClassOutpatient), "t"); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 11 || got[0] != [2]int64{0, 10} || got[len(got)-1] != [2]int64{10, 10} {
+		t.Fatalf("reports %v: want 0 of 10, one per chunk, and 10 of 10 last", got)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i][0] <= got[i-1][0] || got[i][1] != 10 {
+			t.Errorf("report %d is %v after %v: want more done, of 10", i, got[i], got[i-1])
+		}
+	}
+}
+
+// TestMemberWithMoreRecordsThanAChunk: a member's records are never split between chunks, even
+// when they are more than a chunk holds, so the annual cap holds within a run.
+func TestMemberWithMoreRecordsThanAChunk(t *testing.T) {
+	f := newFixture(t, Options{ChunkSize: 3, Workers: 2})
+	small := f.member()
+	f.record(small, model.ClaimInpatient, "2026-05-01", 10000, 0)
+	big := f.member()
+	for day := 1; day <= 5; day++ {
+		f.record(big, model.ClaimSpecialInpatient, model.Date(fmt.Sprintf("2026-05-%02d", day)), 20_000_000, 0) // ¥100,000 each at 50%
+	}
+	after := f.member()
+	f.record(after, model.ClaimInpatient, "2026-05-02", 20000, 0)
+	f.record(after, model.ClaimInpatient, "2026-05-03", 40000, 0)
+	run, err := f.svc.Compute(context.Background(), f.period("2026-05", model.ClassInpatient), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paid model.Fen
+	f.db.Model(&model.PayoutLine{}).Where("member_id = ?", big.ID).Select("SUM(amount_fen)").Scan(&paid)
+	if paid != 20_065_300 {
+		t.Errorf("member with five records paid %s, want the annual cap ¥200653.00", paid)
+	}
+	if run.RecordsIn != 8 || run.Members != 3 || run.TotalFen != 20_065_300+5000+30000 {
+		t.Errorf("run = %d records, %d members, total %s; want 8, 3, ¥200,688.00", run.RecordsIn, run.Members, run.TotalFen)
+	}
+}
+
+// TestCorrectionWaitsForTheChunk: the importer corrects an unsettled record with
+// "UPDATE … WHERE id = ? AND settlement_run_id = 0". A correction that comes while a chunk holds
+// the record must wait for the chunk and then find the record settled, so that the line is never
+// computed from amounts the record no longer has.
+func TestCorrectionWaitsForTheChunk(t *testing.T) {
+	f := newFixture(t, Options{Workers: 1})
+	m := f.member()
+	r := f.record(m, model.ClaimOutpatient, "2026-02-10", 10000, 0)
+	corrected := make(chan int64, 1)
+	early := false
+	if err := f.db.Callback().Row().After("gorm:row").Register("test:correct", func(tx *gorm.DB) {
+		if !strings.Contains(tx.Statement.SQL.String(), "FROM medical_records WHERE id IN") || early {
+			return
+		}
+		go func() {
+			res := f.db.Exec("UPDATE medical_records SET self_pay1_fen = ? WHERE id = ? AND settlement_run_id = 0", 99999, r.ID)
+			var my *mysqldrv.MySQLError
+			switch {
+			case errors.As(res.Error, &my) && my.Number == 1213:
+				// On a table this small MySQL walks the pending index for the correction and
+				// picks it as the deadlock victim: it did not get in either.
+				corrected <- 0
+			case res.Error != nil:
+				t.Error(res.Error)
+				corrected <- -1
+			default:
+				corrected <- res.RowsAffected
+			}
+		}()
+		select {
+		case <-corrected:
+			early = true // the correction got in while the chunk held the record
+		case <-time.After(300 * time.Millisecond):
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer f.db.Callback().Row().Remove("test:correct")
+	run, err := f.svc.Compute(context.Background(), f.period("2026-Q1", model.ClassOutpatient), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if early {
+		t.Fatal("the correction went through while the chunk held the record")
+	}
+	if n := <-corrected; n != 0 {
+		t.Errorf("correction after the chunk changed %d rows, want 0 (the record is settled)", n)
+	}
+	if run.TotalFen != 5000 {
+		t.Errorf("paid %s, want ¥50.00 from the amount the line was computed from", run.TotalFen)
 	}
 }

@@ -2,7 +2,6 @@ package staff
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -89,9 +88,11 @@ func sample(db *gorm.DB, runID uint64, eligible bool, n int) ([]SampleLine, erro
 			BillDate: r.BillDate, PolicyCode: r.PolicyCode, BaseFen: r.BaseFen, AmountFen: r.AmountFen, Eligible: r.Eligible,
 			Reason: r.Reason, Status: r.Status}
 		if r.Explanation != "" {
-			if err := json.Unmarshal([]byte(r.Explanation), &l.Steps); err != nil {
-				return nil, fmt.Errorf("line %d: explanation: %w", r.ID, err)
+			steps, err := policy.DecodeSteps(r.Explanation)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %w", r.ID, err)
 			}
+			l.Steps = steps
 		}
 		out = append(out, l)
 	}
