@@ -154,7 +154,8 @@ func (s *Service) checkReceipt(i int, r Receipt, today model.Date) (bill, error)
 // member does not exist.
 func (s *Service) EstimateUnsettled(ctx context.Context, memberID uint64) (Estimate, error) {
 	var recs []model.MedicalRecord
-	if err := s.db.WithContext(ctx).Where("member_id = ? AND settlement_run_id = 0", memberID).
+	if err := s.db.WithContext(ctx).Select("id, claim_type, visit_date, hospital, self_pay1_fen, above_cap_fen, major_disease").
+		Where("member_id = ? AND settlement_run_id = 0", memberID).
 		Order("visit_date DESC, id DESC").Limit(s.o.MaxUnsettled).Find(&recs).Error; err != nil {
 		return Estimate{}, fmt.Errorf("estimate member %d: load records: %w", memberID, err)
 	}
