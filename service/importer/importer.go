@@ -178,7 +178,7 @@ func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name str
 	spec []column, parse func(row int, cells []string, cols map[string]int) (T, *Problem), b batcher[T], workers int) (Report, error) {
 	rep := Report{Kind: kind}
 	h := sha256.New()
-	cr := &countingReader{r: r}
+	cr := progress.NewReader(r)
 	rd, err := sheet.Open(io.TeeReader(cr, h))
 	if err != nil {
 		return rep, errs.Invalid("file", "文件是空的或无法读取", "请上传 CSV 或 XLSX 文件，第一行是列名（可以先下载模板）")
@@ -199,11 +199,10 @@ func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name str
 		return rep, fmt.Errorf("import %s: %w", name, err)
 	}
 	rep.BatchID = batch.ID
-	size := sizeOf(r)
-	byBytes := size > 0 && cr.n < size // the file has not been read whole to open it
+	byBytes := cr.ByBytes()
 	report := func(rows int) {
 		if byBytes {
-			progress.Report(ctx, min(cr.n, size-1), size) // 100% only once the last row is applied
+			cr.Report(ctx)
 		} else {
 			progress.Report(ctx, int64(rows), 0)
 		}
@@ -315,7 +314,7 @@ func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name str
 		return rep, s.fail(ctx, batch.ID, name, err)
 	}
 	if byBytes {
-		progress.Report(ctx, size, size)
+		progress.Report(ctx, cr.Size(), cr.Size())
 	} else {
 		progress.Report(ctx, int64(rep.Rows), int64(rep.Rows))
 	}
@@ -347,26 +346,6 @@ func (s *Service) fail(ctx context.Context, batchID uint64, name string, err err
 	_ = s.db.WithContext(context.WithoutCancel(ctx)).Model(&model.ImportBatch{}).Where("id = ?", batchID).
 		Updates(map[string]any{"status": model.ImportFailed, "finished_at": s.now()}).Error
 	return fmt.Errorf("import %s: %w", name, err)
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// sizeOf returns the size r says it has (a spooled upload, bytes.Reader, strings.Reader), or 0.
-func sizeOf(r io.Reader) int64 {
-	if s, ok := r.(interface{ Size() int64 }); ok {
-		return s.Size()
-	}
-	return 0
 }
 
 // ProblemsCSV returns the problem rows that import batch id recorded, as a CSV file for Excel

@@ -63,7 +63,7 @@ const maxResultRows = 2_000_000
 func (s *Service) ImportResult(ctx context.Context, name string, r io.Reader, actor string) (ResultReport, error) {
 	var rep ResultReport
 	h := sha256.New()
-	cr := &countingReader{r: r}
+	cr := progress.NewReader(r)
 	rd, err := sheet.Open(io.TeeReader(cr, h))
 	if err != nil {
 		return rep, errs.Invalid("file", "结果文件是空的或无法读取", "请上传银行返回的 CSV 或 XLSX 文件，第一行是列名：转账编号,结果,原因,到账时间")
@@ -82,17 +82,13 @@ func (s *Service) ImportResult(ctx context.Context, name string, r io.Reader, ac
 		return rep, fmt.Errorf("import result %s: %w", name, err)
 	}
 	rep.BatchID = batch.ID
-	size := int64(0)
-	if sz, ok := r.(interface{ Size() int64 }); ok {
-		size = sz.Size()
-	}
-	byBytes := size > 0 && cr.n < size // rows stream: the file was not read whole to open it
+	byBytes := cr.ByBytes()
 	report := func(final bool) {
 		switch {
 		case byBytes && final:
-			progress.Report(ctx, size, size)
+			progress.Report(ctx, cr.Size(), cr.Size())
 		case byBytes:
-			progress.Report(ctx, min(cr.n, size-1), size) // 100% only once the last row is applied
+			cr.Report(ctx)
 		case final:
 			progress.Report(ctx, int64(rep.Rows), int64(rep.Rows))
 		default:
@@ -304,18 +300,6 @@ func problemsCSV(ps []Problem) string {
 	}
 	w.Flush()
 	return b.String()
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 func truncate(s string, n int) string {
