@@ -2,13 +2,10 @@ package admin_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,15 +20,7 @@ import (
 // unstyled bar), saves screenshots (in $HUZHU_TEST_SCREENSHOTS when set) and fails on any
 // error in the browser's console.
 func TestBrowserDashboard(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("HUZHU_TEST_REQUIRE_BROWSER") == "1" {
-			t.Fatalf("HUZHU_TEST_REQUIRE_BROWSER=1 but %s is missing (apt-get install -y chromium)", chromiumPath)
-		}
-		t.Skipf("%s not found: skipping the browser test (apt-get install -y chromium; HUZHU_TEST_REQUIRE_BROWSER=1 makes this a failure)", chromiumPath)
-	}
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
+	needBrowser(t)
 	w := newWorld(t)
 	zhang, li := w.memberID("张一"), w.memberID("李二")
 	for m := 1; m <= 11; m++ {
@@ -40,58 +29,9 @@ func TestBrowserDashboard(t *testing.T) {
 	w.arrivedLine(li, model.ClaimInpatient, 20_065_300, time.Date(2025, 6, 30, 9, 0, 0, 0, model.Shanghai))
 	w.arrivedLine(li, model.ClaimSpecialInpatient, 5_000_000, time.Date(2025, 7, 2, 9, 0, 0, 0, model.Shanghai))
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- w.app.Listener(ln) }()
-	t.Cleanup(func() {
-		if err := w.app.ShutdownWithTimeout(5 * time.Second); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		<-served
-	})
-	base := "http://" + ln.Addr().String()
-	shots := os.Getenv("HUZHU_TEST_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
-	defer cancel()
-	actx, acancel := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1280, 900),
-		chromedp.UserDataDir(t.TempDir()))...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer func() {
-		bcancel()
-		if err := chromedp.Cancel(bctx); err != nil && !errors.Is(err, context.Canceled) {
-			t.Logf("closing the browser: %v", err)
-		}
-	}()
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start %s: %v", chromiumPath, err)
-	}
-	var mu sync.Mutex
-	var consoleErrors []string
-	messages := chromedp.Console(bctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.IsException() {
-				mu.Lock()
-				consoleErrors = append(consoleErrors, m.String()+" at "+m.URL)
-				mu.Unlock()
-			}
-		}
-	}()
+	base := serveLoopback(t, w.app)
+	shots := screenshotDir(t)
+	bctx, console := newBrowser(t, 50*time.Second)
 
 	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -165,10 +105,8 @@ func TestBrowserDashboard(t *testing.T) {
 	shot("dashboard-union")
 
 	time.Sleep(100 * time.Millisecond) // let the last console messages arrive
-	mu.Lock()
-	defer mu.Unlock()
-	if len(consoleErrors) > 0 {
-		t.Errorf("console errors:\n%s", strings.Join(consoleErrors, "\n"))
+	if errs := console.Errors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
 	}
 	t.Logf("screenshots in %s", shots)
 }

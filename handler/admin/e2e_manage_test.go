@@ -2,17 +2,13 @@ package admin_test
 
 import (
 	"context"
-	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"huzhu/model"
@@ -24,78 +20,11 @@ import (
 // $HUZHU_TEST_SCREENSHOTS when set, else a temporary directory) and fails on any error in the
 // browser's console (the CSP lets no inline script or style through, so a mistake shows there).
 func TestBrowserManage(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("HUZHU_TEST_REQUIRE_BROWSER") == "1" {
-			t.Fatalf("HUZHU_TEST_REQUIRE_BROWSER=1 but %s is missing (apt-get install -y chromium)", chromiumPath)
-		}
-		t.Skipf("%s not found: skipping the browser test (apt-get install -y chromium; HUZHU_TEST_REQUIRE_BROWSER=1 makes this a failure)", chromiumPath)
-	}
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
+	needBrowser(t)
 	w, rules := newManageWorld(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- w.app.Listener(ln) }()
-	t.Cleanup(func() {
-		if err := w.app.ShutdownWithTimeout(5 * time.Second); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		<-served
-	})
-	base := "http://" + ln.Addr().String()
-	shots := os.Getenv("HUZHU_TEST_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	actx, acancel := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1280, 900),
-		chromedp.UserDataDir(t.TempDir()))...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer func() {
-		bcancel()
-		if err := chromedp.Cancel(bctx); err != nil && !errors.Is(err, context.Canceled) {
-			t.Logf("closing the browser: %v", err)
-		}
-	}()
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start %s: %v", chromiumPath, err)
-	}
-	var mu sync.Mutex
-	var consoleErrors []string
-	messages := chromedp.Console(bctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.IsException() {
-				mu.Lock()
-				consoleErrors = append(consoleErrors, m.String()+" at "+m.URL)
-				mu.Unlock()
-			}
-		}
-	}()
-	// Forms with data-confirm open a confirm(); a person would click 确定.
-	dialogs := chromedp.Events(bctx, page.JavascriptDialogOpening)
-	go func() {
-		for _, err := range dialogs {
-			if err != nil {
-				return
-			}
-			_, _ = chromedp.Call(bctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-		}
-	}()
+	base := serveLoopback(t, w.app)
+	shots := screenshotDir(t)
+	bctx, console := newBrowser(t, 90*time.Second)
 
 	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -161,9 +90,7 @@ func TestBrowserManage(t *testing.T) {
 	}
 	shot("manage_faq_ask")
 	// A refused edit answers 400, which Chromium reports in the console: that one is expected.
-	mu.Lock()
-	before := len(consoleErrors)
-	mu.Unlock()
+	before := len(console.Errors())
 	step("bad edit", chromedp.Navigate(base+"/admin/faq/cap"), chromedp.WaitVisible("#entry"),
 		chromedp.SetValue(`#entry textarea[name=phrasings]`, "只有一条"),
 		chromedp.Click("#entry button[type=submit]"), chromedp.WaitVisible("#form-error"))
@@ -172,11 +99,9 @@ func TestBrowserManage(t *testing.T) {
 	}
 	shot("manage_faq_error")
 	time.Sleep(100 * time.Millisecond)
-	mu.Lock()
-	if n := len(consoleErrors); n == before+1 && strings.Contains(consoleErrors[n-1], "status of 400") {
-		consoleErrors = consoleErrors[:before]
+	if errs := console.Errors(); len(errs) == before+1 && strings.Contains(errs[before], "status of 400") {
+		console.Forget(before)
 	}
-	mu.Unlock()
 
 	// Policy: the draft with a new cap.
 	step("policy", chromedp.Navigate(base+"/admin/policy"), chromedp.Click("#add-version summary"), chromedp.WaitVisible("#version-form"))
@@ -214,10 +139,8 @@ func TestBrowserManage(t *testing.T) {
 	shot("manage_staff_account")
 
 	time.Sleep(100 * time.Millisecond) // let the last console messages arrive
-	mu.Lock()
-	defer mu.Unlock()
-	if len(consoleErrors) > 0 {
-		t.Errorf("console errors:\n%s", strings.Join(consoleErrors, "\n"))
+	if errs := console.Errors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
 	}
 	t.Logf("screenshots in %s", shots)
 }

@@ -2,24 +2,18 @@ package admin_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"huzhu/model"
 )
-
-const chromiumPath = "/usr/bin/chromium"
 
 // TestBrowser drives the console in headless Chromium through a quarter's work: log in, watch a
 // running job's progress bar move and its result appear, upload a roster and a 医保 file,
@@ -28,82 +22,14 @@ const chromiumPath = "/usr/bin/chromium"
 // bot. It saves a screenshot of each main page (in $HUZHU_TEST_SCREENSHOTS when set, else a
 // temporary directory) and fails on any error in the browser's console.
 func TestBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("HUZHU_TEST_REQUIRE_BROWSER") == "1" {
-			t.Fatalf("HUZHU_TEST_REQUIRE_BROWSER=1 but %s is missing (apt-get install -y chromium)", chromiumPath)
-		}
-		t.Skipf("%s not found: skipping the browser test (apt-get install -y chromium; HUZHU_TEST_REQUIRE_BROWSER=1 makes this a failure)", chromiumPath)
-	}
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
+	needBrowser(t)
 	w := newWorld(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- w.app.Listener(ln) }()
-	t.Cleanup(func() {
-		if err := w.app.ShutdownWithTimeout(5 * time.Second); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		<-served
-	})
-	base := "http://" + ln.Addr().String()
-
-	shots := os.Getenv("HUZHU_TEST_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	base := serveLoopback(t, w.app)
+	shots := screenshotDir(t)
 	downloads := t.TempDir()
 	files := t.TempDir()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	actx, acancel := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1280, 900),
-		chromedp.UserDataDir(t.TempDir()))...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer func() {
-		bcancel()
-		if err := chromedp.Cancel(bctx); err != nil && !errors.Is(err, context.Canceled) {
-			t.Logf("closing the browser: %v", err)
-		}
-	}()
-	if err := chromedp.Do(bctx); err != nil { // starts the browser
-		t.Fatalf("start %s: %v", chromiumPath, err)
-	}
-
-	var mu sync.Mutex
-	var consoleErrors []string
-	messages := chromedp.Console(bctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.IsException() {
-				mu.Lock()
-				consoleErrors = append(consoleErrors, m.String()+" at "+m.URL)
-				mu.Unlock()
-			}
-		}
-	}()
-	// Forms with data-confirm open a confirm(); a person would click 确定.
-	dialogs := chromedp.Events(bctx, page.JavascriptDialogOpening)
-	go func() {
-		for _, err := range dialogs {
-			if err != nil {
-				return
-			}
-			_, _ = chromedp.Call(bctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-		}
-	}()
+	bctx, console := newBrowser(t, 60*time.Second)
 	done := make(chan string, 4)
 	if err := chromedp.ListenBrowser(bctx, func(ev any) {
 		if d, ok := ev.(*browser.EventDownloadProgress); ok && d.State == browser.DownloadProgressStateCompleted {
@@ -226,7 +152,7 @@ func TestBrowser(t *testing.T) {
 	var guid string
 	select {
 	case guid = <-done:
-	case <-ctx.Done():
+	case <-bctx.Done():
 		t.Fatal("bank files were not downloaded")
 	}
 	zipped, err := os.ReadFile(filepath.Join(downloads, guid))
@@ -269,10 +195,8 @@ func TestBrowser(t *testing.T) {
 	}
 
 	time.Sleep(100 * time.Millisecond) // let the last console messages arrive
-	mu.Lock()
-	defer mu.Unlock()
-	if len(consoleErrors) > 0 {
-		t.Errorf("console errors:\n%s", strings.Join(consoleErrors, "\n"))
+	if errs := console.Errors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
 	}
 	t.Logf("screenshots in %s", shots)
 }
