@@ -7,11 +7,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
 	"huzhu/model"
+	"huzhu/service/store"
 )
 
 // Entry is one action to record.
@@ -51,41 +53,49 @@ func Write(ctx context.Context, tx *gorm.DB, at time.Time, e Entry) error {
 // Filter selects audit rows; zero fields do not filter.
 type Filter struct {
 	Actor   string
-	Action  string // prefix match: "run." finds every run action
+	Action  string // prefix match: "run." finds every run action; % and _ match themselves
 	UnionID uint64
 	From    time.Time
 	To      time.Time
-	Limit   int
+	Limit   int // 1 to 500 (50)
 	Offset  int
+	// Order is the ORDER BY clause, from the caller's own list of sorts and never from a
+	// request; empty: newest first.
+	Order string
 }
 
-// List returns matching rows, newest first, and the total count.
+// List returns matching rows and the total count.
 func List(ctx context.Context, db *gorm.DB, f Filter) ([]model.AuditLog, int64, error) {
 	q := db.WithContext(ctx).Model(&model.AuditLog{})
 	if f.Actor != "" {
 		q = q.Where("actor = ?", f.Actor)
 	}
 	if f.Action != "" {
-		q = q.Where("action LIKE ?", f.Action+"%")
+		// "!" escapes rather than the backslash, which MySQL and SQLite read differently in literals.
+		q = q.Where("action LIKE ? ESCAPE '!'", strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(f.Action)+"%")
 	}
 	if f.UnionID != 0 {
 		q = q.Where("union_id = ?", f.UnionID)
 	}
+	at, bound := store.TimeColumn(db, "at")
 	if !f.From.IsZero() {
-		q = q.Where("at >= ?", f.From)
+		q = q.Where(at+" >= ?", bound(f.From))
 	}
 	if !f.To.IsZero() {
-		q = q.Where("at < ?", f.To)
+		q = q.Where(at+" < ?", bound(f.To))
 	}
 	var total int64
-	if err := q.Count(&total).Error; err != nil {
+	if err := q.Session(&gorm.Session{}).Count(&total).Error; err != nil {
 		return nil, 0, fmt.Errorf("count audit rows: %w", err)
 	}
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 50
 	}
-	var rows []model.AuditLog
-	if err := q.Order("at DESC, id DESC").Limit(f.Limit).Offset(f.Offset).Find(&rows).Error; err != nil {
+	if f.Order == "" {
+		f.Order = at + " DESC, id DESC"
+	}
+	rows := []model.AuditLog{}
+	if err := q.Order(f.Order).Limit(f.Limit).Offset(f.Offset).Find(&rows).Error; err != nil {
 		return nil, 0, fmt.Errorf("list audit rows: %w", err)
 	}
 	return rows, total, nil

@@ -16,6 +16,7 @@ import (
 	"huzhu/service/audit"
 	"huzhu/service/errs"
 	"huzhu/service/pii"
+	"huzhu/service/store"
 )
 
 // MemberRow is a member as staff see it: names masked, numbers as 尾号 only.
@@ -94,7 +95,7 @@ func paging(number, size, def, most int) (Paging, int) {
 // strings reach ORDER BY: a request names a key, never a column.
 type sortKeys map[string]sortColumn
 
-// sortColumn is a column to sort by; a time column is sorted through timeColumn.
+// sortColumn is a column to sort by; a time column is sorted through store.TimeColumn.
 type sortColumn struct {
 	sql  string
 	time bool
@@ -125,7 +126,7 @@ func (k sortKeys) order(db *gorm.DB, key, def, tie string) (string, string, erro
 	}
 	expr := col.sql
 	if col.time {
-		expr, _ = timeColumn(db, col.sql)
+		expr, _ = store.TimeColumn(db, col.sql)
 	}
 	return key, expr + dir + ", " + tie + dir, nil
 }
@@ -457,13 +458,7 @@ type AuditList struct {
 // AuditLog lists audit rows for st, newest first, and their total: a union's staff see only
 // their union's rows.
 func (s *Service) AuditLog(ctx context.Context, st Staff, f audit.Filter) ([]model.AuditLog, int64, error) {
-	if f.Limit <= 0 || f.Limit > 500 {
-		f.Limit = 50
-	}
-	var total int64
-	at, _ := timeColumn(s.db, "at")
-	rows, err := s.auditRows(ctx, st, f, at+" DESC, id DESC", &total)
-	return rows, total, err
+	return audit.List(ctx, s.db, s.auditScope(st, f))
 }
 
 // SearchAudit returns one page of the audit rows matching q for st (a union's staff see only
@@ -476,52 +471,16 @@ func (s *Service) SearchAudit(ctx context.Context, st Staff, q AuditQuery) (Audi
 		return AuditList{}, err
 	}
 	page.Sort = key
-	q.Filter.Limit, q.Filter.Offset = page.Size, offset
-	rows, err := s.auditRows(ctx, st, q.Filter, order, &page.Total)
+	q.Filter.Limit, q.Filter.Offset, q.Filter.Order = page.Size, offset, order
+	rows, total, err := audit.List(ctx, s.db, s.auditScope(st, q.Filter))
+	page.Total = total
 	return AuditList{Rows: rows, Page: page}, err
 }
 
-// auditRows is audit.List with a chosen order, which that function does not offer.
-func (s *Service) auditRows(ctx context.Context, st Staff, f audit.Filter, order string, total *int64) ([]model.AuditLog, error) {
+// auditScope keeps a union's staff to their union's rows.
+func (s *Service) auditScope(st Staff, f audit.Filter) audit.Filter {
 	if st.Role == model.RoleUnion {
 		f.UnionID = st.UnionID
 	}
-	q := s.db.WithContext(ctx).Model(&model.AuditLog{})
-	if f.Actor != "" {
-		q = q.Where("actor = ?", f.Actor)
-	}
-	if f.Action != "" {
-		// "!" escapes rather than the backslash, which MySQL and SQLite read differently in literals.
-		q = q.Where("action LIKE ? ESCAPE '!'", strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(f.Action)+"%")
-	}
-	if f.UnionID != 0 {
-		q = q.Where("union_id = ?", f.UnionID)
-	}
-	at, bound := timeColumn(s.db, "at")
-	if !f.From.IsZero() {
-		q = q.Where(at+" >= ?", bound(f.From))
-	}
-	if !f.To.IsZero() {
-		q = q.Where(at+" < ?", bound(f.To))
-	}
-	if err := q.Session(&gorm.Session{}).Count(total).Error; err != nil {
-		return nil, fmt.Errorf("count audit rows: %w", err)
-	}
-	rows := []model.AuditLog{}
-	if err := q.Order(order).Limit(f.Limit).Offset(f.Offset).Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("list audit rows: %w", err)
-	}
-	return rows, nil
-}
-
-// timeColumn returns the SQL of the time column col and how to bind a time compared with it.
-// SQLite keeps times as RFC 3339 text in the zone they were written in (a UTC clock in one
-// process, Beijing in another), so comparing the text is wrong across zones: datetime() turns
-// both sides into UTC text. MySQL keeps DATETIME in the connection's zone and the driver
-// converts bound times into it.
-func timeColumn(db *gorm.DB, col string) (string, func(time.Time) any) {
-	if db.Dialector.Name() == "sqlite" {
-		return "datetime(" + col + ")", func(t time.Time) any { return t.UTC().Format(time.DateTime) }
-	}
-	return col, func(t time.Time) any { return t }
+	return f
 }

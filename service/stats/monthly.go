@@ -13,6 +13,7 @@ import (
 
 	"huzhu/model"
 	"huzhu/service/errs"
+	"huzhu/service/store"
 )
 
 // Month is the money that reached workers' cards in one calendar month (Asia/Shanghai).
@@ -100,7 +101,7 @@ func (s *Service) monthly(ctx context.Context, year int, unionCode string) (Seri
 		sr.UnionCode, sr.UnionName = u.Code, u.Name
 		q = q.Joins("JOIN members AS m ON m.id = l.member_id").Where("m.union_id = ?", u.ID)
 	}
-	col, bound := arrivedAt(db)
+	col, bound := store.TimeColumn(db, "l.arrived_at")
 	start := time.Date(year, 1, 1, 0, 0, 0, 0, model.Shanghai)
 	q = q.Where(col+" >= ? AND "+col+" < ?", bound(start), bound(start.AddDate(1, 0, 0)))
 
@@ -142,16 +143,4 @@ func (s *Service) monthly(ctx context.Context, year int, unionCode string) (Seri
 		}
 	}
 	return sr, nil
-}
-
-// arrivedAt returns the SQL expression of a line's arrival time and how to bind a time compared
-// with it. SQLite keeps times as RFC 3339 text in the zone they were written in (a worker's UTC
-// clock, a bank file's Beijing time), so comparing the text is wrong across zones: datetime()
-// turns them into UTC text first. MySQL keeps DATETIME in the connection's zone (Beijing) and the
-// driver converts bound times into it.
-func arrivedAt(db *gorm.DB) (string, func(time.Time) any) {
-	if db.Dialector.Name() == "sqlite" {
-		return "datetime(l.arrived_at)", func(t time.Time) any { return t.UTC().Format(time.DateTime) }
-	}
-	return "l.arrived_at", func(t time.Time) any { return t }
 }

@@ -195,3 +195,15 @@ func BulkRows(db *gorm.DB) int {
 	}
 	return 500
 }
+
+// TimeColumn returns the SQL of the time column col and how to bind a time compared with it.
+// SQLite keeps times as RFC 3339 text in the zone they were written in (a UTC clock in one
+// process, Beijing in another), so comparing or sorting the text is wrong across zones:
+// datetime() turns both sides into UTC text. MySQL keeps DATETIME in the connection's zone and
+// the driver converts bound times into it.
+func TimeColumn(db *gorm.DB, col string) (string, func(time.Time) any) {
+	if db.Dialector.Name() == "sqlite" {
+		return "datetime(" + col + ")", func(t time.Time) any { return t.UTC().Format(time.DateTime) }
+	}
+	return col, func(t time.Time) any { return t }
+}
