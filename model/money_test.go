@@ -33,3 +33,15 @@ func TestFenYuan(t *testing.T) {
 		}
 	}
 }
+
+func TestFit(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{{"账户状态异常", 4, "账户状态"}, {"short", 10, "short"}, {"abc", 3, "abc"}, {"", 2, ""}} {
+		if got := Fit(tc.in, tc.n); got != tc.want {
+			t.Errorf("Fit(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}

@@ -194,7 +194,7 @@ func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name str
 	if len(missing) > 0 {
 		return rep, errs.Invalidf("file", "请按模板的列名填写第一行", "文件缺少必填列：%s", strings.Join(missing, "、"))
 	}
-	batch := model.ImportBatch{Kind: kind, FileName: truncate(name, 255), FileSHA256: "-", Status: model.ImportRunning, CreatedBy: actor}
+	batch := model.ImportBatch{Kind: kind, FileName: model.Fit(name, 255), FileSHA256: "-", Status: model.ImportRunning, CreatedBy: actor}
 	if err := s.db.WithContext(ctx).Create(&batch).Error; err != nil {
 		return rep, fmt.Errorf("import %s: %w", name, err)
 	}
@@ -364,12 +364,4 @@ func (s *Service) ProblemsCSV(ctx context.Context, id uint64) ([]byte, error) {
 		out = append([]byte("\ufeff"), out...)
 	}
 	return out, nil
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n])
 }

@@ -115,7 +115,7 @@ func (a *medicalApplier) parse(row int, cells []string, cols map[string]int) (me
 			return bad("discharge", "出院日期 %s 早于就诊日期或晚于今天", v.r.DischargeDate)
 		}
 	}
-	v.r.Hospital = truncate(get("hospital"), 128)
+	v.r.Hospital = model.Fit(get("hospital"), 128)
 	for _, f := range []struct {
 		key string
 		dst *model.Fen

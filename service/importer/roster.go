@@ -351,7 +351,7 @@ func (a *rosterApplier) union(tx *gorm.DB, v rosterRow) (model.Union, *Problem, 
 		a.unions[v.unionCode] = model.Union{Code: v.unionCode} // remembered as unknown for the other rows
 		return model.Union{}, &Problem{Column: label(a.spec, "union_code"), Message: fmt.Sprintf("没有编码为“%s”的工会；新的工会请同时填写工会名称", v.unionCode)}, nil
 	}
-	u := model.Union{Code: v.unionCode, Name: truncate(v.unionName, 128), PaysDues: true}
+	u := model.Union{Code: v.unionCode, Name: model.Fit(v.unionName, 128), PaysDues: true}
 	if v.dues != nil {
 		u.PaysDues = *v.dues
 	}

@@ -85,7 +85,7 @@ func New(db *gorm.DB, cipher *pii.Cipher, o Options, now func() time.Time, log *
 	_, _ = rand.Read(b)
 	host, _ := os.Hostname()
 	base, stop := context.WithCancel(context.Background())
-	return &Service{db: db, cipher: cipher, o: o, now: now, log: log, owner: truncate(host, 40) + "-" + hex.EncodeToString(b),
+	return &Service{db: db, cipher: cipher, o: o, now: now, log: log, owner: model.Fit(host, 40) + "-" + hex.EncodeToString(b),
 		slots: make(chan struct{}, o.Workers), base: base, stop: stop, local: map[uint64]*Task{}}
 }
 
@@ -128,7 +128,7 @@ func (s *Service) Start(ctx context.Context, spec Spec, work Work) (model.Job, e
 		s.wg.Done()
 	}
 	now := s.now()
-	j := model.Job{Kind: spec.Kind, Status: model.JobQueued, Stage: "排队中", Subject: truncate(spec.Subject, 255),
+	j := model.Job{Kind: spec.Kind, Status: model.JobQueued, Stage: "排队中", Subject: model.Fit(spec.Subject, 255),
 		CreatedBy: spec.Actor, Owner: s.owner, HeartbeatAt: now, CreatedAt: now}
 	if err := s.db.WithContext(ctx).Create(&j).Error; err != nil {
 		release()
@@ -230,7 +230,7 @@ func (s *Service) end(t *Task, out any, err error) {
 	default:
 		upd["status"], upd["stage"] = model.JobFailed, "失败"
 		if e, ok := errs.As(err); ok && e.Kind != errs.KindInternal {
-			upd["error_code"], upd["error"], upd["hint"] = e.Code, truncate(e.Message, 512), truncate(e.Fix, 512)
+			upd["error_code"], upd["error"], upd["hint"] = e.Code, model.Fit(e.Message, 512), model.Fit(e.Fix, 512)
 		} else {
 			s.log.Error("job failed", "job_id", t.id, "kind", t.kind, "err", err)
 			upd["error_code"], upd["error"] = "internal", "系统繁忙，任务没有完成"
@@ -267,7 +267,7 @@ func (s *Service) flushLoop(t *Task, stop <-chan struct{}, flushed chan<- struct
 		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.base), 10*time.Second)
 		err := s.db.WithContext(ctx).Model(&model.Job{}).Where("id = ? AND status IN ?", t.id, live()).
-			Updates(map[string]any{"done": cur.done, "total": cur.total, "stage": truncate(cur.stage, 64), "heartbeat_at": s.now()}).Error
+			Updates(map[string]any{"done": cur.done, "total": cur.total, "stage": model.Fit(cur.stage, 64), "heartbeat_at": s.now()}).Error
 		cancel()
 		if err != nil {
 			s.log.Warn("job progress not written", "job_id", t.id, "err", err)
@@ -363,12 +363,4 @@ func (t *Task) progress() (int64, int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.done, t.total
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n])
 }

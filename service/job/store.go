@@ -142,7 +142,7 @@ func (t *Task) Keep(ctx context.Context, name string, data []byte) error {
 				return err
 			}
 		}
-		return tx.Model(&model.Job{}).Where("id = ?", t.id).Updates(map[string]any{"file_name": truncate(name, 255),
+		return tx.Model(&model.Job{}).Where("id = ?", t.id).Updates(map[string]any{"file_name": model.Fit(name, 255),
 			"file_key": s.cipher.Encrypt(string(key)), "file_size": len(data), "file_expires": expires}).Error
 	})
 	if err != nil {

@@ -76,7 +76,7 @@ func (s *Service) ImportResult(ctx context.Context, name string, r io.Reader, ac
 		}
 	}
 	now := s.now()
-	batch := model.ImportBatch{Kind: model.ImportBankResult, FileName: truncate(name, 255), FileSHA256: "pending",
+	batch := model.ImportBatch{Kind: model.ImportBankResult, FileName: model.Fit(name, 255), FileSHA256: "pending",
 		Status: model.ImportRunning, CreatedBy: actor}
 	if err := s.db.WithContext(ctx).Create(&batch).Error; err != nil {
 		return rep, fmt.Errorf("import result %s: %w", name, err)
@@ -243,7 +243,7 @@ func (s *Service) applyResult(ctx context.Context, r resultRow, actor string) (m
 		if r.arrived {
 			upd["arrived_at"] = r.at
 		} else {
-			upd["fail_reason"] = truncate(r.reason, 255)
+			upd["fail_reason"] = model.Fit(r.reason, 255)
 		}
 		res := tx.Model(&model.Transfer{}).Where("id = ? AND status = ?", t.ID, model.LineTransfering).Updates(upd)
 		if res.Error != nil {
@@ -300,12 +300,4 @@ func problemsCSV(ps []Problem) string {
 	}
 	w.Flush()
 	return b.String()
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n])
 }

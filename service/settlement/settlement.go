@@ -351,7 +351,7 @@ func (w *worker) memberLines(lines []model.PayoutLine, m *member, records []reco
 		}
 		if reason != "" {
 			lines = append(lines, model.PayoutLine{RunID: runID, MemberID: m.ID, RecordID: r.ID, Year: r.VisitDate.Year(),
-				ClaimType: r.ClaimType, BillDate: r.VisitDate, Eligible: false, Reason: truncate(reason, 255), Status: model.LineComputed})
+				ClaimType: r.ClaimType, BillDate: r.VisitDate, Eligible: false, Reason: model.Fit(reason, 255), Status: model.LineComputed})
 			continue
 		}
 		bills = append(bills, policy.Bill{RecordID: r.ID, ClaimType: r.ClaimType, Date: r.VisitDate,
@@ -367,7 +367,7 @@ func (w *worker) memberLines(lines []model.PayoutLine, m *member, records []reco
 		s.log.Warn("member's bills held back", "member_id", m.ID, "code", e.Code, "field", e.Field)
 		for _, b := range bills {
 			lines = append(lines, model.PayoutLine{RunID: runID, MemberID: m.ID, RecordID: b.RecordID, Year: b.Date.Year(),
-				ClaimType: b.ClaimType, BillDate: b.Date, Reason: truncate("数据有误，暂缓核算："+e.Message, 255), Status: model.LineComputed})
+				ClaimType: b.ClaimType, BillDate: b.Date, Reason: model.Fit("数据有误，暂缓核算："+e.Message, 255), Status: model.LineComputed})
 		}
 		return lines, nil
 	}
@@ -502,14 +502,6 @@ func claimTypesOf(c model.SettlementClass) []model.ClaimType {
 		}
 	}
 	return out
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n])
 }
 
 // Runs returns the newest runs first, at most limit (0: 50).
