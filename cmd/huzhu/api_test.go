@@ -213,7 +213,8 @@ func yearWithPayouts(t *testing.T, db *gorm.DB, memberID uint64) int {
 // TestAPILoad measures requests/s and latency of the estimate and payout endpoints against
 // `huzhu serve` on loopback. It runs only with HUZHU_API_BENCH=1; use MySQL and Redis
 // (HUZHU_TEST_MYSQL_DSN, HUZHU_TEST_REDIS_ADDR) for figures that mean something.
-// HUZHU_API_BENCH_SECONDS (default 10) and HUZHU_API_BENCH_CONC (default 32) tune it. The load
+// HUZHU_API_BENCH_SECONDS (default 10), HUZHU_API_BENCH_CONC (default 32) and HUZHU_API_BENCH_ONLY (a
+// part of the endpoint names to run) tune it. The load
 // generator runs in the same process, so it shares the machine's cores with the server.
 func TestAPILoad(t *testing.T) {
 	if os.Getenv("HUZHU_API_BENCH") != "1" {
@@ -265,11 +266,19 @@ func TestAPILoad(t *testing.T) {
 	}
 	wrkPath, _ := exec.LookPath("wrk")
 	useWrk := os.Getenv("HUZHU_API_BENCH_WRK") == "1" && wrkPath != ""
+	rate, _ := strconv.Atoi(os.Getenv("HUZHU_API_BENCH_RATE"))
+	if rate > 0 && !useWrk {
+		t.Fatal("HUZHU_API_BENCH_RATE needs HUZHU_API_BENCH_WRK=1 and wrk on PATH (apt-get install wrk)")
+	}
 	fmt.Printf("API load: %s database, %s kv, %d concurrent clients, %ds per endpoint, %d bound workers\n",
 		storetest.Backend(), kvBackend(), conc, secs, len(ws))
+	only := os.Getenv("HUZHU_API_BENCH_ONLY")
 	for _, sc := range scenarios {
+		if only != "" && !strings.Contains(sc.name, only) {
+			continue
+		}
 		if useWrk {
-			runWrk(t, wrkPath, base, sc.name, conc, secs, clients, sc.req)
+			runWrk(t, wrkPath, base, db, sc.name, conc, rate, secs, clients, sc.req)
 			continue
 		}
 		var (
@@ -317,8 +326,12 @@ func TestAPILoad(t *testing.T) {
 }
 
 // runWrk drives one scenario with wrk (an external load generator using far less CPU than Go's
-// HTTP client) through a Lua script that cycles over every worker's requests.
-func runWrk(t *testing.T, wrk, base, name string, conc, secs int, clients []*client, req func(i, n int) (string, string, string)) {
+// HTTP client) through a Lua script that cycles over every worker's requests. With rate 0 each
+// of the conc connections sends its next request as soon as the answer is in (closed loop: the
+// throughput the machine can give). With a rate, the connections take turns on a fixed
+// schedule of rate requests/s per run, so latency is measured at that offered load rather than
+// at saturation; the schedule is kept in wall-clock time through LuaJIT's FFI.
+func runWrk(t *testing.T, wrk, base string, db *gorm.DB, name string, conc, rate, secs int, clients []*client, req func(i, n int) (string, string, string)) {
 	t.Helper()
 	var lua bytes.Buffer
 	lua.WriteString("local reqs = {}\n")
@@ -339,16 +352,38 @@ local errors = 0
 response = function(status) if status ~= 200 then errors = errors + 1 end end
 done = function() io.write(string.format("non-200: %d\n", errors)) end
 `)
+	if rate > 0 {
+		// wrk calls delay() when an answer is in, for the milliseconds to wait before that
+		// connection's next request; each of wrk's 2 threads hands out its half of the slots.
+		fmt.Fprintf(&lua, `local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } huzhu_timespec;
+int clock_gettime(int clk, huzhu_timespec *tp);
+]]
+local ts = ffi.new("huzhu_timespec")
+local function now_ms() ffi.C.clock_gettime(1, ts); return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6 end
+local interval = 1000 / (%d / 2)
+local next_at = nil
+delay = function()
+  local now = now_ms()
+  if next_at == nil or next_at < now - 1000 then next_at = now end
+  next_at = next_at + interval
+  return math.max(next_at - now, 0)
+end
+`, rate)
+	}
 	script := t.TempDir() + "/load.lua"
 	if err := os.WriteFile(script, lua.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cpu0 := cpuTimes()
-	out, err := exec.Command(wrk, "-t2", fmt.Sprintf("-c%d", conc), fmt.Sprintf("-d%ds", secs), "--latency", "-s", script, base).CombinedOutput()
+	cpu0, q0 := cpuTimes(), questions(db)
+	cmd := exec.Command(wrk, "-t2", fmt.Sprintf("-c%d", conc), fmt.Sprintf("-d%ds", secs), "--latency", "-s", script, base)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("wrk: %v\n%s", err, out)
 	}
-	cpu1 := cpuTimes()
+	genCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	cpu1, q1 := cpuTimes(), questions(db)
 	var keep []string
 	for _, l := range strings.Split(string(out), "\n") {
 		l = strings.TrimSpace(l)
@@ -366,14 +401,36 @@ done = function() io.write(string.format("non-200: %d\n", errors)) end
 				per = append(per, fmt.Sprintf("%s %.0f µs", k, float64((d-cpu0[k]).Microseconds())/float64(n)))
 			}
 		}
+		per = append(per, fmt.Sprintf("wrk %.0f µs", float64(genCPU.Microseconds())/float64(n)))
 		keep = append(keep, "CPU/req: "+strings.Join(per, ", "))
+		if q0 >= 0 && q1 >= 0 {
+			keep = append(keep, fmt.Sprintf("statements/req: %.2f", float64(q1-q0)/float64(n)))
+		}
 	}
-	line := fmt.Sprintf("wrk %-34s %s", name, strings.Join(keep, " | "))
+	mode := "closed loop"
+	if rate > 0 {
+		mode = fmt.Sprintf("offered %d/s", rate)
+	}
+	line := fmt.Sprintf("wrk %-34s %d conns, %s: %s", name, conc, mode, strings.Join(keep, " | "))
 	fmt.Println(line)
 	t.Log(line)
 	if !strings.Contains(string(out), "non-200: 0") {
 		t.Errorf("%s: some requests failed:\n%s", name, out)
 	}
+}
+
+// questions returns MySQL's count of statements the server has run (-1 on SQLite), to tell
+// how many each request costs; the few the counting itself adds vanish in the average.
+func questions(db *gorm.DB) int64 {
+	if !store.IsMySQL(db) {
+		return -1
+	}
+	var name string
+	var n int64
+	if err := db.Raw("SHOW GLOBAL STATUS LIKE 'Questions'").Row().Scan(&name, &n); err != nil {
+		return -1
+	}
+	return n
 }
 
 // requestsIn reads the request count of wrk's summary ("12345 requests in 5.00s").

@@ -2,6 +2,8 @@ package payout_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -186,5 +188,57 @@ func TestListAndDetail(t *testing.T) {
 				t.Errorf("List(%+v) = %v, want Invalid on %s", tc.q, err, tc.field)
 			}
 		})
+	}
+}
+
+// TestListPages cuts a year of lines into pages, newest bill first (ties by id, newest first),
+// with the year's count and sums the same on every page and nothing past the last page.
+func TestListPages(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	m := f.member(t, nil)
+	dates := []model.Date{"2025-01-05", "2025-02-10", "2025-01-20", "2025-02-10", "2025-03-01", "2024-12-01"}
+	recs := make([]model.MedicalRecord, len(dates))
+	for i, d := range dates {
+		recs[i] = model.MedicalRecord{RecordNo: fmt.Sprintf("P%d", i), MemberID: m.ID, ClaimType: model.ClaimOutpatient, VisitDate: d, SelfPay1Fen: 10_000}
+	}
+	must(t, f.db.Create(&recs).Error)
+	settle := settlement.New(f.db, f.engine, f.cal, kvtest.New(t), settlement.Options{}, clock, nil)
+	for _, key := range []string{"2024-Q4", "2025-Q1"} {
+		p, _ := f.cal.ParsePeriod(key)
+		_, err := settle.Compute(ctx, p, "test")
+		must(t, err)
+	}
+	var got []model.Date
+	var ids []uint64
+	var first payout.Page
+	for pg := 1; pg <= 3; pg++ {
+		page, err := f.svc.List(ctx, m.ID, payout.Query{Year: 2025, Page: pg, Size: 2})
+		must(t, err)
+		if pg == 1 {
+			first = page
+		}
+		if page.Total != 5 || page.Totals != first.Totals || len(page.Years) != 2 {
+			t.Errorf("page %d: total %d, totals %+v, years %v; want 5 lines, totals as on page 1, 2 years", pg, page.Total, page.Totals, page.Years)
+		}
+		for _, it := range page.Items {
+			got = append(got, it.BillDate)
+			ids = append(ids, it.ID)
+		}
+	}
+	want := []model.Date{"2025-03-01", "2025-02-10", "2025-02-10", "2025-01-20", "2025-01-05"}
+	if !slices.Equal(got, want) {
+		t.Errorf("bill dates over the pages = %v, want %v", got, want)
+	}
+	if len(ids) == 5 && ids[1] < ids[2] {
+		t.Errorf("same-day lines in order %d, %d; want the newer id first", ids[1], ids[2])
+	}
+	if first.ComputedFen <= 0 || first.DraftFen != first.ComputedFen {
+		t.Errorf("2025 totals = %+v, want every computed line still a draft", first.Totals)
+	}
+	past, err := f.svc.List(ctx, m.ID, payout.Query{Year: 2025, Page: 4, Size: 2})
+	must(t, err)
+	if len(past.Items) != 0 || past.Total != 5 {
+		t.Errorf("page past the end = %+v, want no items and the count", past)
 	}
 }

@@ -24,7 +24,9 @@ type prior struct {
 // the member (eligible lines of any status), the major-disease amount above the cap they counted
 // (the ladder position) and the 自付一 per claim type they counted (the deductible position), as
 // settlement's priorYearToDate does, plus what has arrived. One query rather than two because
-// an estimate is a hot path whose time goes mostly to database round trips. It returns NotFound
+// an estimate is a hot path whose time goes mostly to database round trips; the lines come back
+// one per row and are summed here, since a GROUP BY in the database (a temporary table per
+// query) cost MariaDB more than the whole rest of the statement. It returns NotFound
 // member.not_found for an unknown member.
 func memberYears(db *gorm.DB, memberID uint64, years map[int]bool) (model.Member, model.Union, map[int]prior, error) {
 	ys := make([]int, 0, len(years))
@@ -36,25 +38,27 @@ func memberYears(db *gorm.DB, memberID uint64, years map[int]bool) (model.Member
 		PaysDues     *bool
 		Year         *int
 		ClaimType    *model.ClaimType
-		Paid         model.Fen
-		Arrived      model.Fen
-		SelfPay1     model.Fen
-		AboveCap     model.Fen
+		RecordID     *uint64
+		AmountFen    model.Fen
+		Status       model.LineStatus
+		SelfPay1Fen  model.Fen
+		MajorDisease bool
+		AboveCapFen  model.Fen
 	}
-	// The derived table has one row per (year, claim type) with lines, or none; the LEFT JOIN
-	// ON 1 = 1 repeats the member's columns on each (one row with NULL figures when none).
+	// The LEFT JOINs repeat the member's columns on each of their lines (one row with NULL line
+	// columns when none). A line whose record is gone is left out, as settlement's inner join
+	// does. Find, not Scan: gorm's Scan renders every statement as text for its
+	// logger, which costs more than reading the rows.
 	err := db.Raw("SELECT m.id, m.union_id, m.insured_beijing, m.employment, m.kind, m.participation, m.paid_until, "+
 		"m.joined_on, m.jing_card_hash, m.bank_code, m.bank_account_hash, m.hardship, m.hardship_from, m.hardship_until, "+
 		"m.model_worker, m.model_from, m.model_until, u.pays_dues, "+
-		"y.year, y.claim_type, COALESCE(y.paid, 0) AS paid, COALESCE(y.arrived, 0) AS arrived, "+
-		"COALESCE(y.self_pay1, 0) AS self_pay1, COALESCE(y.above_cap, 0) AS above_cap "+
+		"l.year, l.claim_type, r.id AS record_id, COALESCE(l.amount_fen, 0) AS amount_fen, COALESCE(l.status, '') AS status, "+
+		"COALESCE(r.self_pay1_fen, 0) AS self_pay1_fen, COALESCE(r.major_disease, 0) AS major_disease, "+
+		"COALESCE(r.above_cap_fen, 0) AS above_cap_fen "+
 		"FROM members AS m LEFT JOIN unions AS u ON u.id = m.union_id "+
-		"LEFT JOIN (SELECT l.year, l.claim_type, SUM(l.amount_fen) AS paid, "+
-		"SUM(CASE WHEN l.status = ? THEN l.amount_fen ELSE 0 END) AS arrived, SUM(r.self_pay1_fen) AS self_pay1, "+
-		"SUM(CASE WHEN r.major_disease THEN r.above_cap_fen ELSE 0 END) AS above_cap "+
-		"FROM payout_lines AS l JOIN medical_records AS r ON r.id = l.record_id "+
-		"WHERE l.member_id = ? AND l.eligible AND l.year IN ? GROUP BY l.year, l.claim_type) AS y ON 1 = 1 "+
-		"WHERE m.id = ?", model.LineArrived, memberID, ys, memberID).Scan(&rows).Error
+		"LEFT JOIN payout_lines AS l ON l.member_id = m.id AND l.eligible AND l.year IN ? "+
+		"LEFT JOIN medical_records AS r ON r.id = l.record_id "+
+		"WHERE m.id = ?", ys, memberID).Find(&rows).Error
 	if err != nil {
 		return model.Member{}, model.Union{}, nil, fmt.Errorf("load member %d and year-to-date: %w", memberID, err)
 	}
@@ -66,19 +70,23 @@ func memberYears(db *gorm.DB, memberID uint64, years map[int]bool) (model.Member
 	if rows[0].PaysDues != nil {
 		u.PaysDues = *rows[0].PaysDues
 	}
-	out := make(map[int]prior, len(rows))
+	out := make(map[int]prior, len(years))
 	for _, r := range rows {
-		if r.Year == nil || r.ClaimType == nil {
+		if r.Year == nil || r.ClaimType == nil || r.RecordID == nil {
 			continue
 		}
 		p := out[*r.Year]
 		if p.ytd.DeductibleFen == nil {
 			p.ytd.DeductibleFen = map[model.ClaimType]model.Fen{}
 		}
-		p.ytd.PaidFen += r.Paid
-		p.ytd.AboveCapFen += r.AboveCap
-		p.ytd.DeductibleFen[*r.ClaimType] += r.SelfPay1
-		p.arrived += r.Arrived
+		p.ytd.PaidFen += r.AmountFen
+		if r.MajorDisease {
+			p.ytd.AboveCapFen += r.AboveCapFen
+		}
+		p.ytd.DeductibleFen[*r.ClaimType] += r.SelfPay1Fen
+		if r.Status == model.LineArrived {
+			p.arrived += r.AmountFen
+		}
 		out[*r.Year] = p
 	}
 	return m, u, out, nil
