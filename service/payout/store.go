@@ -33,62 +33,72 @@ func memberYears(db *gorm.DB, memberID uint64, years map[int]bool) (model.Member
 	for y := range years {
 		ys = append(ys, y)
 	}
-	var rows []struct {
-		model.Member `gorm:"embedded"`
-		PaysDues     *bool
-		Year         *int
-		ClaimType    *model.ClaimType
-		RecordID     *uint64
-		AmountFen    model.Fen
-		Status       model.LineStatus
-		SelfPay1Fen  model.Fen
-		MajorDisease bool
-		AboveCapFen  model.Fen
-	}
 	// The LEFT JOINs repeat the member's columns on each of their lines (one row with NULL line
 	// columns when none). A line whose record is gone is left out, as settlement's inner join
-	// does. Find, not Scan: gorm's Scan renders every statement as text for its
-	// logger, which costs more than reading the rows.
-	err := db.Raw("SELECT m.id, m.union_id, m.insured_beijing, m.employment, m.kind, m.participation, m.paid_until, "+
-		"m.joined_on, m.jing_card_hash, m.bank_code, m.bank_account_hash, m.hardship, m.hardship_from, m.hardship_until, "+
-		"m.model_worker, m.model_from, m.model_until, u.pays_dues, "+
-		"l.year, l.claim_type, r.id AS record_id, COALESCE(l.amount_fen, 0) AS amount_fen, COALESCE(l.status, '') AS status, "+
-		"COALESCE(r.self_pay1_fen, 0) AS self_pay1_fen, COALESCE(r.major_disease, 0) AS major_disease, "+
-		"COALESCE(r.above_cap_fen, 0) AS above_cap_fen "+
+	// does. The columns are scanned by hand: gorm's reflection over the member's columns cost
+	// more than the rest of the request.
+	rows, err := db.Raw("SELECT m.id, m.union_id, m.insured_beijing, m.employment, m.kind, m.participation, "+
+		"COALESCE(m.paid_until, ''), COALESCE(m.joined_on, ''), COALESCE(m.jing_card_hash, ''), COALESCE(m.bank_code, ''), "+
+		"COALESCE(m.bank_account_hash, ''), m.hardship, COALESCE(m.hardship_from, ''), COALESCE(m.hardship_until, ''), "+
+		"m.model_worker, COALESCE(m.model_from, ''), COALESCE(m.model_until, ''), u.pays_dues, "+
+		"l.year, l.claim_type, r.id, l.amount_fen, l.status, r.self_pay1_fen, r.major_disease, r.above_cap_fen "+
 		"FROM members AS m LEFT JOIN unions AS u ON u.id = m.union_id "+
 		"LEFT JOIN payout_lines AS l ON l.member_id = m.id AND l.eligible AND l.year IN ? "+
 		"LEFT JOIN medical_records AS r ON r.id = l.record_id "+
-		"WHERE m.id = ?", ys, memberID).Find(&rows).Error
+		"WHERE m.id = ?", ys, memberID).Rows()
 	if err != nil {
 		return model.Member{}, model.Union{}, nil, fmt.Errorf("load member %d and year-to-date: %w", memberID, err)
 	}
-	if len(rows) == 0 {
-		return model.Member{}, model.Union{}, nil, errs.NotFound("member.not_found", "没有找到您的会员信息")
-	}
-	m := rows[0].Member
-	u := model.Union{ID: m.UnionID}
-	if rows[0].PaysDues != nil {
-		u.PaysDues = *rows[0].PaysDues
-	}
+	defer rows.Close()
+	var (
+		m        model.Member
+		u        model.Union
+		paysDues *bool // NULL when the member's union row is missing
+		found    bool
+	)
 	out := make(map[int]prior, len(years))
-	for _, r := range rows {
-		if r.Year == nil || r.ClaimType == nil || r.RecordID == nil {
+	for rows.Next() {
+		var (
+			year      *int
+			claimType *model.ClaimType
+			recordID  *uint64
+			amount    *model.Fen
+			status    *model.LineStatus
+			selfPay1  *model.Fen
+			major     *bool
+			aboveCap  *model.Fen
+		)
+		if err := rows.Scan(&m.ID, &m.UnionID, &m.InsuredBeijing, &m.Employment, &m.Kind, &m.Participation,
+			&m.PaidUntil, &m.JoinedOn, &m.JingCardHash, &m.BankCode, &m.BankAccountHash, &m.Hardship, &m.HardshipFrom,
+			&m.HardshipUntil, &m.ModelWorker, &m.ModelFrom, &m.ModelUntil, &paysDues,
+			&year, &claimType, &recordID, &amount, &status, &selfPay1, &major, &aboveCap); err != nil {
+			return model.Member{}, model.Union{}, nil, fmt.Errorf("load member %d and year-to-date: %w", memberID, err)
+		}
+		found = true
+		if year == nil || claimType == nil || recordID == nil {
 			continue
 		}
-		p := out[*r.Year]
+		p := out[*year]
 		if p.ytd.DeductibleFen == nil {
 			p.ytd.DeductibleFen = map[model.ClaimType]model.Fen{}
 		}
-		p.ytd.PaidFen += r.AmountFen
-		if r.MajorDisease {
-			p.ytd.AboveCapFen += r.AboveCapFen
+		p.ytd.PaidFen += deref(amount)
+		if deref(major) {
+			p.ytd.AboveCapFen += deref(aboveCap)
 		}
-		p.ytd.DeductibleFen[*r.ClaimType] += r.SelfPay1Fen
-		if r.Status == model.LineArrived {
-			p.arrived += r.AmountFen
+		p.ytd.DeductibleFen[*claimType] += deref(selfPay1)
+		if deref(status) == model.LineArrived {
+			p.arrived += deref(amount)
 		}
-		out[*r.Year] = p
+		out[*year] = p
 	}
+	if err := rows.Err(); err != nil {
+		return model.Member{}, model.Union{}, nil, fmt.Errorf("load member %d and year-to-date: %w", memberID, err)
+	}
+	if !found {
+		return model.Member{}, model.Union{}, nil, errs.NotFound("member.not_found", "没有找到您的会员信息")
+	}
+	u.ID, u.PaysDues = m.UnionID, deref(paysDues)
 	return m, u, out, nil
 }
 
