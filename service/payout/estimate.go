@@ -153,16 +153,9 @@ func (s *Service) checkReceipt(i int, r Receipt, today model.Date) (bill, error)
 // listed with the reason instead of failing. It returns NotFound member.not_found when the
 // member does not exist.
 func (s *Service) EstimateUnsettled(ctx context.Context, memberID uint64) (Estimate, error) {
-	var recs []model.MedicalRecord
-	if err := s.db.WithContext(ctx).Select("id, claim_type, visit_date, hospital, self_pay1_fen, above_cap_fen, major_disease").
-		Where("member_id = ? AND settlement_run_id = 0", memberID).
-		Order("visit_date DESC, id DESC").Limit(s.o.MaxUnsettled).Find(&recs).Error; err != nil {
-		return Estimate{}, fmt.Errorf("estimate member %d: load records: %w", memberID, err)
-	}
-	bills := make([]bill, len(recs))
-	for i, r := range recs {
-		bills[i] = bill{Bill: policy.Bill{RecordID: r.ID, ClaimType: r.ClaimType, Date: r.VisitDate, SelfPay1Fen: r.SelfPay1Fen,
-			AboveCapFen: r.AboveCapFen, MajorDisease: r.MajorDisease}, record: true, hospital: r.Hospital}
+	bills, err := unsettledBills(s.db.WithContext(ctx), memberID, s.o.MaxUnsettled)
+	if err != nil {
+		return Estimate{}, fmt.Errorf("estimate member %d: %w", memberID, err)
 	}
 	return s.estimate(ctx, memberID, bills, model.DateOf(s.now()), true)
 }

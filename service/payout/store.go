@@ -102,6 +102,30 @@ func memberYears(db *gorm.DB, memberID uint64, years map[int]bool) (model.Member
 	return m, u, out, nil
 }
 
+// unsettledBills reads the member's newest max records that no settlement run has taken, as
+// bills, scanned by hand like memberYears (this is the other statement of the same request).
+func unsettledBills(db *gorm.DB, memberID uint64, max int) ([]bill, error) {
+	rows, err := db.Raw("SELECT id, claim_type, visit_date, COALESCE(hospital, ''), self_pay1_fen, above_cap_fen, major_disease "+
+		"FROM medical_records WHERE member_id = ? AND settlement_run_id = 0 ORDER BY visit_date DESC, id DESC LIMIT ?",
+		memberID, max).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("load records: %w", err)
+	}
+	defer rows.Close()
+	var bills []bill
+	for rows.Next() {
+		b := bill{record: true}
+		if err := rows.Scan(&b.RecordID, &b.ClaimType, &b.Date, &b.hospital, &b.SelfPay1Fen, &b.AboveCapFen, &b.MajorDisease); err != nil {
+			return nil, fmt.Errorf("load records: %w", err)
+		}
+		bills = append(bills, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load records: %w", err)
+	}
+	return bills, nil
+}
+
 func sortLines(ls []EstimateLine) {
 	slices.SortStableFunc(ls, func(a, b EstimateLine) int {
 		return cmp.Or(strings.Compare(string(a.Date), string(b.Date)), cmp.Compare(a.Index, b.Index), cmp.Compare(a.RecordID, b.RecordID))
