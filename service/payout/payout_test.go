@@ -242,3 +242,53 @@ func TestListPages(t *testing.T) {
 		t.Errorf("page past the end = %+v, want no items and the count", past)
 	}
 }
+
+// TestEstimateUnsettledYears: records pending from several years (a late import) are each
+// estimated against their own year's settled figures, and only the newest MaxUnsettled records
+// are estimated.
+func TestEstimateUnsettledYears(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	m := f.member(t, nil)
+	settled := model.MedicalRecord{RecordNo: "Y1", MemberID: m.ID, ClaimType: model.ClaimOutpatient, VisitDate: "2023-02-10", SelfPay1Fen: 400_000}
+	must(t, f.db.Create(&settled).Error)
+	settle := settlement.New(f.db, f.engine, f.cal, kvtest.New(t), settlement.Options{}, clock, nil)
+	p, _ := f.cal.ParsePeriod("2023-Q1")
+	_, err := settle.Compute(ctx, p, "test")
+	must(t, err)
+	var paid2023 model.Fen
+	must(t, f.db.Model(&model.PayoutLine{}).Where("member_id = ? AND year = 2023", m.ID).Select("COALESCE(SUM(amount_fen), 0)").Row().Scan(&paid2023))
+	if paid2023 <= 0 {
+		t.Fatalf("2023 settled %d, want a payout to count", paid2023)
+	}
+	pending := []model.MedicalRecord{
+		{RecordNo: "Y2", MemberID: m.ID, ClaimType: model.ClaimOutpatient, VisitDate: "2023-05-10", SelfPay1Fen: 100_000},
+		{RecordNo: "Y3", MemberID: m.ID, ClaimType: model.ClaimOutpatient, VisitDate: "2025-03-01", SelfPay1Fen: 100_000},
+		{RecordNo: "Y4", MemberID: m.ID, ClaimType: model.ClaimOutpatient, VisitDate: "2024-12-01", SelfPay1Fen: 100_000},
+	}
+	must(t, f.db.Create(&pending).Error)
+
+	est, err := f.svc.EstimateUnsettled(ctx, m.ID)
+	must(t, err)
+	years := map[int]payout.YearToDate{}
+	for _, y := range est.Years {
+		years[y.Year] = y
+	}
+	if len(est.Lines) != 3 || len(years) != 3 || years[2023].PaidFen != paid2023 || years[2024].PaidFen != 0 {
+		t.Errorf("estimate = %d lines, years %+v; want 3 lines and 2023's settled %d counted", len(est.Lines), est.Years, paid2023)
+	}
+
+	newest := payout.New(f.db, f.engine, f.cal, payout.Options{MaxUnsettled: 2}, clock)
+	est, err = newest.EstimateUnsettled(ctx, m.ID)
+	must(t, err)
+	var got []model.Date
+	for _, l := range est.Lines {
+		got = append(got, l.Date)
+	}
+	if want := []model.Date{"2024-12-01", "2025-03-01"}; !slices.Equal(got, want) {
+		t.Errorf("with MaxUnsettled 2 the lines are of %v, want the newest two %v", got, want)
+	}
+	if _, err := f.svc.EstimateUnsettled(ctx, 999_999); errs.KindOf(err) != errs.KindNotFound {
+		t.Errorf("unknown member = %v, want NotFound", err)
+	}
+}
