@@ -212,10 +212,12 @@ func yearWithPayouts(t *testing.T, db *gorm.DB, memberID uint64) int {
 
 // TestAPILoad measures requests/s and latency of the estimate and payout endpoints against
 // `huzhu serve` on loopback. It runs only with HUZHU_API_BENCH=1; use MySQL and Redis
-// (HUZHU_TEST_MYSQL_DSN, HUZHU_TEST_REDIS_ADDR) for figures that mean something.
-// HUZHU_API_BENCH_SECONDS (default 10), HUZHU_API_BENCH_CONC (default 32) and HUZHU_API_BENCH_ONLY (a
-// part of the endpoint names to run) tune it. The load
-// generator runs in the same process, so it shares the machine's cores with the server.
+// (HUZHU_TEST_MYSQL_DSN, HUZHU_TEST_REDIS_ADDR) for figures that mean something. Tuning:
+// HUZHU_API_BENCH_SECONDS (default 10) and HUZHU_API_BENCH_CONC (connections, default 32);
+// HUZHU_API_BENCH_WRK=1 drives the load with wrk instead of Go's HTTP client (far less CPU), and
+// HUZHU_API_BENCH_RATE offers that many requests/s through wrk instead of as many as the server
+// answers; HUZHU_API_BENCH_ONLY runs the endpoints whose name holds it. The server runs in this
+// process and shares the machine's cores with the load generator and the database.
 func TestAPILoad(t *testing.T) {
 	if os.Getenv("HUZHU_API_BENCH") != "1" {
 		t.Skip("set HUZHU_API_BENCH=1 to measure")
