@@ -34,7 +34,7 @@ func (e *env) staffService(ctx context.Context) (*staff.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return staff.New(db, kvs, staff.Options{}, time.Now, e.log), nil
+	return staff.New(db, kvs, staff.Options{Unbound: e.unbound}, time.Now, e.log), nil
 }
 
 // mountAdmin adds the staff console at /admin with a knowledge base of its own; `huzhu serve`

@@ -43,6 +43,9 @@ type env struct {
 	cipher *pii.Cipher
 	engine *policy.Engine
 	wx     *wechat.Client
+	// unbound tells the mini-program API of this process that staff unbound an account (set by
+	// serve before it mounts the console; nil elsewhere).
+	unbound func(accountID uint64)
 }
 
 // load reads the configuration and sets up logging; called once before any subcommand runs.

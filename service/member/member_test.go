@@ -292,6 +292,16 @@ func TestBindingCache(t *testing.T) {
 	if got := auth().MemberID; got != 0 {
 		t.Errorf("right after Unbind, member = %d, want 0", got)
 	}
+	// Unbound by staff in the same process: Forget ends the cached binding at once.
+	mustDo(t, f.db.Model(&model.WeChatAccount{}).Where("id = ?", p.AccountID).Update("member_id", f.m.ID).Error)
+	if got := auth().MemberID; got != f.m.ID {
+		t.Fatalf("bound again, member = %d", got)
+	}
+	mustDo(t, f.db.Model(&model.WeChatAccount{}).Where("id = ?", p.AccountID).Update("member_id", nil).Error)
+	f.svc.Forget(p.AccountID)
+	if got := auth().MemberID; got != 0 {
+		t.Errorf("right after Forget, member = %d, want 0", got)
+	}
 }
 
 // TestBindingCacheOff checks that a negative TTL reads the binding on every request.

@@ -420,8 +420,8 @@ func (s *Service) Unbind(ctx context.Context, st Staff, memberID uint64, ip stri
 	if err != nil {
 		return err
 	}
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var acc model.WeChatAccount
+	var acc model.WeChatAccount
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Where("member_id = ?", m.ID).Take(&acc).Error; errors.Is(err, gorm.ErrRecordNotFound) {
 			return errs.New(errs.KindConflict, "member.not_bound", "这位会员没有绑定微信")
 		} else if err != nil {
@@ -436,6 +436,10 @@ func (s *Service) Unbind(ctx context.Context, st Staff, memberID uint64, ip stri
 		return audit.Write(ctx, tx, s.now(), audit.Entry{Actor: st.Username, Role: string(st.Role), Action: "member.unbind",
 			Target: fmt.Sprintf("member:%d", m.ID), IP: ip, UnionID: un.ID, Detail: map[string]any{"account_id": acc.ID}})
 	})
+	if err == nil && s.o.Unbound != nil {
+		s.o.Unbound(acc.ID)
+	}
+	return err
 }
 
 // AuditQuery selects a page of the audit log.

@@ -33,6 +33,10 @@ type Options struct {
 	LoginWindow    time.Duration // (10m)
 	BcryptCost     int           // (bcrypt.DefaultCost)
 	MinPasswordLen int           // (10)
+	// Unbound is told the WeChat account whose member Unbind unlinked, once that has committed:
+	// the mini-program API of the same process drops its cached binding (member.Service.Forget),
+	// so the unbinding takes effect at once rather than within the cache's lifetime. Optional.
+	Unbound func(accountID uint64)
 }
 
 func (o *Options) defaults() {
