@@ -54,6 +54,10 @@ func New(o Options) *fiber.App {
 		TrustedProxies:          o.TrustedProxies,
 		ProxyHeader:             proxyHeader(o.TrustedProxies),
 		StreamRequestBody:       false,
+		// fasthttp would otherwise parse a multipart body while reading it and write any file
+		// over 16 MB to a plaintext temporary file; rosters and 医保 files carry ID numbers. The
+		// body is in memory anyway (within the upload limit), and parsed from there it stays.
+		DisablePreParseMultipartForm: true,
 	})
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e interface{}) {
 		o.Log.Error("panic", "path", c.Route().Path, "panic", e, "request_id", RequestID(c))

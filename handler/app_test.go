@@ -1,11 +1,14 @@
 package handler
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"mime/multipart"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -97,5 +100,49 @@ func TestReadyz(t *testing.T) {
 	}
 	if status, _, raw := do(t, ok, "GET", "/metrics", ""); status != 200 || !strings.Contains(raw.body, "huzhu_http_requests_total") {
 		t.Errorf("metrics = %d", status)
+	}
+}
+
+// TestUploadsStayInMemory: an uploaded file over fasthttp's 16 MB in-memory threshold must not
+// be spooled to a plaintext temporary file (rosters carry ID numbers); the body is in memory
+// anyway, within the upload limit, and the importer seals what it keeps.
+func TestUploadsStayInMemory(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	app := New(Options{BodyLimit: 64, UploadLimit: 40 << 20, Registry: prometheus.NewRegistry()})
+	var spooled []string
+	var size int64
+	app.Post("/upload", func(c *fiber.Ctx) error {
+		fh, err := c.FormFile("file")
+		if err != nil {
+			return err
+		}
+		size = fh.Size
+		ents, _ := os.ReadDir(tmp)
+		for _, e := range ents {
+			spooled = append(spooled, e.Name())
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	})
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	part, _ := w.CreateFormFile("file", "roster.csv")
+	line := []byte("张三,110101199003071234,6214830000001234\n")
+	for body.Len() < 17<<20 {
+		_, _ = part.Write(line)
+	}
+	_ = w.Close()
+	want := int64(body.Len())
+	req := httptest.NewRequest("POST", "/upload", &body)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	resp, err := app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != fiber.StatusNoContent || size < 16<<20 || size > want {
+		t.Fatalf("upload = %d, file of %d bytes; want 204 and the whole file", resp.StatusCode, size)
+	}
+	if len(spooled) > 0 {
+		t.Errorf("the upload was spooled to %v in the temporary folder, want it kept in memory", spooled)
 	}
 }
