@@ -304,6 +304,9 @@ func (c Config) Validate() error {
 		if c.Redis.Addr == "" {
 			bad("redis.addr", "must be set in prod: without Redis sessions and rate limits are per instance", "127.0.0.1:6379")
 		}
+		if c.Notify.SMS.Provider == "log" {
+			bad("notify.sms.provider", "must be http in prod: the log provider sends nothing and writes binding codes to the log", "http")
+		}
 	} else if c.Security.PIIKey != "" && len(c.Security.PIIKey) < 32 {
 		bad("security.pii_key", "is shorter than 32 characters", "HUZHU_SECURITY_PII_KEY=$(openssl rand -base64 48)")
 	}

@@ -48,7 +48,7 @@ func TestBadValuesAllReported(t *testing.T) {
 		t.Fatal("bad config accepted")
 	}
 	for _, want := range []string{"redis.addr: \"localhost\" has no port (example: 127.0.0.1:6379)", "log.level", "notify.quiet_start",
-		"security.pii_key", "security.session_secret", "wechat.oa.encoding_aes_key"} {
+		"security.pii_key", "security.session_secret", "wechat.oa.encoding_aes_key", "notify.sms.provider: must be http in prod"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
