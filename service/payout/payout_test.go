@@ -56,6 +56,18 @@ func (f *fixture) member(t *testing.T, edit func(*model.Member)) model.Member {
 	return m
 }
 
+// settle runs a settlement of each period, in order.
+func (f *fixture) settle(t *testing.T, keys ...string) {
+	t.Helper()
+	s := settlement.New(f.db, f.engine, f.cal, kvtest.New(t), settlement.Options{}, clock, nil)
+	for _, key := range keys {
+		p, err := f.cal.ParsePeriod(key)
+		must(t, err)
+		_, err = s.Compute(context.Background(), p, "test")
+		must(t, err)
+	}
+}
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
@@ -147,12 +159,7 @@ func TestListAndDetail(t *testing.T) {
 		{RecordNo: "L3", MemberID: other.ID, ClaimType: model.ClaimOutpatient, VisitDate: "2025-02-08", SelfPay1Fen: 20_000},
 	}
 	must(t, f.db.Create(&recs).Error)
-	settle := settlement.New(f.db, f.engine, f.cal, kvtest.New(t), settlement.Options{}, clock, nil)
-	for _, key := range []string{"2024-Q4", "2025-Q1"} {
-		p, _ := f.cal.ParsePeriod(key)
-		_, err := settle.Compute(ctx, p, "test")
-		must(t, err)
-	}
+	f.settle(t, "2024-Q4", "2025-Q1")
 	page, err := f.svc.List(ctx, m.ID, payout.Query{})
 	must(t, err)
 	if page.Year != 2025 || page.Total != 1 || len(page.Items) != 1 || page.DraftFen != 5000 || len(page.Years) != 2 || page.Years[0] != 2025 {
@@ -203,12 +210,7 @@ func TestListPages(t *testing.T) {
 		recs[i] = model.MedicalRecord{RecordNo: fmt.Sprintf("P%d", i), MemberID: m.ID, ClaimType: model.ClaimOutpatient, VisitDate: d, SelfPay1Fen: 10_000}
 	}
 	must(t, f.db.Create(&recs).Error)
-	settle := settlement.New(f.db, f.engine, f.cal, kvtest.New(t), settlement.Options{}, clock, nil)
-	for _, key := range []string{"2024-Q4", "2025-Q1"} {
-		p, _ := f.cal.ParsePeriod(key)
-		_, err := settle.Compute(ctx, p, "test")
-		must(t, err)
-	}
+	f.settle(t, "2024-Q4", "2025-Q1")
 	var got []model.Date
 	var ids []uint64
 	var first payout.Page
@@ -252,10 +254,7 @@ func TestEstimateUnsettledYears(t *testing.T) {
 	m := f.member(t, nil)
 	settled := model.MedicalRecord{RecordNo: "Y1", MemberID: m.ID, ClaimType: model.ClaimOutpatient, VisitDate: "2023-02-10", SelfPay1Fen: 400_000}
 	must(t, f.db.Create(&settled).Error)
-	settle := settlement.New(f.db, f.engine, f.cal, kvtest.New(t), settlement.Options{}, clock, nil)
-	p, _ := f.cal.ParsePeriod("2023-Q1")
-	_, err := settle.Compute(ctx, p, "test")
-	must(t, err)
+	f.settle(t, "2023-Q1")
 	var paid2023 model.Fen
 	must(t, f.db.Model(&model.PayoutLine{}).Where("member_id = ? AND year = 2023", m.ID).Select("COALESCE(SUM(amount_fen), 0)").Row().Scan(&paid2023))
 	if paid2023 <= 0 {
