@@ -34,8 +34,11 @@ type Options struct {
 // Open connects, checks the connection and, if asked, migrates. The error says which database
 // could not be reached and why, without the password.
 func Open(ctx context.Context, o Options) (*gorm.DB, error) {
+	// PrepareStmtMaxSize bounds the statements a PrepareStmt session (the payout service's hot
+	// reads) keeps prepared: database/sql prepares each on every pooled connection, and MySQL
+	// counts them against max_prepared_stmt_count (16,382 by default) across all instances.
 	cfg := &gorm.Config{Logger: newLogger(o.Log, o.SlowQuery), NowFunc: func() time.Time { return time.Now().In(model.Shanghai) },
-		TranslateError: true}
+		TranslateError: true, PrepareStmtMaxSize: 64, PrepareStmtTTL: time.Hour}
 	var (
 		db   *gorm.DB
 		err  error
