@@ -173,7 +173,6 @@ func (s *Service) period(key string) calendar.Period {
 
 // yearSum is one year's sums of a member's lines.
 type yearSum struct {
-	lines                              int64
 	computed, arrived, onTheWay, draft model.Fen
 }
 
@@ -185,10 +184,10 @@ type sumRow struct {
 	AmountFen model.Fen
 }
 
-// addSum counts line r into its year: every line in the count, eligible ones in the amounts.
+// addSum counts line r into its year: the year is listed for any line, and eligible lines count
+// in its amounts.
 func addSum(out map[int]yearSum, r sumRow) {
 	ys := out[r.Year]
-	ys.lines++
 	if r.Eligible {
 		ys.computed += r.AmountFen
 		switch r.Status {
