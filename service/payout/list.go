@@ -291,14 +291,15 @@ func (s *Service) Detail(ctx context.Context, memberID, lineID uint64) (Detail, 
 }
 
 // detailRows reads the member's line lineID, its run and record, every line of its year (for
-// the year's sums) and its transfer chain in one round trip: detail is a hot path, and on the
-// machines it was measured on a round trip cost more than the rest of the request. The year's
-// lines and the transfers are joined side by side, so a row stands for a pair of them; both
-// are told apart by id. The columns are scanned by hand: gorm's reflection on these wide rows
-// cost more than the query. The chain is the transfer the line went out with and those it
-// re-issued, oldest first; payment.Export makes every one of them for the line's run, so the
-// transfers are joined by run (an OR with the line's transfer id made MariaDB merge two indexes,
-// which cost it more than the rest of the statement). A line that does not exist or is another member's is NotFound
+// the year's sums) and its transfer chain in one round trip: detail is a hot path, and a round
+// trip cost more than the rest of the request. The year's lines and the transfers are joined
+// side by side, so a row stands for a pair of them; both are told apart by id. The columns are
+// scanned by hand: gorm's reflection on these wide rows cost more than the query.
+//
+// The chain is the transfer the line went out with and those it re-issued, oldest first.
+// payment.Export makes every one of them for the line's run, so transfers are joined by run (an
+// OR with the line's transfer id made MariaDB merge two indexes, which cost it more than the
+// rest of the statement). A line that does not exist or is another member's is NotFound
 // payout.not_found.
 func detailRows(db *gorm.DB, memberID, lineID uint64) (model.PayoutLine, model.SettlementRun, model.MedicalRecord, map[int]yearSum, []model.Transfer, error) {
 	var (
