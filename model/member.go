@@ -18,27 +18,27 @@ type Union struct {
 type Member struct {
 	ID      uint64 `gorm:"primaryKey"`
 	UnionID uint64 `gorm:"not null;index"`
-	Name    string `gorm:"size:64;not null"`
+	Name    string `gorm:"size:64;not null;index:idx_member_name"` // staff search by name prefix
 
 	IDNumberEnc  []byte `gorm:"not null"`
-	IDNumberHash string `gorm:"size:64;not null;uniqueIndex"` // natural key of roster imports
-	IDLast4      string `gorm:"size:4;not null"`
+	IDNumberHash string `gorm:"size:64;not null;uniqueIndex"`              // natural key of roster imports
+	IDLast4      string `gorm:"size:4;not null;index:idx_member_id_last4"` // staff search by 尾号
 	BirthDate    Date   `gorm:"size:10"`
 	Gender       string `gorm:"size:1"` // M or F, from the ID number
 
 	SocialCardEnc   []byte
 	SocialCardHash  string `gorm:"size:64;index"` // links 医保 records to the member
-	SocialCardLast4 string `gorm:"size:4"`
+	SocialCardLast4 string `gorm:"size:4;index:idx_member_social_last4"`
 
 	JingCardEnc      []byte
 	JingCardHash     string `gorm:"size:64;index"`
-	JingCardLast4    string `gorm:"size:4"`
+	JingCardLast4    string `gorm:"size:4;index:idx_member_jing_last4"`
 	JingCardIssuedOn Date   `gorm:"size:10"`
 
 	BankCode         Bank `gorm:"size:8"` // five-bank fallback for members without a 京卡
 	BankAccountEnc   []byte
 	BankAccountHash  string `gorm:"size:64;index"`
-	BankAccountLast4 string `gorm:"size:4"`
+	BankAccountLast4 string `gorm:"size:4;index:idx_member_bank_last4"`
 
 	PhoneEnc   []byte
 	PhoneHash  string `gorm:"size:64;index"`

@@ -68,6 +68,33 @@ func migrations() []*gormigrate.Migration {
 		Rollback: func(tx *gorm.DB) error {
 			return tx.Migrator().DropTable(&JobChunk{}, &Job{})
 		},
+	}, {
+		// The console searches 4.28 million members by name prefix and by any number's last 4
+		// digits, and charts the lines that arrived per month; without these indexes each was a
+		// full scan. The lines' index on status alone becomes the prefix of (status, arrived_at),
+		// so inserting lines maintains as many indexes as before.
+		ID: "20261124_0004_search_indexes",
+		Migrate: func(tx *gorm.DB) error {
+			m := tx.Migrator()
+			for _, idx := range []struct {
+				model any
+				name  string
+			}{
+				{&Member{}, "idx_member_name"}, {&Member{}, "idx_member_id_last4"}, {&Member{}, "idx_member_social_last4"},
+				{&Member{}, "idx_member_jing_last4"}, {&Member{}, "idx_member_bank_last4"}, {&PayoutLine{}, "idx_line_status_arrived"},
+			} {
+				if m.HasIndex(idx.model, idx.name) {
+					continue // created with the table by a binary that already had it
+				}
+				if err := m.CreateIndex(idx.model, idx.name); err != nil {
+					return err
+				}
+			}
+			if m.HasIndex(&PayoutLine{}, "idx_payout_lines_status") {
+				return m.DropIndex(&PayoutLine{}, "idx_payout_lines_status")
+			}
+			return nil
+		},
 	}}
 }
 

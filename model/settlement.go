@@ -52,10 +52,10 @@ type PayoutLine struct {
 	Eligible    bool       `gorm:"not null"` // false: kept with Reason, amount 0
 	Reason      string     `gorm:"size:255"`
 	Explanation string     `gorm:"type:text"` // the policy engine's steps: policy.EncodeSteps, read with policy.DecodeSteps
-	Status      LineStatus `gorm:"size:16;not null;index"`
+	Status      LineStatus `gorm:"size:16;not null;index:idx_line_status_arrived,priority:1"`
 	TransferID  uint64     `gorm:"index"`
-	ArrivedAt   *time.Time
-	FailReason  string `gorm:"size:255"`
+	ArrivedAt   *time.Time `gorm:"index:idx_line_status_arrived,priority:2"` // with Status: the monthly arrivals
+	FailReason  string     `gorm:"size:255"`
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }

@@ -40,6 +40,42 @@ func TestSchemaMatchesModels(t *testing.T) {
 	}
 }
 
+// TestSearchIndexesMigration upgrades a database as migration 0003 left it (no search indexes,
+// lines indexed on status alone) and checks 0004 brings it to the models' indexes.
+func TestSearchIndexesMigration(t *testing.T) {
+	db := storetest.NewDB(t)
+	m := db.Migrator()
+	added := []struct {
+		model any
+		name  string
+	}{
+		{&model.Member{}, "idx_member_name"}, {&model.Member{}, "idx_member_id_last4"}, {&model.Member{}, "idx_member_social_last4"},
+		{&model.Member{}, "idx_member_jing_last4"}, {&model.Member{}, "idx_member_bank_last4"}, {&model.PayoutLine{}, "idx_line_status_arrived"},
+	}
+	for _, idx := range added {
+		if err := m.DropIndex(idx.model, idx.name); err != nil {
+			t.Fatalf("drop %s: %v", idx.name, err)
+		}
+	}
+	if err := db.Exec("CREATE INDEX idx_payout_lines_status ON payout_lines (status)").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("DELETE FROM schema_migrations WHERE id = ?", "20261124_0004_search_indexes").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := model.Migrate(db); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	for _, idx := range added {
+		if !m.HasIndex(idx.model, idx.name) {
+			t.Errorf("index %s missing after the upgrade", idx.name)
+		}
+	}
+	if m.HasIndex(&model.PayoutLine{}, "idx_payout_lines_status") {
+		t.Error("the lines' index on status alone is still there")
+	}
+}
+
 func TestMigrateTwiceIsNoop(t *testing.T) {
 	db := storetest.NewDB(t)
 	var before, after int64
