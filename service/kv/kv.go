@@ -23,6 +23,13 @@ type Store interface {
 	SetNX(ctx context.Context, key string, val []byte, ttl time.Duration) (bool, error)
 	// Del removes the keys; absent keys are not an error.
 	Del(ctx context.Context, keys ...string) error
+	// Extend resets the key's expiry to ttl if it still holds val, in one step, and reports
+	// whether it did: false when the key expired, was removed or holds another value. It renews
+	// a lock's lease.
+	Extend(ctx context.Context, key string, val []byte, ttl time.Duration) (bool, error)
+	// DelIf removes the key if it still holds val, in one step, and reports whether it did. It
+	// releases a lock without removing one that another holder took after this one's expired.
+	DelIf(ctx context.Context, key string, val []byte) (bool, error)
 	// Incr adds one to the counter at key and returns the new value; a new counter expires
 	// after ttl (later increments do not extend it), which makes fixed-window rate limits.
 	Incr(ctx context.Context, key string, ttl time.Duration) (int64, error)

@@ -41,6 +41,44 @@ func TestStoreContract(t *testing.T) {
 	}
 }
 
+// TestExtendAndDelIf: a lease is renewed and released only by the holder of its value.
+func TestExtendAndDelIf(t *testing.T) {
+	ctx := context.Background()
+	s := kvtest.New(t)
+	if ok, err := s.SetNX(ctx, "lock", []byte("mine"), 100*time.Millisecond); !ok || err != nil {
+		t.Fatalf("SetNX = %v, %v", ok, err)
+	}
+	if ok, _ := s.Extend(ctx, "lock", []byte("theirs"), time.Minute); ok {
+		t.Error("Extend with another value succeeded")
+	}
+	if ok, err := s.Extend(ctx, "lock", []byte("mine"), time.Minute); !ok || err != nil {
+		t.Fatalf("Extend by the holder = %v, %v", ok, err)
+	}
+	if d, _ := s.TTL(ctx, "lock"); d <= 100*time.Millisecond {
+		t.Errorf("TTL after Extend = %v, want about a minute", d)
+	}
+	if ok, _ := s.DelIf(ctx, "lock", []byte("theirs")); ok {
+		t.Error("DelIf with another value removed the key")
+	}
+	if _, ok, _ := s.Get(ctx, "lock"); !ok {
+		t.Fatal("the lock is gone after a DelIf with another value")
+	}
+	if ok, err := s.DelIf(ctx, "lock", []byte("mine")); !ok || err != nil {
+		t.Fatalf("DelIf by the holder = %v, %v", ok, err)
+	}
+	if ok, _ := s.Extend(ctx, "lock", []byte("mine"), time.Minute); ok {
+		t.Error("Extend of a removed key succeeded")
+	}
+	if ok, _ := s.DelIf(ctx, "lock", []byte("mine")); ok {
+		t.Error("DelIf of a removed key reported a removal")
+	}
+	_, _ = s.SetNX(ctx, "short", []byte("mine"), 50*time.Millisecond)
+	time.Sleep(120 * time.Millisecond)
+	if ok, _ := s.Extend(ctx, "short", []byte("mine"), time.Minute); ok {
+		t.Error("Extend of an expired lease succeeded")
+	}
+}
+
 func TestExpiry(t *testing.T) {
 	ctx := context.Background()
 	s := kvtest.New(t)

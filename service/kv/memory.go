@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"bytes"
 	"context"
 	"strconv"
 	"sync"
@@ -91,6 +92,32 @@ func (m *Memory) SetNX(_ context.Context, key string, val []byte, ttl time.Durat
 	}
 	m.sweep(now)
 	m.items[key] = item{val: append([]byte(nil), val...), expires: expiry(now, ttl)}
+	return true, nil
+}
+
+// Extend implements Store.
+func (m *Memory) Extend(_ context.Context, key string, val []byte, ttl time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	it, ok := m.live(key, now)
+	if !ok || !bytes.Equal(it.val, val) {
+		return false, nil
+	}
+	it.expires = expiry(now, ttl)
+	m.items[key] = it
+	return true, nil
+}
+
+// DelIf implements Store.
+func (m *Memory) DelIf(_ context.Context, key string, val []byte) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, ok := m.live(key, m.now())
+	if !ok || !bytes.Equal(it.val, val) {
+		return false, nil
+	}
+	delete(m.items, key)
 	return true, nil
 }
 

@@ -85,6 +85,37 @@ func (r *Redis) Incr(ctx context.Context, key string, ttl time.Duration) (int64,
 	return n, nil
 }
 
+// extendScript and delIfScript compare the value and act in one step, so that a holder whose
+// lease expired cannot renew or remove the lock another holder has taken since.
+var (
+	extendScript = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0`)
+	delIfScript = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`)
+)
+
+// Extend implements Store.
+func (r *Redis) Extend(ctx context.Context, key string, val []byte, ttl time.Duration) (bool, error) {
+	n, err := extendScript.Run(ctx, r.c, []string{r.prefix + key}, val, ttl.Milliseconds()).Int64()
+	if err != nil {
+		return false, wrap("extend", err)
+	}
+	return n == 1, nil
+}
+
+// DelIf implements Store.
+func (r *Redis) DelIf(ctx context.Context, key string, val []byte) (bool, error) {
+	n, err := delIfScript.Run(ctx, r.c, []string{r.prefix + key}, val).Int64()
+	if err != nil {
+		return false, wrap("delif", err)
+	}
+	return n == 1, nil
+}
+
 // TTL implements Store.
 func (r *Redis) TTL(ctx context.Context, key string) (time.Duration, error) {
 	d, err := r.c.PTTL(ctx, r.prefix+key).Result()

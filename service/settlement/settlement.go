@@ -25,9 +25,12 @@ import (
 
 // Options tune a Service. Zero values take the defaults in brackets.
 type Options struct {
-	ChunkSize int           // records settled per transaction; a member's records are never split [1000]
-	Workers   int           // chunks computed at once, each on its own connection [4]
-	LockTTL   time.Duration // how long a computation may hold the lock before others may take it [30m]
+	ChunkSize int // records settled per transaction; a member's records are never split [1000]
+	Workers   int // chunks computed at once, each on its own connection [4]
+	// LockTTL is the lease of the computation lock [1m]: a running computation renews it every
+	// third of LockTTL, so the lock outlives a dead process by at most LockTTL. A computation
+	// that cannot renew it stops (its chunks roll back; computing again is safe).
+	LockTTL time.Duration
 }
 
 // Service computes and approves settlement runs.
@@ -51,7 +54,7 @@ func New(db *gorm.DB, engine *policy.Engine, cal *calendar.Calendar, kvs kv.Stor
 		o.Workers = 4
 	}
 	if o.LockTTL <= 0 {
-		o.LockTTL = 30 * time.Minute
+		o.LockTTL = time.Minute
 	}
 	if now == nil {
 		now = time.Now
@@ -76,7 +79,7 @@ func (s *Service) Compute(ctx context.Context, p calendar.Period, actor string) 
 	if s.now().Before(p.End) {
 		return model.SettlementRun{}, errs.Invalidf("period", "请在核算期结束后再核算", "%s尚未结束，不能核算", p.Label())
 	}
-	release, err := s.lock(ctx)
+	ctx, release, err := s.lock(ctx)
 	if err != nil {
 		return model.SettlementRun{}, err
 	}
@@ -88,9 +91,16 @@ func (s *Service) Compute(ctx context.Context, p calendar.Period, actor string) 
 	}
 	t, err := s.computeAll(ctx, run.ID, p)
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errLockLost) {
+			return run, errLockLost
+		}
 		return run, fmt.Errorf("settle %s: %w", p, err)
 	}
-	return s.finish(ctx, run.ID, t, actor)
+	run, err = s.finish(ctx, run.ID, t, actor)
+	if err != nil && errors.Is(context.Cause(ctx), errLockLost) {
+		return run, errLockLost
+	}
+	return run, err
 }
 
 // chunk is a set of members with unsettled records, found ahead of the transaction that settles
@@ -196,22 +206,56 @@ func (s *Service) computeAll(ctx context.Context, runID uint64, p calendar.Perio
 	return sum, nil
 }
 
-// lock takes the computation lock and returns its release.
-func (s *Service) lock(ctx context.Context) (func(), error) {
+// errLockLost ends a computation whose lease on the lock lapsed: another process may have taken
+// the lock since, and two computations must not write one run.
+var errLockLost = errs.New(errs.KindConflict, "settlement.lock_lost", "核算已中断（核算锁失效），已核算的部分会在重新核算时重算，请稍后再核算一次")
+
+// lock takes the computation lock and returns a context for the computation with the release.
+// While the lock is held its lease is renewed; when a renewal finds the lock lost (expired while
+// kv was unreachable, or taken), the returned context is cancelled with errLockLost.
+func (s *Service) lock(ctx context.Context) (context.Context, func(), error) {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	token := hex.EncodeToString(b)
-	ok, err := s.kv.SetNX(ctx, lockKey, []byte(token), s.o.LockTTL)
+	token := []byte(hex.EncodeToString(b))
+	ok, err := s.kv.SetNX(ctx, lockKey, token, s.o.LockTTL)
 	if err != nil {
-		return nil, fmt.Errorf("settlement lock: %w", err)
+		return ctx, nil, fmt.Errorf("settlement lock: %w", err)
 	}
 	if !ok {
-		return nil, errs.New(errs.KindConflict, "settlement.busy", "另一项核算正在进行，请稍后再试")
+		return ctx, nil, errs.New(errs.KindConflict, "settlement.busy", "另一项核算正在进行，请稍后再试")
 	}
-	return func() {
-		ctx := context.WithoutCancel(ctx)
-		if v, found, err := s.kv.Get(ctx, lockKey); err == nil && found && string(v) == token {
-			_ = s.kv.Del(ctx, lockKey)
+	run, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		tick := time.NewTicker(s.o.LockTTL / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			ok, err := s.kv.Extend(context.WithoutCancel(run), lockKey, token, s.o.LockTTL)
+			if err != nil {
+				// kv unreachable: the lease still runs; the next tick tries again.
+				s.log.Warn("settlement lock: renewal failed", "err", err)
+				continue
+			}
+			if !ok {
+				s.log.Error("settlement lock lost: stopping the computation")
+				cancel(errLockLost)
+				return
+			}
+		}
+	}()
+	return run, func() {
+		close(done)
+		<-renewed
+		cancel(nil)
+		if _, err := s.kv.DelIf(context.WithoutCancel(ctx), lockKey, token); err != nil {
+			s.log.Warn("settlement lock: release failed; it expires with its lease", "err", err)
 		}
 	}, nil
 }

@@ -474,3 +474,62 @@ func TestCorrectionWaitsForTheChunk(t *testing.T) {
 		t.Errorf("paid %s, want ¥50.00 from the amount the line was computed from", run.TotalFen)
 	}
 }
+
+// TestLockLease: the computation lock is renewed while held and released only by its holder; a
+// computation that finds it lost is stopped with settlement.lock_lost; a lock left by a dead
+// process lapses after one lease.
+func TestLockLease(t *testing.T) {
+	const ttl = 150 * time.Millisecond
+	f := newFixture(t, Options{LockTTL: ttl})
+	ctx := context.Background()
+	run, release, err := f.svc.lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * ttl) // well past one lease: the renewals keep it
+	if _, _, err := f.svc.lock(ctx); errs.KindOf(err) != errs.KindConflict {
+		t.Errorf("second lock while held = %v, want Conflict", err)
+	}
+	if run.Err() != nil {
+		t.Errorf("a held lock's computation was stopped: %v", context.Cause(run))
+	}
+	release()
+	if _, ok, _ := f.kv.Get(ctx, lockKey); ok {
+		t.Error("lock still held after release")
+	}
+
+	// Lost: another holder's value replaces ours, as after our lease lapsed while kv was away.
+	run, release, err = f.svc.lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.kv.Set(ctx, lockKey, []byte("other"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-run.Done():
+	case <-time.After(2 * ttl):
+		t.Fatal("the computation went on after its lock was taken")
+	}
+	if !errors.Is(context.Cause(run), errLockLost) {
+		t.Errorf("cause = %v, want settlement.lock_lost", context.Cause(run))
+	}
+	release()
+	if v, ok, _ := f.kv.Get(ctx, lockKey); !ok || string(v) != "other" {
+		t.Error("release removed the lock another holder had taken")
+	}
+
+	// A dead process's lock: nobody renews it, and it lapses after one lease.
+	if err := f.kv.Set(ctx, lockKey, []byte("dead"), ttl); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.lock(ctx); errs.KindOf(err) != errs.KindConflict {
+		t.Errorf("lock during a dead process's lease = %v, want Conflict", err)
+	}
+	time.Sleep(ttl + 50*time.Millisecond)
+	_, release, err = f.svc.lock(ctx)
+	if err != nil {
+		t.Fatalf("lock after the dead process's lease = %v, want it taken", err)
+	}
+	release()
+}
