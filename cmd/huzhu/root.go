@@ -32,6 +32,7 @@ func newRoot(e *env) *cobra.Command {
 		statsCmd(e),
 		wechatCmd(e),
 		adminCmd(e),
+		faqCmd(e),
 	)
 	return root
 }

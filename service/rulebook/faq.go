@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"huzhu/model"
 	"huzhu/service/audit"
@@ -427,4 +428,44 @@ func faqInvalid(err error, id string) error {
 	}
 	return &errs.Error{Kind: errs.KindInvalid, Code: "faq.invalid", Field: field,
 		Message: "没有保存：" + strings.Join(msgs, "；"), Fix: "按提示改正后再保存；机器人仍按原来的内容回答"}
+}
+
+// SavedEntry is one entry staff changed in the console, as stored.
+type SavedEntry struct {
+	ID        string
+	UpdatedBy string
+	UpdatedAt time.Time
+}
+
+// SavedEntries lists the entries staff changed (edited, added or retired), by id. It reads the
+// rows only, so it works when the knowledge base does not build with them.
+func SavedEntries(ctx context.Context, db *gorm.DB) ([]SavedEntry, error) {
+	var rows []model.FAQEntry
+	if err := db.WithContext(ctx).Order(clause.OrderByColumn{Column: clause.Column{Name: "key"}}).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list saved FAQ entries: %w", err)
+	}
+	out := make([]SavedEntry, len(rows))
+	for i, r := range rows {
+		out[i] = SavedEntry{ID: r.Key, UpdatedBy: r.UpdatedBy, UpdatedAt: r.UpdatedAt}
+	}
+	return out, nil
+}
+
+// DropSaved removes staff's saved change of entry id (back to the shipped text; an entry staff
+// added is gone) with an audit row, without building the knowledge base: it is the way out when a
+// release makes a saved change invalid and serve refuses to start. Running serve instances pick
+// it up within their Watch interval. It returns NotFound faq.not_saved when id has no saved
+// change.
+func DropSaved(ctx context.Context, db *gorm.DB, id, actor string, now time.Time) error {
+	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Where(&model.FAQEntry{Key: id}).Delete(&model.FAQEntry{})
+		if res.Error != nil {
+			return fmt.Errorf("delete FAQ entry %s: %w", id, res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return errs.NotFound("faq.not_saved", "这一条没有在后台改过").WithFix("huzhu faq edits 列出改过的条目")
+		}
+		return audit.Write(ctx, tx, now, audit.Entry{Actor: actor, Action: "faq.drop_saved", Target: "faq:" + id,
+			Detail: map[string]any{"id": id}})
+	})
 }

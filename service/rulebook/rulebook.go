@@ -110,7 +110,7 @@ func LoadKB(ctx context.Context, db *gorm.DB, shipped []byte, versions []policy.
 	}
 	kb, err := st.merged.Build(versions, links, th)
 	if err != nil {
-		return nil, fmt.Errorf("knowledge base with the entries staff saved (table faq_entries): %w", err)
+		return nil, fmt.Errorf("knowledge base with the entries staff saved (table faq_entries; `huzhu faq edits` lists them, `huzhu faq revert <id>` drops one): %w", err)
 	}
 	return kb, nil
 }
