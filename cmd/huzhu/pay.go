@@ -40,9 +40,9 @@ func payCmd(e *env) *cobra.Command {
 			for _, f := range exp.Files {
 				path := filepath.Join(outDir, f.Name)
 				if err := os.WriteFile(path, f.CSV, 0o600); err != nil {
-					return fmt.Errorf("write %s: %w (the transfers are recorded; export the batch again from the console)", path, err)
+					return fmt.Errorf("write %s: %w (the transfers are recorded: write the file again with `huzhu pay rebuild %d`)", path, err, f.BatchID)
 				}
-				fmt.Fprintf(e.stdout, "%s：%d 笔，%s 元 → %s\n", f.Bank.Label(), f.Transfers, f.TotalFen.YuanGrouped(), path)
+				fmt.Fprintf(e.stdout, "%s：%d 笔，%s 元 → %s（批次 %d）\n", f.Bank.Label(), f.Transfers, f.TotalFen.YuanGrouped(), path, f.BatchID)
 			}
 			if len(exp.Files) == 0 {
 				fmt.Fprintln(e.stdout, "没有需要转账的款项")
@@ -54,6 +54,37 @@ func payCmd(e *env) *cobra.Command {
 		},
 	}
 	export.Flags().StringVar(&outDir, "out", ".", "folder for the transfer files")
+
+	var rebuildDir string
+	rebuild := &cobra.Command{
+		Use:   "rebuild BATCH_ID",
+		Short: "Write an exported batch's transfer file again, as exported, when it was lost before it reached the bank (audited)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0], "batch id")
+			if err != nil {
+				return err
+			}
+			svc, err := e.paymentService(cmd)
+			if err != nil {
+				return err
+			}
+			f, err := svc.Rebuild(cmd.Context(), id, e.actor())
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(rebuildDir, 0o700); err != nil {
+				return fmt.Errorf("--out %s: %w", rebuildDir, err)
+			}
+			path := filepath.Join(rebuildDir, f.Name)
+			if err := os.WriteFile(path, f.CSV, 0o600); err != nil {
+				return fmt.Errorf("write %s: %w", path, err)
+			}
+			fmt.Fprintf(e.stdout, "%s：%d 笔，%s 元 → %s（批次 %d，重新生成）\n", f.Bank.Label(), f.Transfers, f.TotalFen.YuanGrouped(), path, f.BatchID)
+			return nil
+		},
+	}
+	rebuild.Flags().StringVar(&rebuildDir, "out", ".", "folder for the transfer file")
 
 	importResult := &cobra.Command{
 		Use:   "import-result FILE",
@@ -148,7 +179,7 @@ func payCmd(e *env) *cobra.Command {
 		},
 	}
 	reconcile.Flags().IntVar(&year, "year", 0, "reconcile every run of this year's periods")
-	cmd.AddCommand(export, importResult, reissue, reconcile)
+	cmd.AddCommand(export, rebuild, importResult, reissue, reconcile)
 	return cmd
 }
 

@@ -44,6 +44,20 @@ func TestPayCommands(t *testing.T) {
 		t.Fatalf("pay export: %q, %v", out, err)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
+	// A lost file is written again as it was exported, while the bank has not answered.
+	bm := regexp.MustCompile(`→ (\S+)（批次 (\d+)）`).FindStringSubmatch(out)
+	if bm == nil {
+		t.Fatalf("pay export names no batch: %q", out)
+	}
+	again := t.TempDir()
+	if out, err := cli("pay", "rebuild", bm[2], "--out", again); err != nil || !strings.Contains(out, "重新生成") {
+		t.Fatalf("pay rebuild: %q, %v", out, err)
+	}
+	first, _ := os.ReadFile(bm[1])
+	rebuilt, _ := os.ReadFile(filepath.Join(again, filepath.Base(bm[1])))
+	if len(first) == 0 || !bytes.Equal(first, rebuilt) {
+		t.Errorf("rebuilt file (%d bytes) differs from the exported one (%d bytes)", len(rebuilt), len(first))
+	}
 	var result strings.Builder
 	result.WriteString("转账编号,结果\n")
 	for _, f := range files {
@@ -63,6 +77,9 @@ func TestPayCommands(t *testing.T) {
 	out, err = cli("pay", "import-result", resultFile)
 	if err != nil || !regexp.MustCompile(`到账 [1-9]\d*，失败 0，此前已处理 0，有问题 1`).MatchString(out) || !strings.Contains(out, "NOPE") {
 		t.Fatalf("pay import-result: %q, %v", out, err)
+	}
+	if _, err := cli("pay", "rebuild", bm[2], "--out", again); err == nil || !strings.Contains(err.Error(), "已有银行回单") {
+		t.Errorf("pay rebuild after the bank's answer = %v, want it refused", err)
 	}
 	out, err = cli("pay", "reconcile", id)
 	if err != nil || !strings.Contains(out, "账目相符") || !strings.Contains(out, "转账中 0.00") {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -203,10 +204,15 @@ func newFileBuilder(tx *gorm.DB, run model.SettlementRun, bank model.Bank, actor
 	if err := tx.Create(b).Error; err != nil {
 		return nil, err
 	}
+	return writerFor(b), nil
+}
+
+// writerFor starts the file of batch b; its counts grow as transfers are added.
+func writerFor(b *model.PaymentBatch) *fileBuilder {
 	fb := &fileBuilder{batch: b}
 	fb.buf.WriteString("\ufeff" + fileHeader + "\n")
 	fb.w = csv.NewWriter(&fb.buf)
-	return fb, nil
+	return fb
 }
 
 func (fb *fileBuilder) add(t model.Transfer, name string, a account, label string) {
@@ -220,15 +226,103 @@ func (fb *fileBuilder) add(t model.Transfer, name string, a account, label strin
 }
 
 func (fb *fileBuilder) finish(tx *gorm.DB) (File, error) {
-	fb.w.Flush()
-	if err := fb.w.Error(); err != nil {
+	f, err := fb.file()
+	if err != nil {
 		return File{}, err
 	}
 	if err := tx.Model(fb.batch).Updates(map[string]any{"transfers": fb.batch.Transfers, "total_fen": fb.batch.TotalFen}).Error; err != nil {
 		return File{}, err
 	}
+	return f, nil
+}
+
+func (fb *fileBuilder) file() (File, error) {
+	fb.w.Flush()
+	if err := fb.w.Error(); err != nil {
+		return File{}, err
+	}
 	return File{Bank: fb.batch.Bank, Name: fb.batch.FileName, BatchID: fb.batch.ID, Transfers: int(fb.batch.Transfers),
 		TotalFen: fb.batch.TotalFen, CSV: fb.buf.Bytes()}, nil
+}
+
+// Rebuild writes the file of an exported batch again, byte for byte as Export wrote it, for a
+// file lost before it reached the bank (the console keeps the export an hour; a crash may lose
+// it sooner). Every transfer must still be on its way: once the bank answered for one, the file
+// was sent, and sending it again could pay twice (Conflict payment.batch_answered). Each
+// member's account must still be the one the transfer recorded (bank, kind and last 4 digits),
+// else Conflict payment.account_changed names the transfers to mark failed and re-issue.
+// NotFound payment.batch_not_found for an unknown batch. Audited as payment.rebuild.
+func (s *Service) Rebuild(ctx context.Context, batchID uint64, actor string) (File, error) {
+	var out File
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var batch model.PaymentBatch
+		if err := tx.Take(&batch, batchID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			return errs.NotFound("payment.batch_not_found", "没有这个转账批次")
+		} else if err != nil {
+			return err
+		}
+		var run model.SettlementRun
+		if err := tx.Take(&run, batch.RunID).Error; err != nil {
+			return err
+		}
+		var ts []model.Transfer
+		if err := tx.Where("batch_id = ?", batch.ID).Order("id").Find(&ts).Error; err != nil {
+			return err
+		}
+		ids := make([]uint64, len(ts))
+		for i, t := range ts {
+			if t.Status != model.LineTransfering {
+				return errs.New(errs.KindConflict, "payment.batch_answered", "这个批次已有银行回单，不能重新生成，以免重复转账").
+					WithFix("请按银行回单处理；转账失败的可在核实账户后重新发放")
+			}
+			ids[i] = t.MemberID
+		}
+		members := map[uint64]model.Member{}
+		for chunk := range slices.Chunk(ids, 1000) {
+			var ms []model.Member
+			if err := tx.Where("id IN ?", chunk).Find(&ms).Error; err != nil {
+				return err
+			}
+			for _, m := range ms {
+				members[m.ID] = m
+			}
+		}
+		label := periodLabel(s.cal, run)
+		fb := writerFor(&model.PaymentBatch{ID: batch.ID, RunID: batch.RunID, Bank: batch.Bank, FileName: batch.FileName})
+		var changed []string
+		for _, t := range ts {
+			m := members[t.MemberID]
+			acct, ok, err := s.account(m)
+			if err != nil {
+				return fmt.Errorf("member %d: %w", m.ID, err)
+			}
+			if !ok || acct.bank != t.Bank || acct.kind != t.AccountKind || pii.Last4(acct.number) != t.AccountLast4 {
+				changed = append(changed, t.Ref)
+				continue
+			}
+			fb.add(t, m.Name, acct, label)
+		}
+		if len(changed) > 0 {
+			return errs.New(errs.KindConflict, "payment.account_changed",
+				fmt.Sprintf("%d 笔转账的收款账户在导出后变了，不能按原样重建（转账编号：%s）", len(changed), strings.Join(changed, "、"))).
+				WithFix("请在银行回单中把这些转账标为失败，再重新发放")
+		}
+		if fb.batch.Transfers != batch.Transfers || fb.batch.TotalFen != batch.TotalFen {
+			return fmt.Errorf("batch %d: rebuilt %d transfers, %d fen; the batch recorded %d, %d", batch.ID,
+				fb.batch.Transfers, fb.batch.TotalFen, batch.Transfers, batch.TotalFen)
+		}
+		f, err := fb.file()
+		if err != nil {
+			return err
+		}
+		out = f
+		return audit.Write(ctx, tx, s.now(), audit.Entry{Actor: actor, Action: "payment.rebuild", Target: fmt.Sprintf("batch:%d", batch.ID),
+			Detail: map[string]any{"run_id": batch.RunID, "bank": string(batch.Bank), "transfers": batch.Transfers, "total_fen": batch.TotalFen}})
+	})
+	if err != nil {
+		return File{}, fmt.Errorf("rebuild batch %d: %w", batchID, err)
+	}
+	return out, nil
 }
 
 func membersOf(tx *gorm.DB, lines []model.PayoutLine) (map[uint64]model.Member, error) {

@@ -346,3 +346,67 @@ func TestRunWithNothingPayableClosesOnExport(t *testing.T) {
 		t.Errorf("run status = %s, want closed: nothing was payable", got.Status)
 	}
 }
+
+// TestRebuild: a lost bank file is written again byte for byte while every transfer is on its
+// way; not once the bank answered for one (it could pay twice), nor when an account changed
+// since the export; each rebuild is audited.
+func TestRebuild(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a := f.member("甲", "6217990000001111", "", "")
+	b := f.member("乙", "6217990000002222", "", "")
+	c := f.member("丙", "", model.BankICBC, "6222020000003333")
+	for _, m := range []model.Member{a, b, c} {
+		f.record(m, model.ClaimInpatient, "2026-10-08", 1_200_000, 0)
+	}
+	run := f.approved("2026-10")
+	exp, err := f.pay.Export(ctx, run.ID, "op")
+	if err != nil || len(exp.Files) != 2 {
+		t.Fatalf("export = %+v, %v; want a 京卡 file and an ICBC file", exp, err)
+	}
+	byBank := map[model.Bank]File{}
+	for _, fl := range exp.Files {
+		byBank[fl.Bank] = fl
+	}
+	jk := byBank[JingCardBank]
+
+	got, err := f.pay.Rebuild(ctx, jk.BatchID, "op2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != jk.Name || !bytes.Equal(got.CSV, jk.CSV) || got.Transfers != 2 || got.TotalFen != jk.TotalFen {
+		t.Errorf("rebuilt %s (%d transfers, %d fen) differs from the export %s:\n%s\nvs\n%s", got.Name, got.Transfers, got.TotalFen, jk.Name, got.CSV, jk.CSV)
+	}
+	var n int64
+	f.db.Model(&model.AuditLog{}).Where("action = ? AND target = ?", "payment.rebuild", fmt.Sprintf("batch:%d", jk.BatchID)).Count(&n)
+	if n != 1 {
+		t.Errorf("audit rows for the rebuild = %d, want 1", n)
+	}
+	if _, err := f.pay.Rebuild(ctx, 999_999, "op2"); errs.KindOf(err) != errs.KindNotFound {
+		t.Errorf("unknown batch = %v, want NotFound", err)
+	}
+
+	// 乙's card changed after the export: the file can no longer be what was exported.
+	nc := f.cipher.Seal(pii.KindJingCard, "6217990000009999")
+	f.db.Model(&model.Member{}).Where("id = ?", b.ID).Updates(map[string]any{"jing_card_enc": nc.Enc, "jing_card_hash": nc.Hash, "jing_card_last4": nc.Last4})
+	if _, err := f.pay.Rebuild(ctx, jk.BatchID, "op2"); code(err) != "payment.account_changed" {
+		t.Errorf("rebuild after an account change = %v, want payment.account_changed", err)
+	}
+
+	// The bank answered for the ICBC batch: rebuilding it could pay twice.
+	rows := readCSV(t, byBank[model.BankICBC].CSV)
+	result := "转账编号,结果,原因,到账时间\n" + rows[1][0] + ",成功,,2026-11-20 09:30:00\n"
+	if _, err := f.pay.ImportResult(ctx, "icbc.csv", strings.NewReader(result), "op"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.pay.Rebuild(ctx, byBank[model.BankICBC].BatchID, "op2"); code(err) != "payment.batch_answered" {
+		t.Errorf("rebuild of an answered batch = %v, want payment.batch_answered", err)
+	}
+}
+
+func code(err error) string {
+	if e, ok := errs.As(err); ok {
+		return e.Code
+	}
+	return ""
+}
