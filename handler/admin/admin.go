@@ -203,6 +203,7 @@ func (a *Admin) Mount(app *fiber.App) {
 	g.Post("/runs/:id/approve", a.auth(a.need(staff.Approve, a.approve)))
 	g.Get("/payments", a.auth(a.need(staff.ViewPlan, a.payments)))
 	g.Post("/payments/export", a.auth(a.need(staff.DownloadFiles, a.export)))
+	g.Post("/payments/rebuild", a.auth(a.need(staff.DownloadFiles, a.rebuild)))
 	g.Post("/payments/results", a.auth(a.need(staff.Pay, a.results)))
 	g.Post("/payments/reissue", a.auth(a.need(staff.Pay, a.reissue)))
 	g.Get("/payments/year", a.auth(a.need(staff.ViewPlan, a.reconcileYear)))

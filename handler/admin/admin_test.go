@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -375,6 +376,7 @@ func TestRoleBoundaries(t *testing.T) {
 		{"union cannot see jobs", "u1", "GET", "/admin/jobs", 403, ""},
 		{"union cannot read a job", "u1", "GET", "/admin/jobs/1", 403, ""},
 		{"auditor cannot export bank files", "aud", "POST", "/admin/payments/export", 403, ""},
+		{"auditor cannot rebuild bank files", "aud", "POST", "/admin/payments/rebuild", 403, ""},
 		{"auditor cannot retry notices", "aud", "POST", "/admin/notifications/retry", 403, ""},
 		{"auditor reads the audit log", "aud", "GET", "/admin/audit", 200, "staff.login"},
 		{"operator downloads a template", "op1", "GET", "/admin/imports/template/medical", 200, "PK"},
@@ -500,7 +502,26 @@ func TestPlanFlow(t *testing.T) {
 		t.Errorf("runs page after approval does not show it approved")
 	}
 
-	result := bankResult(t, exportFiles(t, adm, run.ID))
+	exported := exportFiles(t, adm, run.ID)
+	// A file lost before it reached the bank is made again from the reconcile page, the same.
+	reconcile := fmt.Sprintf("/admin/payments/reconcile/%d", run.ID)
+	_, page := adm.get(reconcile)
+	bm := regexp.MustCompile(`name="batch_id" value="(\d+)"`).FindStringSubmatch(page)
+	if bm == nil {
+		t.Fatalf("reconcile page offers no rebuild: %s", page)
+	}
+	if _, page := w.login("aud").get(reconcile); strings.Contains(page, `action="/admin/payments/rebuild"`) || !strings.Contains(page, "batches") {
+		t.Errorf("the reconcile page offers the auditor the rebuild, which needs DownloadFiles")
+	}
+	rj, rbody := adm.finish(adm.post("/admin/payments/rebuild", url.Values{"batch_id": {bm[1]}}))
+	if rj.Status != model.JobDone {
+		t.Fatalf("rebuild job = %s: %s", rj.Status, rbody)
+	}
+	_, rebuilt := adm.get(fmt.Sprintf("/admin/jobs/%d/file", rj.ID))
+	if a, b := zipCSVs(t, exported), zipCSVs(t, []byte(rebuilt)); len(a) == 0 || !reflect.DeepEqual(a, b) {
+		t.Errorf("rebuilt files %v differ from the exported %v", b, a)
+	}
+	result := bankResult(t, exported)
 	j, body = op1.finish(op1.upload("/admin/payments/results", nil, "result.csv", result))
 	if j.Status != model.JobDone || !strings.Contains(body, "到账") {
 		t.Fatalf("result job = %s: %s", j.Status, body)
@@ -538,6 +559,23 @@ func exportFiles(t *testing.T, c *client, runID uint64) []byte {
 		t.Fatalf("download = %d %s %q", res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Cache-Control"))
 	}
 	return []byte(zipped)
+}
+
+// zipCSVs returns the files in a zip by name.
+func zipCSVs(t *testing.T, zipped []byte) map[string]string {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(zipped), int64(len(zipped)))
+	if err != nil {
+		t.Fatalf("zip: %v", err)
+	}
+	out := map[string]string{}
+	for _, f := range zr.File {
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		out[f.Name] = string(b)
+	}
+	return out
 }
 
 // bankResult answers every transfer of the exported files as 成功.

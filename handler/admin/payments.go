@@ -135,7 +135,41 @@ func (a *Admin) reconcile(c *fiber.Ctx, st staff.Staff) error {
 	if err != nil {
 		return err
 	}
-	return a.render(c, "reconcile", view{Title: "对账", Nav: "payments", Staff: st, Data: rec})
+	batches, err := a.d.Payment.Batches(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return a.render(c, "reconcile", view{Title: "对账", Nav: "payments", Staff: st, Data: struct {
+		payment.Reconciliation
+		Batches    []model.PaymentBatch
+		CanRebuild bool
+	}{rec, batches, st.Can(staff.DownloadFiles)}})
+}
+
+// rebuild writes a lost bank file again (payment.Rebuild) in a job, kept sealed for its maker
+// like an export's.
+func (a *Admin) rebuild(c *fiber.Ctx, st staff.Staff) error {
+	id, err := strconv.ParseUint(c.FormValue("batch_id"), 10, 64)
+	if err != nil {
+		return errs.Invalid("batch_id", "请选择转账批次", "在对账页的文件列表中点“重新生成”")
+	}
+	return a.startJob(c, st, job.Spec{Kind: model.JobExport, Subject: fmt.Sprintf("转账文件 %d（重新生成）", id)}, func(ctx context.Context, t *job.Task) (any, error) {
+		t.Stage("重新生成转账文件")
+		f, err := a.d.Payment.Rebuild(ctx, id, st.Username)
+		if err != nil {
+			return nil, err
+		}
+		res := exportResult{RunID: f.RunID, Files: []exportFile{{Bank: string(f.Bank), BankLabel: f.Bank.Label(), Name: f.Name, Transfers: f.Transfers, TotalFen: f.TotalFen}}}
+		t.Stage("加密保存文件")
+		b, err := zipFiles([]payment.File{f}, a.d.Now())
+		if err != nil {
+			return nil, fmt.Errorf("rebuild batch %d: %w", id, err)
+		}
+		if err := t.Keep(ctx, fmt.Sprintf("batch-%d-bank-file.zip", id), b); err != nil {
+			return nil, err
+		}
+		return res, nil
+	})
 }
 
 func (a *Admin) reconcileYear(c *fiber.Ctx, st staff.Staff) error {

@@ -49,6 +49,7 @@ func New(db *gorm.DB, cipher *pii.Cipher, cal *calendar.Calendar, now func() tim
 type File struct {
 	Bank      model.Bank
 	Name      string
+	RunID     uint64
 	BatchID   uint64
 	Transfers int
 	TotalFen  model.Fen
@@ -241,8 +242,17 @@ func (fb *fileBuilder) file() (File, error) {
 	if err := fb.w.Error(); err != nil {
 		return File{}, err
 	}
-	return File{Bank: fb.batch.Bank, Name: fb.batch.FileName, BatchID: fb.batch.ID, Transfers: int(fb.batch.Transfers),
+	return File{Bank: fb.batch.Bank, Name: fb.batch.FileName, RunID: fb.batch.RunID, BatchID: fb.batch.ID, Transfers: int(fb.batch.Transfers),
 		TotalFen: fb.batch.TotalFen, CSV: fb.buf.Bytes()}, nil
+}
+
+// Batches lists the transfer files exported for run, oldest first.
+func (s *Service) Batches(ctx context.Context, runID uint64) ([]model.PaymentBatch, error) {
+	var bs []model.PaymentBatch
+	if err := s.db.WithContext(ctx).Where("run_id = ?", runID).Order("id").Find(&bs).Error; err != nil {
+		return nil, fmt.Errorf("batches of run %d: %w", runID, err)
+	}
+	return bs, nil
 }
 
 // Rebuild writes the file of an exported batch again, byte for byte as Export wrote it, for a
