@@ -34,15 +34,10 @@ func payCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := os.MkdirAll(outDir, 0o700); err != nil {
-				return fmt.Errorf("--out %s: %w", outDir, err)
-			}
 			for _, f := range exp.Files {
-				path := filepath.Join(outDir, f.Name)
-				if err := os.WriteFile(path, f.CSV, 0o600); err != nil {
-					return fmt.Errorf("write %s: %w (the transfers are recorded: write the file again with `huzhu pay rebuild %d`)", path, err, f.BatchID)
+				if err := writeBankFile(e, outDir, f, ""); err != nil {
+					return fmt.Errorf("%w (the transfers are recorded: write the file again with `huzhu pay rebuild %d`)", err, f.BatchID)
 				}
-				fmt.Fprintf(e.stdout, "%s：%d 笔，%s 元 → %s（批次 %d）\n", f.Bank.Label(), f.Transfers, f.TotalFen.YuanGrouped(), path, f.BatchID)
 			}
 			if len(exp.Files) == 0 {
 				fmt.Fprintln(e.stdout, "没有需要转账的款项")
@@ -73,15 +68,7 @@ func payCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := os.MkdirAll(rebuildDir, 0o700); err != nil {
-				return fmt.Errorf("--out %s: %w", rebuildDir, err)
-			}
-			path := filepath.Join(rebuildDir, f.Name)
-			if err := os.WriteFile(path, f.CSV, 0o600); err != nil {
-				return fmt.Errorf("write %s: %w", path, err)
-			}
-			fmt.Fprintf(e.stdout, "%s：%d 笔，%s 元 → %s（批次 %d，重新生成）\n", f.Bank.Label(), f.Transfers, f.TotalFen.YuanGrouped(), path, f.BatchID)
-			return nil
+			return writeBankFile(e, rebuildDir, f, "，重新生成")
 		},
 	}
 	rebuild.Flags().StringVar(&rebuildDir, "out", ".", "folder for the transfer file")
@@ -202,4 +189,18 @@ func parseID(s, what string) (uint64, error) {
 		return 0, fmt.Errorf("%s %q: want a positive number", what, s)
 	}
 	return id, nil
+}
+
+// writeBankFile writes f into dir (made if missing; owner-only, the file holds account numbers)
+// and says so, with note after the batch id.
+func writeBankFile(e *env, dir string, f payment.File, note string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("--out %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, f.Name)
+	if err := os.WriteFile(path, f.CSV, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	fmt.Fprintf(e.stdout, "%s：%d 笔，%s 元 → %s（批次 %d%s）\n", f.Bank.Label(), f.Transfers, f.TotalFen.YuanGrouped(), path, f.BatchID, note)
+	return nil
 }

@@ -74,16 +74,18 @@ func (a *Admin) export(c *fiber.Ctx, st staff.Staff) error {
 		if len(ex.Files) == 0 {
 			return res, nil
 		}
-		t.Stage("加密保存文件")
-		b, err := zipFiles(ex.Files, a.d.Now())
-		if err != nil {
-			return nil, fmt.Errorf("export run %d: %w", id, err)
-		}
-		if err := t.Keep(ctx, fmt.Sprintf("run-%d-bank-files.zip", id), b); err != nil {
-			return nil, err
-		}
-		return res, nil
+		return res, a.keepFiles(ctx, t, fmt.Sprintf("run-%d-bank-files.zip", id), ex.Files)
 	})
+}
+
+// keepFiles zips bank files and keeps the zip sealed with the job, for its maker to download.
+func (a *Admin) keepFiles(ctx context.Context, t *job.Task, name string, files []payment.File) error {
+	t.Stage("加密保存文件")
+	b, err := zipFiles(files, a.d.Now())
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return t.Keep(ctx, name, b)
 }
 
 // zipFiles packs the bank files in one zip.
@@ -160,15 +162,7 @@ func (a *Admin) rebuild(c *fiber.Ctx, st staff.Staff) error {
 			return nil, err
 		}
 		res := exportResult{RunID: f.RunID, Files: []exportFile{{Bank: string(f.Bank), BankLabel: f.Bank.Label(), Name: f.Name, Transfers: f.Transfers, TotalFen: f.TotalFen}}}
-		t.Stage("加密保存文件")
-		b, err := zipFiles([]payment.File{f}, a.d.Now())
-		if err != nil {
-			return nil, fmt.Errorf("rebuild batch %d: %w", id, err)
-		}
-		if err := t.Keep(ctx, fmt.Sprintf("batch-%d-bank-file.zip", id), b); err != nil {
-			return nil, err
-		}
-		return res, nil
+		return res, a.keepFiles(ctx, t, fmt.Sprintf("batch-%d-bank-file.zip", id), []payment.File{f})
 	})
 }
 

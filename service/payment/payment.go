@@ -91,7 +91,11 @@ func (s *Service) Export(ctx context.Context, runID uint64, actor string) (Expor
 		if len(lines) == 0 {
 			return closeIfDone(tx, run) // nothing payable at all: the run is done
 		}
-		members, err := membersOf(tx, lines)
+		ids := make([]uint64, len(lines))
+		for i, l := range lines {
+			ids[i] = l.MemberID
+		}
+		members, err := membersOf(tx, ids)
 		if err != nil {
 			return err
 		}
@@ -287,15 +291,9 @@ func (s *Service) Rebuild(ctx context.Context, batchID uint64, actor string) (Fi
 			}
 			ids[i] = t.MemberID
 		}
-		members := map[uint64]model.Member{}
-		for chunk := range slices.Chunk(ids, 1000) {
-			var ms []model.Member
-			if err := tx.Where("id IN ?", chunk).Find(&ms).Error; err != nil {
-				return err
-			}
-			for _, m := range ms {
-				members[m.ID] = m
-			}
+		members, err := membersOf(tx, ids)
+		if err != nil {
+			return err
 		}
 		label := periodLabel(s.cal, run)
 		fb := writerFor(&model.PaymentBatch{ID: batch.ID, RunID: batch.RunID, Bank: batch.Bank, FileName: batch.FileName})
@@ -335,11 +333,9 @@ func (s *Service) Rebuild(ctx context.Context, batchID uint64, actor string) (Fi
 	return out, nil
 }
 
-func membersOf(tx *gorm.DB, lines []model.PayoutLine) (map[uint64]model.Member, error) {
-	ids := make([]uint64, 0, len(lines))
-	for _, l := range lines {
-		ids = append(ids, l.MemberID)
-	}
+// membersOf reads the members of ids (repeats allowed), by id.
+func membersOf(tx *gorm.DB, ids []uint64) (map[uint64]model.Member, error) {
+	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	out := make(map[uint64]model.Member, len(ids))
