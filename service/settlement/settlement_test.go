@@ -479,14 +479,16 @@ func TestCorrectionWaitsForTheChunk(t *testing.T) {
 // computation that finds it lost is stopped with settlement.lock_lost; a lock left by a dead
 // process lapses after one lease.
 func TestLockLease(t *testing.T) {
-	const ttl = 150 * time.Millisecond
+	// A lease long enough that a loaded CI machine (-race, packages in parallel) still renews
+	// it in time: renewals every 500 ms, 1.5 s before it lapses.
+	const ttl = 1500 * time.Millisecond
 	f := newFixture(t, Options{LockTTL: ttl})
 	ctx := context.Background()
 	run, release, err := f.svc.lock(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3 * ttl) // well past one lease: the renewals keep it
+	time.Sleep(ttl + ttl/2) // past one lease: the renewals keep it
 	if _, _, err := f.svc.lock(ctx); errs.KindOf(err) != errs.KindConflict {
 		t.Errorf("second lock while held = %v, want Conflict", err)
 	}
@@ -508,7 +510,7 @@ func TestLockLease(t *testing.T) {
 	}
 	select {
 	case <-run.Done():
-	case <-time.After(2 * ttl):
+	case <-time.After(3 * ttl):
 		t.Fatal("the computation went on after its lock was taken")
 	}
 	if !errors.Is(context.Cause(run), errLockLost) {
@@ -519,14 +521,15 @@ func TestLockLease(t *testing.T) {
 		t.Error("release removed the lock another holder had taken")
 	}
 
-	// A dead process's lock: nobody renews it, and it lapses after one lease.
-	if err := f.kv.Set(ctx, lockKey, []byte("dead"), ttl); err != nil {
+	// A dead process's lock: nobody renews it, and it lapses with its lease (a short one here).
+	const deadLease = 100 * time.Millisecond
+	if err := f.kv.Set(ctx, lockKey, []byte("dead"), deadLease); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := f.svc.lock(ctx); errs.KindOf(err) != errs.KindConflict {
 		t.Errorf("lock during a dead process's lease = %v, want Conflict", err)
 	}
-	time.Sleep(ttl + 50*time.Millisecond)
+	time.Sleep(deadLease + 100*time.Millisecond)
 	_, release, err = f.svc.lock(ctx)
 	if err != nil {
 		t.Fatalf("lock after the dead process's lease = %v, want it taken", err)
