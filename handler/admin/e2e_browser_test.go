@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -60,6 +61,54 @@ func screenshotDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return shots
+}
+
+// browserPage runs a browser test's steps in ctx: each step within stepTimeout, failing the
+// test with the page's HTML; screenshots go to shots.
+type browserPage struct {
+	t           *testing.T
+	ctx         context.Context
+	shots       string
+	stepTimeout time.Duration
+}
+
+func (p browserPage) step(name string, actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	sctx, cancel := context.WithTimeout(p.ctx, p.stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		html, _ := chromedp.Run(p.ctx, chromedp.OuterHTML("main"))
+		p.t.Fatalf("%s: %v\npage: %.1500s", name, err, html)
+	}
+}
+
+func (p browserPage) text(sel string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.Text(sel))
+	if err != nil {
+		p.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func (p browserPage) value(sel string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.Value(sel))
+	if err != nil {
+		p.t.Fatalf("value of %s: %v", sel, err)
+	}
+	return s
+}
+
+func (p browserPage) shot(name string) {
+	p.t.Helper()
+	b, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		p.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(p.shots, name+".png"), b, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
 }
 
 // consoleLog collects the errors and exceptions of the browser's console.

@@ -1,10 +1,7 @@
 package admin_test
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -33,25 +30,8 @@ func TestBrowserDashboard(t *testing.T) {
 	shots := screenshotDir(t)
 	bctx, console := newBrowser(t, 50*time.Second)
 
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(bctx, 15*time.Second)
-		defer scancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			html, _ := chromedp.Run(bctx, chromedp.OuterHTML("main"))
-			t.Fatalf("%s: %v\npage: %.1500s", name, err, html)
-		}
-	}
-	shot := func(name string) {
-		t.Helper()
-		b, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	p := browserPage{t: t, ctx: bctx, shots: shots, stepTimeout: 15 * time.Second}
+	step, shot := p.step, p.shot
 	// bars returns the drawn heights of a chart's bars, in CSS pixels, and the fill the style
 	// sheet gave the first one.
 	bars := func(id string) ([]float64, string) {

@@ -1,9 +1,6 @@
 package admin_test
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,41 +23,8 @@ func TestBrowserManage(t *testing.T) {
 	shots := screenshotDir(t)
 	bctx, console := newBrowser(t, 90*time.Second)
 
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(bctx, 20*time.Second)
-		defer scancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			html, _ := chromedp.Run(bctx, chromedp.OuterHTML("main"))
-			t.Fatalf("%s: %v\npage: %.1500s", name, err, html)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(bctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
-	value := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(bctx, chromedp.Value(sel))
-		if err != nil {
-			t.Fatalf("value of %s: %v", sel, err)
-		}
-		return s
-	}
-	shot := func(name string) {
-		t.Helper()
-		b, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	p := browserPage{t: t, ctx: bctx, shots: shots, stepTimeout: 20 * time.Second}
+	step, text, value, shot := p.step, p.text, p.value, p.shot
 
 	step("sign in", chromedp.Navigate(base+"/admin/login"), chromedp.WaitVisible("#login"),
 		chromedp.SendKeys("#username", "admin"), chromedp.SendKeys("#password", password),

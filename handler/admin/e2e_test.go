@@ -1,7 +1,6 @@
 package admin_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,33 +43,8 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("download behaviour: %v", err)
 	}
 
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(bctx, 15*time.Second)
-		defer scancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			html, _ := chromedp.Run(bctx, chromedp.OuterHTML("main"))
-			t.Fatalf("%s: %v\npage: %.1500s", name, err, html)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(bctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
-	shot := func(name string) {
-		t.Helper()
-		b, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	p := browserPage{t: t, ctx: bctx, shots: shots, stepTimeout: 15 * time.Second}
+	step, text, shot := p.step, p.text, p.shot
 	write := func(name, content string) string {
 		p := filepath.Join(files, name)
 		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
