@@ -14,33 +14,13 @@ import (
 	"huzhu/model"
 	"huzhu/service/errs"
 	"huzhu/service/pii"
-	"huzhu/service/progress"
+	"huzhu/service/progress/progresstest"
 )
 
 // idNumber returns a synthetic ID number (unused area 110199) with a valid check digit.
 func idNumber(i int) string {
 	first := fmt.Sprintf("110199198%d%04d%03d", i%10, 101+i%28, i%1000)[:17]
 	return first + string(pii.CheckDigit(first))
-}
-
-// recorder collects progress reports.
-type recorder struct {
-	mu      sync.Mutex
-	reports [][2]int64
-}
-
-func (r *recorder) ctx() context.Context {
-	return progress.With(context.Background(), func(done, total int64) {
-		r.mu.Lock()
-		r.reports = append(r.reports, [2]int64{done, total})
-		r.mu.Unlock()
-	})
-}
-
-func (r *recorder) all() [][2]int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([][2]int64(nil), r.reports...)
 }
 
 // noSize hides a reader's Size method.
@@ -90,12 +70,12 @@ func TestImportReportsProgress(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var rec recorder
-			rep, err := s.Medical(rec.ctx(), "yb", tc.r, "staff")
+			var rec progresstest.Recorder
+			rep, err := s.Medical(rec.Context(), "yb", tc.r, "staff")
 			if err != nil || int64(rep.Rows) != tc.rows {
 				t.Fatalf("Medical = %+v, %v; want %d rows", rep, err, tc.rows)
 			}
-			got := rec.all()
+			got := rec.Reports()
 			if len(got) < 10 {
 				t.Fatalf("%d progress reports for %d rows in batches of 2, want many: %v", len(got), tc.rows, got)
 			}

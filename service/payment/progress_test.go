@@ -1,29 +1,14 @@
 package payment
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 
 	"huzhu/model"
-	"huzhu/service/progress"
+	"huzhu/service/progress/progresstest"
 )
-
-type reports struct {
-	mu  sync.Mutex
-	got [][2]int64
-}
-
-func (r *reports) ctx() context.Context {
-	return progress.With(context.Background(), func(done, total int64) {
-		r.mu.Lock()
-		r.got = append(r.got, [2]int64{done, total})
-		r.mu.Unlock()
-	})
-}
 
 func TestExportReportsMembersDone(t *testing.T) {
 	f := newFixture(t)
@@ -33,14 +18,14 @@ func TestExportReportsMembersDone(t *testing.T) {
 		f.record(m, model.ClaimInpatient, "2026-09-03", 10000, 0)
 	}
 	run := f.approved("2026-09")
-	var r reports
-	exp, err := f.pay.Export(r.ctx(), run.ID, "op")
+	var r progresstest.Recorder
+	exp, err := f.pay.Export(r.Context(), run.ID, "op")
 	if err != nil || len(exp.Files) != 1 || exp.Files[0].Transfers != n {
 		t.Fatalf("Export = %+v, %v; want one file of %d transfers", exp, err, n)
 	}
 	want := [][2]int64{{0, n}, {200, n}, {n, n}}
-	if fmt.Sprint(r.got) != fmt.Sprint(want) {
-		t.Errorf("progress = %v, want %v (every 200 members, then all)", r.got, want)
+	if fmt.Sprint(r.Reports()) != fmt.Sprint(want) {
+		t.Errorf("progress = %v, want %v (every 200 members, then all)", r.Reports(), want)
 	}
 }
 
@@ -71,20 +56,20 @@ func TestImportResultReportsProgress(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var r reports
-			rep, err := f.pay.ImportResult(r.ctx(), "result.csv", tc.r, "op")
+			var r progresstest.Recorder
+			rep, err := f.pay.ImportResult(r.Context(), "result.csv", tc.r, "op")
 			if err != nil || rep.Rows != 3000 || len(rep.Problems) != 3000 {
 				t.Fatalf("ImportResult = %d rows, %d problems, %v", rep.Rows, len(rep.Problems), err)
 			}
-			if len(r.got) < 20 {
-				t.Fatalf("%d progress reports for 3000 rows, want one per 100", len(r.got))
+			if len(r.Reports()) < 20 {
+				t.Fatalf("%d progress reports for 3000 rows, want one per 100", len(r.Reports()))
 			}
-			for i, g := range r.got[:len(r.got)-1] {
-				if g[1] != tc.wantTotal || (i > 0 && g[0] < r.got[i-1][0]) || (tc.wantTotal > 0 && g[0] >= tc.wantTotal) {
+			for i, g := range r.Reports()[:len(r.Reports())-1] {
+				if g[1] != tc.wantTotal || (i > 0 && g[0] < r.Reports()[i-1][0]) || (tc.wantTotal > 0 && g[0] >= tc.wantTotal) {
 					t.Fatalf("report %d = %v; want rising below total %d", i, g, tc.wantTotal)
 				}
 			}
-			if last := r.got[len(r.got)-1]; last != [2]int64{tc.wantLast, tc.wantLast} {
+			if last := r.Reports()[len(r.Reports())-1]; last != [2]int64{tc.wantLast, tc.wantLast} {
 				t.Errorf("last report = %v, want %d/%d", last, tc.wantLast, tc.wantLast)
 			}
 		})

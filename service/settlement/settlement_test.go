@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +18,7 @@ import (
 	"huzhu/service/errs"
 	"huzhu/service/kv"
 	"huzhu/service/policy"
-	"huzhu/service/progress"
+	"huzhu/service/progress/progresstest"
 	"huzhu/service/store/storetest"
 )
 
@@ -373,18 +372,11 @@ func TestComputeReportsProgress(t *testing.T) {
 		f.record(m, model.ClaimOutpatient, "2026-05-10", model.Fen(2000+i), 0)
 	}
 	f.record(f.member(), model.ClaimInpatient, "2026-04-11", 5000, 0) // another class
-	var (
-		mu  sync.Mutex
-		got [][2]int64
-	)
-	ctx := progress.With(context.Background(), func(done, total int64) {
-		mu.Lock()
-		got = append(got, [2]int64{done, total})
-		mu.Unlock()
-	})
-	if _, err := f.svc.Compute(ctx, f.period("2026-Q2", model.ClassOutpatient), "t"); err != nil {
+	var rec progresstest.Recorder
+	if _, err := f.svc.Compute(rec.Context(), f.period("2026-Q2", model.ClassOutpatient), "t"); err != nil {
 		t.Fatal(err)
 	}
+	got := rec.Reports()
 	if len(got) != 11 || got[0] != [2]int64{0, 10} || got[len(got)-1] != [2]int64{10, 10} {
 		t.Fatalf("reports %v: want 0 of 10, one per chunk, and 10 of 10 last", got)
 	}
