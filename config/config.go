@@ -27,6 +27,7 @@ type Config struct {
 	Security Security `yaml:"security"`
 	WeChat   WeChat   `yaml:"wechat"`
 	Notify   Notify   `yaml:"notify"`
+	Calendar Calendar `yaml:"calendar"`
 	Log      Log      `yaml:"log"`
 }
 
@@ -122,6 +123,21 @@ type SMS struct {
 	Provider string `yaml:"provider"`
 	URL      string `yaml:"url"`
 	APIKey   string `yaml:"api_key" secret:"true"`
+}
+
+// Calendar adds official days that the holiday library does not carry yet. The State Council
+// publishes next year's public holidays and make-up working days each autumn; until a release
+// brings a library that knows them, staff add them here so that promised arrival dates skip them.
+type Calendar struct {
+	ExtraDays []CalendarDay `yaml:"extra_days"`
+}
+
+// CalendarDay is one official day: a public holiday day off, or (Work) a make-up working day on
+// a weekend. It adds to or overrides the library's data for that date.
+type CalendarDay struct {
+	Date string `yaml:"date"` // "2027-10-01"
+	Work bool   `yaml:"work"` // true: a make-up working day (调休上班)
+	Name string `yaml:"name"` // the holiday's name, e.g. 国庆节
 }
 
 // Log configures structured logging.
@@ -331,6 +347,24 @@ func (c Config) Validate() error {
 		bad("notify.sms.provider", fmt.Sprintf("%q is neither log nor http", p), "http")
 	} else if p == "http" && !strings.HasPrefix(c.Notify.SMS.URL, "http") {
 		bad("notify.sms.url", "must be set for the http provider", "https://sms.example.internal/send")
+	}
+	seenDays := map[string]int{}
+	for i, d := range c.Calendar.ExtraDays {
+		key := fmt.Sprintf("calendar.extra_days[%d]", i)
+		t, err := time.Parse("2006-01-02", d.Date)
+		switch {
+		case err != nil:
+			bad(key+".date", fmt.Sprintf("%q is not a date", d.Date), "2027-10-01")
+			continue
+		case strings.TrimSpace(d.Name) == "":
+			bad(key+".name", "is empty: give the holiday's name", "国庆节")
+		case d.Work && t.Weekday() != time.Saturday && t.Weekday() != time.Sunday:
+			bad(key+".work", fmt.Sprintf("%s is a %s: a make-up working day falls on a weekend", d.Date, t.Weekday()), "work: false")
+		}
+		if j, dup := seenDays[d.Date]; dup {
+			bad(key+".date", fmt.Sprintf("%s is given twice (also calendar.extra_days[%d])", d.Date, j), "one entry per date")
+		}
+		seenDays[d.Date] = i
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

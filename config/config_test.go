@@ -77,3 +77,29 @@ func TestSecretFromFile(t *testing.T) {
 		t.Fatalf("pii key from file: %v", err)
 	}
 }
+
+func TestCalendarExtraDays(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "huzhu.yaml")
+	good := "calendar:\n  extra_days:\n    - {date: 2028-10-02, name: 国庆节}\n    - {date: 2028-09-24, work: true, name: 国庆节}\n"
+	os.WriteFile(path, []byte(good), 0o600)
+	cfg, err := Load(path, env(nil))
+	if err != nil {
+		t.Fatalf("Load(good days): %v", err)
+	}
+	if len(cfg.Calendar.ExtraDays) != 2 || !cfg.Calendar.ExtraDays[1].Work {
+		t.Errorf("extra days = %+v", cfg.Calendar.ExtraDays)
+	}
+	bad := "calendar:\n  extra_days:\n    - {date: 2028/10/02, name: 国庆节}\n    - {date: 2028-10-03}\n" +
+		"    - {date: 2028-10-04, work: true, name: 国庆节}\n    - {date: 2028-10-03, name: 国庆节}\n"
+	os.WriteFile(path, []byte(bad), 0o600)
+	_, err = Load(path, env(nil))
+	if err == nil {
+		t.Fatal("bad extra days accepted")
+	}
+	for _, want := range []string{`calendar.extra_days[0].date: "2028/10/02" is not a date`, "calendar.extra_days[1].name: is empty",
+		"calendar.extra_days[2].work: 2028-10-04 is a Wednesday", "calendar.extra_days[3].date: 2028-10-03 is given twice"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}

@@ -15,7 +15,6 @@ import (
 
 	"huzhu/handler/admin"
 	"huzhu/model"
-	"huzhu/service/calendar"
 	"huzhu/service/importer"
 	"huzhu/service/job"
 	"huzhu/service/payment"
@@ -102,7 +101,7 @@ func (e *env) mountConsole(ctx context.Context, app *fiber.App, rules *rulebook.
 		FAQ:           rules.KB(),
 		Policy:        engine,
 		Rules:         rules,
-		Calendar:      calendar.New(model.Shanghai),
+		Calendar:      e.cal,
 		Jobs:          jobs,
 		SecureCookies: strings.HasPrefix(e.cfg.HTTP.PublicURL, "https://"),
 		Log:           e.log,

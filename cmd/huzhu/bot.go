@@ -14,9 +14,7 @@ import (
 
 	"huzhu/config"
 	wxh "huzhu/handler/wechat"
-	"huzhu/model"
 	"huzhu/service/bot"
-	"huzhu/service/calendar"
 	"huzhu/service/wechat"
 )
 
@@ -62,7 +60,7 @@ func (e *env) botOver(ctx context.Context, kb *bot.KB) (*bot.Bot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return bot.New(kb, calendar.New(model.Shanghai), db, kvs, bot.Options{}, time.Now, e.log), nil
+	return bot.New(kb, e.cal, db, kvs, bot.Options{}, time.Now, e.log), nil
 }
 
 // mountBot mounts the official account's callback (/wechat/callback) when an official account

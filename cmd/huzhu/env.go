@@ -16,6 +16,8 @@ import (
 	"gorm.io/gorm"
 
 	"huzhu/config"
+	"huzhu/model"
+	"huzhu/service/calendar"
 	"huzhu/service/kv"
 	"huzhu/service/pii"
 	"huzhu/service/policy"
@@ -42,6 +44,7 @@ type env struct {
 	kv     kv.Store
 	cipher *pii.Cipher
 	engine *policy.Engine
+	cal    *calendar.Calendar // built once from the library and calendar.extra_days
 	wx     *wechat.Client
 	// unbound tells the mini-program API of this process that staff unbound an account (set by
 	// serve before it mounts the console; nil elsewhere).
@@ -64,6 +67,13 @@ func (e *env) load() error {
 		}
 	}
 	e.cfg = cfg
+	extra := make([]calendar.Day, len(cfg.Calendar.ExtraDays))
+	for i, d := range cfg.Calendar.ExtraDays {
+		extra[i] = calendar.Day{Date: d.Date, Work: d.Work, Name: d.Name}
+	}
+	if e.cal, err = calendar.NewWithDays(model.Shanghai, extra); err != nil {
+		return fmt.Errorf("calendar.extra_days: %w", err)
+	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level))
 	hopts := &slog.HandlerOptions{Level: level}

@@ -8,8 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"huzhu/model"
-	"huzhu/service/calendar"
 	"huzhu/service/payment"
 )
 
@@ -180,7 +178,7 @@ func (e *env) paymentService(cmd *cobra.Command) (*payment.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return payment.New(db, cipher, calendar.New(model.Shanghai), nil, e.log), nil
+	return payment.New(db, cipher, e.cal, nil, e.log), nil
 }
 
 func parseID(s, what string) (uint64, error) {

@@ -90,6 +90,10 @@ func (e *env) serve(ctx context.Context, demo bool) error {
 		return fmt.Errorf("listen on http.addr %s: %w", e.cfg.HTTP.Addr, err)
 	}
 	e.log.Info("huzhu listening", "addr", ln.Addr().String(), "env", e.cfg.Env, "database", dbKind(e), "kv", kvKind(e))
+	if gaps := e.cal.Gaps(time.Now()); len(gaps) > 0 {
+		e.log.Warn("the holiday calendar has no official days for these years: promised arrival dates skip weekends only",
+			"years", gaps, "fix", "add the State Council's days as calendar.extra_days, or upgrade huzhu")
+	}
 	fmt.Fprintf(e.stdout, "huzhu is running at http://%s  (try /healthz, /api/v1/stats, /api/openapi.json and the console at /admin)\n", ln.Addr())
 
 	errc := make(chan error, 1)

@@ -81,7 +81,7 @@ func (e *env) settlementService(ctx context.Context) (*settlement.Service, *cale
 	if err != nil {
 		return nil, nil, err
 	}
-	cal := calendar.New(model.Shanghai)
+	cal := e.cal
 	return settlement.New(db, engine, cal, kvs, settlement.Options{}, time.Now, e.log), cal, nil
 }
 
@@ -177,7 +177,7 @@ func (e *env) mount(ctx context.Context, app *fiber.App, _ *prometheus.Registry)
 	}
 	members := member.New(db, cipher, sessions, login, kvs, e.smsSender(), member.Options{Templates: templates}, time.Now, e.log)
 	e.unbound = members.Forget
-	payouts := payout.New(db, engine, calendar.New(model.Shanghai), payout.Options{}, time.Now)
+	payouts := payout.New(db, engine, e.cal, payout.Options{}, time.Now)
 	api.New(stats.New(db, kvs, time.Minute, time.Now), members, payouts).Mount(app)
 	rules, err := e.rulebook(ctx, true)
 	if err != nil {

@@ -24,6 +24,9 @@ type dashboardData struct {
 	Months   []chart      // paid money and payouts by month
 	ByUnion  chart
 	ByType   chart
+	// CalendarGaps are this year or next when the holiday calendar has no official data for
+	// them, so that staff add calendar.extra_days before promised dates go wrong.
+	CalendarGaps []int
 }
 
 func (a *Admin) dashboard(c *fiber.Ctx, st staff.Staff) error {
@@ -50,6 +53,9 @@ func (a *Admin) dashboard(c *fiber.Ctx, st staff.Staff) error {
 		return err
 	}
 	d := dashboardData{Overview: ov, Year: year, Unions: b.ByUnion, Types: b.ByClaimType, AllTypes: all, Series: series}
+	if a.d.Calendar != nil {
+		d.CalendarGaps = a.d.Calendar.Gaps(a.d.Now())
+	}
 	if !all {
 		d.Unions = nil
 		for _, g := range b.ByUnion {

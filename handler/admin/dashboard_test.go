@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"huzhu/handler/admin"
 	"huzhu/model"
+	"huzhu/service/calendar"
 )
 
 // arrivedLine adds an arrived payout line of member for amount, arrived at, in a run of its own
@@ -297,5 +299,36 @@ func TestFailedNoticesLinkTheMember(t *testing.T) {
 	}
 	if strings.Contains(body, fmt.Sprintf("<td>%d</td><td>%d</td>", n.ID, zhang)) || strings.Contains(body, "张一") {
 		t.Errorf("failed notices show the raw member id or the full name")
+	}
+}
+
+// TestDashboardCalendarGaps: staff are told on the dashboard when the holiday calendar lacks
+// this year or next, and are not when extra days fill the gap.
+func TestDashboardCalendarGaps(t *testing.T) {
+	tests := []struct {
+		name  string
+		extra []calendar.Day
+		want  string // "" = no warning
+	}{
+		{"library lacks 2028", nil, "缺少 2028 年"},
+		{"extra days fill 2028", []calendar.Day{{Date: "2028-01-01", Name: "元旦"}}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cal, err := calendar.NewWithDays(model.Shanghai, tc.extra)
+			if err != nil {
+				t.Fatal(err)
+			}
+			late := time.Date(2027, 12, 7, 9, 0, 0, 0, model.Shanghai)
+			w := newWorld(t, func(d *admin.Deps) { d.Calendar = cal; d.Now = func() time.Time { return late } })
+			res, body := w.login("admin").get("/admin/")
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("dashboard = %d", res.StatusCode)
+			}
+			got := strings.Contains(body, `id="calendar-gaps"`)
+			if got != (tc.want != "") || (tc.want != "" && !strings.Contains(body, tc.want)) {
+				t.Errorf("dashboard on 2027-12-07 shows calendar warning %v, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -76,13 +76,27 @@ func NewWithDays(loc *time.Location, extra []Day) (*Calendar, error) {
 // Location returns the calendar's time zone.
 func (c *Calendar) Location() *time.Location { return c.loc }
 
-// Coverage returns the first and last years with official holiday data (2002 and 2026 with
-// lunar-go v1.4.6 and no extra days).
+// Coverage returns the first and last years with official holiday data (2002 and 2027 with
+// lunar-go v1.4.7 and no extra days).
 func (c *Calendar) Coverage() (first, last int) { return c.first, c.last }
 
 // Covers reports whether the year of t's date has official holiday data. Outside it, IsWorkday
 // knows only weekends, so dates computed from it are estimates.
 func (c *Calendar) Covers(t time.Time) bool { return c.years[t.In(c.loc).Year()] }
+
+// Gaps returns which of now's year and the next have no official holiday data, oldest first.
+// Arrival dates promised for those years skip weekends only, so staff should add the State
+// Council's days (calendar.extra_days) or upgrade before the year turns.
+func (c *Calendar) Gaps(now time.Time) []int {
+	var gaps []int
+	y := now.In(c.loc).Year()
+	for _, year := range []int{y, y + 1} {
+		if !c.years[year] {
+			gaps = append(gaps, year)
+		}
+	}
+	return gaps
+}
 
 // Day returns midnight of t's date in the calendar's location.
 func (c *Calendar) Day(t time.Time) time.Time {

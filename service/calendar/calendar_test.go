@@ -114,27 +114,40 @@ func TestAddWorkdays(t *testing.T) {
 func TestCoverage(t *testing.T) {
 	c := New(nil)
 	first, last := c.Coverage()
-	if first != 2002 || last != 2026 {
-		t.Errorf("Coverage() = %d, %d, want 2002, 2026 (lunar-go v1.4.6)", first, last)
+	if first != 2002 || last != 2027 {
+		t.Errorf("Coverage() = %d, %d, want 2002, 2027 (lunar-go v1.4.7)", first, last)
 	}
-	if !c.Covers(day(t, "2026-12-31")) || c.Covers(day(t, "2027-01-01")) || c.Covers(day(t, "2001-06-01")) {
-		t.Error("Covers: want 2026 covered, 2027 and 2001 not")
+	if !c.Covers(day(t, "2027-12-31")) || c.Covers(day(t, "2028-01-01")) || c.Covers(day(t, "2001-06-01")) {
+		t.Error("Covers: want 2027 covered, 2028 and 2001 not")
 	}
-	// Beyond the data only weekends are known: 2027-10-01, a Friday, reads as a working day.
-	if !c.IsWorkday(day(t, "2027-10-01")) || c.IsWorkday(day(t, "2027-10-02")) {
-		t.Error("2027: want weekdays working and weekends off (no holiday data)")
+	// 2027 is the State Council's plan of 2026-11: 元旦 1–3 January, 春节 5–13 February.
+	if c.IsWorkday(day(t, "2027-01-01")) || !c.IsWorkday(day(t, "2027-01-31")) || c.IsWorkday(day(t, "2027-02-10")) {
+		t.Error("2027: want 元旦 and 春节 off and Sunday 2027-01-31 a make-up working day")
+	}
+	if got := c.Gaps(day(t, "2026-12-07")); len(got) != 0 {
+		t.Errorf("Gaps(2026-12-07) = %v, want none", got)
+	}
+	if got := c.Gaps(day(t, "2027-12-07")); len(got) != 1 || got[0] != 2028 {
+		t.Errorf("Gaps(2027-12-07) = %v, want [2028]", got)
+	}
+	// Beyond the data only weekends are known: Monday 2028-10-02 reads as a working day.
+	if !c.IsWorkday(day(t, "2028-10-02")) || c.IsWorkday(day(t, "2028-10-01")) {
+		t.Error("2028: want weekdays working and weekends off (no holiday data)")
 	}
 
 	// Extra days fill the gap once the State Council publishes them.
-	withDays, err := NewWithDays(nil, []Day{{Date: "2027-10-01", Name: "国庆节"}, {Date: "2027-09-26", Work: true, Name: "国庆节"}})
+	withDays, err := NewWithDays(nil, []Day{{Date: "2028-10-02", Name: "国庆节"}, {Date: "2028-09-24", Work: true, Name: "国庆节"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if withDays.IsWorkday(day(t, "2027-10-01")) || !withDays.IsWorkday(day(t, "2027-09-26")) {
-		t.Error("extra days: want 2027-10-01 off and Sunday 2027-09-26 a working day")
+	if withDays.IsWorkday(day(t, "2028-10-02")) || !withDays.IsWorkday(day(t, "2028-09-24")) {
+		t.Error("extra days: want 2028-10-02 off and Sunday 2028-09-24 a working day")
 	}
-	if _, last := withDays.Coverage(); last != 2027 || !withDays.Covers(day(t, "2027-03-01")) {
-		t.Errorf("extra days: Coverage last = %d, want 2027 covered", last)
+	if _, last := withDays.Coverage(); last != 2028 || !withDays.Covers(day(t, "2028-03-01")) {
+		t.Errorf("extra days: Coverage last = %d, want 2028 covered", last)
+	}
+	if got := withDays.Gaps(day(t, "2027-12-07")); len(got) != 0 {
+		t.Errorf("extra days: Gaps(2027-12-07) = %v, want none", got)
 	}
 	if _, err := NewWithDays(nil, []Day{{Date: "2027/10/01"}}); err == nil || !strings.Contains(err.Error(), "2027/10/01") {
 		t.Errorf("NewWithDays(bad date) = %v, want an error naming it", err)
@@ -159,7 +172,10 @@ func TestSettlement(t *testing.T) {
 		// The 21st is a Sunday: 22–26 Sep (5), Sun 28 Sep (6), 29–30 Sep (8), 1–8 Oct off, 9–10 Oct (10).
 		{"inpatient August over 国庆", model.ClassInpatient, "2025-08-31", "2025-08", "2025-09-21", "2025-10-10", false},
 		{"inpatient September", model.ClassInpatient, "2025-09-01", "2025-09", "2025-10-21", "2025-11-03", false},
-		{"outpatient Q4 2026 paid in 2027", model.ClassOutpatient, "2026-12-01", "2026-Q4", "2027-01-21", "2027-02-03", true},
+		// 21–22 Jan (2), 25–29 Jan (7), Sun 31 Jan make-up (8), 1–2 Feb (10); 春节 is 5–13 Feb.
+		{"outpatient Q4 2026 paid in 2027", model.ClassOutpatient, "2026-12-01", "2026-Q4", "2027-01-21", "2027-02-02", false},
+		// No official data for 2028 yet: weekends only, and the date is an estimate.
+		{"outpatient Q4 2027 paid in 2028", model.ClassOutpatient, "2027-12-01", "2027-Q4", "2028-01-21", "2028-02-03", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,16 +4,17 @@
 //
 // A working day is Monday to Friday, except the public holidays the State Council announces
 // each year, plus the make-up working days (调休) it moves onto weekends. The holiday data come
-// from github.com/6tail/lunar-go v1.4.6 (HolidayUtil), read once by New. That version holds the
-// announcements from 2001-12-29 to 2026-10-10: full years 2002 to 2026. For a year after that
+// from github.com/6tail/lunar-go v1.4.7 (HolidayUtil), read once by New. That version holds the
+// announcements from 2001-12-29 to 2027-10-09: full years 2002 to 2027. For a year after that
 // the calendar knows only weekends until either lunar-go is upgraded or the year's days are
-// passed to New as extra Days (the State Council publishes the next year's plan each autumn or
-// winter); Covers reports whether a date's year has official data, so callers can word a date as
-// an estimate.
+// passed to NewWithDays as extra Days (the config key calendar.extra_days: the State Council
+// publishes the next year's plan each autumn or winter); Covers reports whether a date's year
+// has official data, so callers can word a date as an estimate, and Gaps names this year or next
+// when it has none, which serve logs at start and the console's dashboard shows.
 //
 // # Settlement windows
 //
-// From the plan's published rules (DESIGN.md §1):
+// From the plan's published rules (docs/domain.md):
 //
 //   - Outpatient (门诊) bills are settled per calendar quarter. The quarter's settlement starts on
 //     the 21st of the month after the quarter: 2025-Q1 (January–March) from 2025-04-21, Q4 from
