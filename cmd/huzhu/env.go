@@ -36,6 +36,7 @@ type env struct {
 	stdout, stderr io.Writer
 
 	configPath string
+	demo       bool // serve --demo or demo: the environment is dev whatever the config says
 	cfg        config.Config
 	log        *slog.Logger
 
@@ -57,7 +58,16 @@ func (e *env) load() error {
 	if path == "" {
 		path = e.getenv("HUZHU_CONFIG")
 	}
-	cfg, err := config.Load(path, e.getenv)
+	getenv := e.getenv
+	if e.demo {
+		getenv = func(k string) string {
+			if k == "HUZHU_ENV" {
+				return "dev"
+			}
+			return e.getenv(k)
+		}
+	}
+	cfg, err := config.Load(path, getenv)
 	if err != nil {
 		return err
 	}

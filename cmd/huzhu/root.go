@@ -11,6 +11,11 @@ func newRoot(e *env) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			// The demo is synthetic data on generated keys: it always runs in dev, whatever
+			// HUZHU_ENV says (the Docker image sets prod so that a plain run is production).
+			if f := cmd.Flags().Lookup("demo"); cmd.Name() == "demo" || (f != nil && f.Value.String() == "true") {
+				e.demo = true
+			}
 			return e.load()
 		},
 		PersistentPostRun: func(cmd *cobra.Command, args []string) { e.close() },
