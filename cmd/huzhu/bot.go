@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"html"
+	"log/slog"
 	"regexp"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"huzhu/config"
 	wxh "huzhu/handler/wechat"
+	"huzhu/model"
 	"huzhu/service/bot"
 	"huzhu/service/wechat"
 )
@@ -108,9 +110,24 @@ func chatCmd(e *env) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			// The conversation is on the terminal: only errors may interrupt it.
+			e.log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 			b, err := e.botService(ctx, false)
 			if err != nil {
 				return err
+			}
+			if member > 0 {
+				db, err := e.openDB(ctx)
+				if err != nil {
+					return err
+				}
+				var n int64
+				if err := db.WithContext(ctx).Model(&model.Member{}).Where("id = ?", member).Count(&n).Error; err != nil {
+					return fmt.Errorf("look up --member %d: %w", member, err)
+				}
+				if n == 0 {
+					return fmt.Errorf("--member %d: no such member (the console's 会员 page lists them; the demo's ids start at 1)", member)
+				}
 			}
 			session := fmt.Sprintf("cli-%d", time.Now().UnixNano())
 			who := "未绑定的职工"

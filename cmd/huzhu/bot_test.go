@@ -122,3 +122,16 @@ func TestWechatMenuCmd(t *testing.T) {
 		t.Errorf("output = %q", out.String())
 	}
 }
+
+func TestChatUnknownMember(t *testing.T) {
+	e, out := botEnv(t, "我的钱到了吗\n\n", nil)
+	cmd := chatCmd(e)
+	cmd.SetArgs([]string{"--member", "999"})
+	err := cmd.ExecuteContext(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "--member 999: no such member") {
+		t.Fatalf("chat --member 999 = %v, want it refused", err)
+	}
+	if strings.Contains(out.String(), "互助保障小助手") {
+		t.Errorf("chat started a conversation for an unknown member:\n%s", out.String())
+	}
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 )
 
@@ -11,7 +13,9 @@ func demoCmd(e *env) *cobra.Command {
 		Short: "Fill an empty database with the synthetic demo plan (unions, members, 医保 records, paid runs)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.seedDemo(cmd.Context())
+			accounts, err := e.seedDemo(cmd.Context())
+			fmt.Fprint(e.stdout, accounts)
+			return err
 		},
 	}
 }

@@ -36,9 +36,11 @@ type env struct {
 	stdout, stderr io.Writer
 
 	configPath string
-	demo       bool // serve --demo or demo: the environment is dev whatever the config says
-	cfg        config.Config
-	log        *slog.Logger
+	// overrides are flags that stand for a configuration key: they win over the file and the
+	// environment (serve --addr is HUZHU_HTTP_ADDR; --demo sets HUZHU_ENV=dev).
+	overrides map[string]string
+	cfg       config.Config
+	log       *slog.Logger
 
 	db     *gorm.DB
 	redis  redis.UniversalClient
@@ -52,20 +54,25 @@ type env struct {
 	unbound func(accountID uint64)
 }
 
+// override makes key read as v, whatever the file and the environment say.
+func (e *env) override(key, v string) {
+	if e.overrides == nil {
+		e.overrides = map[string]string{}
+	}
+	e.overrides[key] = v
+}
+
 // load reads the configuration and sets up logging; called once before any subcommand runs.
 func (e *env) load() error {
 	path := e.configPath
 	if path == "" {
 		path = e.getenv("HUZHU_CONFIG")
 	}
-	getenv := e.getenv
-	if e.demo {
-		getenv = func(k string) string {
-			if k == "HUZHU_ENV" {
-				return "dev"
-			}
-			return e.getenv(k)
+	getenv := func(k string) string {
+		if v, ok := e.overrides[k]; ok {
+			return v
 		}
+		return e.getenv(k)
 	}
 	cfg, err := config.Load(path, getenv)
 	if err != nil {

@@ -43,7 +43,7 @@ func faqCmd(e *env) *cobra.Command {
 	cmd.AddCommand(&cobra.Command{
 		Use:   "revert <id>",
 		Short: "Drop staff's change of entry <id>: back to the shipped text (an added entry is removed); audited",
-		Args:  cobra.ExactArgs(1),
+		Args:  oneArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, err := e.openDB(cmd.Context())
 			if err != nil {

@@ -26,7 +26,7 @@ func importCmd(e *env) *cobra.Command {
 		sub := &cobra.Command{
 			Use:   string(k.kind) + " FILE",
 			Short: k.short,
-			Args:  cobra.ExactArgs(1),
+			Args:  oneArg,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				f, err := os.Open(args[0])
 				if err != nil {
@@ -70,7 +70,7 @@ func importCmd(e *env) *cobra.Command {
 	cmd.AddCommand(&cobra.Command{
 		Use:   "template roster|medical",
 		Short: "Write the XLSX template of an import to standard output",
-		Args:  cobra.ExactArgs(1),
+		Args:  oneArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := importer.Template(model.ImportKind(args[0]))
 			if err != nil {

@@ -11,9 +11,15 @@ import (
 	"os/signal"
 	"syscall"
 	_ "time/tzdata" // Asia/Shanghai on machines without zoneinfo
+
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
+	// go-redis prints its connection pool's dial failures to stderr by itself, in its own format,
+	// before the error reaches us: four lines of internals ahead of the one clear message. Every
+	// Redis error is returned to the caller, which reports or logs it once.
+	redis.SetLogger(quietRedis{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
@@ -33,3 +39,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.SetErr(stderr)
 	return root.ExecuteContext(ctx)
 }
+
+// quietRedis drops go-redis's internal log lines (a process-wide hook, so it is set in main).
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -47,7 +46,7 @@ func notifyCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	retry.Flags().Uint64Var(&id, "id", 0, "the notice id (see `huzhu notify status`)")
+	retry.Flags().Uint64Var(&id, "id", 0, "the notice id, as listed by huzhu notify status")
 	retry.Flags().BoolVar(&all, "all-failed", false, "every failed notice")
 
 	var limit int
@@ -64,12 +63,12 @@ func notifyCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "状态\t渠道\t数量")
+			var tb table
+			tb.row("状态", "渠道", "数量")
 			for _, c := range counts {
-				fmt.Fprintf(w, "%s\t%s\t%d\n", c.Status.Label(), c.Channel, c.N)
+				tb.row(c.Status.Label(), string(c.Channel), fmt.Sprint(c.N))
 			}
-			if err := w.Flush(); err != nil {
+			if err := tb.write(e.stdout); err != nil {
 				return err
 			}
 			failed, err := d.Failed(cmd.Context(), limit)
@@ -77,12 +76,12 @@ func notifyCmd(e *env) *cobra.Command {
 				return err
 			}
 			fmt.Fprintln(e.stdout, "\n最近发送失败（huzhu notify retry --id N 重发）：")
-			w = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "id\t会员\t渠道\t尝试\t原因")
+			tb = table{}
+			tb.row("id", "会员", "渠道", "尝试", "原因")
 			for _, n := range failed {
-				fmt.Fprintf(w, "%d\t%d\t%s\t%d\t%s\n", n.ID, n.MemberID, n.Channel, n.Attempts, n.LastError)
+				tb.row(fmt.Sprint(n.ID), fmt.Sprint(n.MemberID), string(n.Channel), fmt.Sprint(n.Attempts), n.LastError)
 			}
-			return w.Flush()
+			return tb.write(e.stdout)
 		},
 	}
 	status.Flags().IntVar(&limit, "failed", 20, "how many recent failures to list")

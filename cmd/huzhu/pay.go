@@ -18,7 +18,7 @@ func payCmd(e *env) *cobra.Command {
 	export := &cobra.Command{
 		Use:   "export RUN_ID",
 		Short: "Write one transfer file per bank for the run's payable lines (account numbers in clear: keep the files safe)",
-		Args:  cobra.ExactArgs(1),
+		Args:  oneArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseID(args[0], "run id")
 			if err != nil {
@@ -52,7 +52,7 @@ func payCmd(e *env) *cobra.Command {
 	rebuild := &cobra.Command{
 		Use:   "rebuild BATCH_ID",
 		Short: "Write an exported batch's transfer file again, as exported, when it was lost before it reached the bank (audited)",
-		Args:  cobra.ExactArgs(1),
+		Args:  oneArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseID(args[0], "batch id")
 			if err != nil {
@@ -74,7 +74,7 @@ func payCmd(e *env) *cobra.Command {
 	importResult := &cobra.Command{
 		Use:   "import-result FILE",
 		Short: "Apply a bank's result file (CSV, UTF-8 or GBK: 转账编号,结果,原因,到账时间)",
-		Args:  cobra.ExactArgs(1),
+		Args:  oneArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := os.Open(args[0])
 			if err != nil {
@@ -99,7 +99,7 @@ func payCmd(e *env) *cobra.Command {
 	reissue := &cobra.Command{
 		Use:   "reissue TRANSFER_ID",
 		Short: "Put a failed transfer's lines back in line for the next export (after the account was fixed)",
-		Args:  cobra.ExactArgs(1),
+		Args:  oneArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseID(args[0], "transfer id")
 			if err != nil {

@@ -19,15 +19,20 @@ import (
 
 func serveCmd(e *env) *cobra.Command {
 	var demo bool
+	var addr string
 	cmd := &cobra.Command{
-		Use:   "serve",
+		Use:   "serve [--addr HOST:PORT] [--demo]",
 		Short: "Run the HTTP service (mini-program API, WeChat callback, console, metrics)",
-		Args:  cobra.NoArgs,
+		Long: "Run the HTTP service. Every setting comes from the config file (-c, $HUZHU_CONFIG) and\n" +
+			"HUZHU_<SECTION>_<KEY> environment variables; `huzhu config` prints the effective values.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return e.serve(cmd.Context(), demo)
 		},
 	}
-	cmd.Flags().BoolVar(&demo, "demo", false, "fill an empty database with synthetic demo data first")
+	cmd.Flags().BoolVar(&demo, "demo", false, "fill an empty database with synthetic demo data first, and run in dev (HUZHU_ENV=dev)")
+	cmd.Flags().StringVar(&addr, "addr", "", "listen address, e.g. 127.0.0.1:8081 (config http.addr, env HUZHU_HTTP_ADDR; default 127.0.0.1:8080)")
+	_ = cmd.Flags().SetAnnotation("addr", envAnnotation, []string{"HUZHU_HTTP_ADDR"})
 	return cmd
 }
 
@@ -44,8 +49,9 @@ func (e *env) serve(ctx context.Context, demo bool) error {
 	if _, err := e.policyEngine(ctx); err != nil {
 		return err
 	}
+	var accounts string // printed last, after where we listen, so that it does not scroll away
 	if demo {
-		if err := e.seedDemo(ctx); err != nil {
+		if accounts, err = e.seedDemo(ctx); err != nil {
 			return err
 		}
 	}
@@ -95,6 +101,7 @@ func (e *env) serve(ctx context.Context, demo bool) error {
 			"years", gaps, "fix", "add the State Council's days as calendar.extra_days, or upgrade huzhu")
 	}
 	fmt.Fprintf(e.stdout, "huzhu is running at http://%s  (try /healthz, /api/v1/stats, /api/openapi.json and the console at /admin)\n", ln.Addr())
+	fmt.Fprint(e.stdout, accounts)
 
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listener(ln) }()

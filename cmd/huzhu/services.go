@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -85,44 +87,50 @@ func (e *env) settlementService(ctx context.Context) (*settlement.Service, *cale
 	return settlement.New(db, engine, cal, kvs, settlement.Options{}, time.Now, e.log), cal, nil
 }
 
-// seedDemo fills an empty database with the synthetic demo and says what it did.
-func (e *env) seedDemo(ctx context.Context) error {
+// seedDemo fills an empty database with the synthetic demo and says what it did. The console
+// accounts it creates are returned as lines to print last, where they do not scroll away, and
+// the settlement's per-run log lines are held back: the demo's own summary says what happened.
+func (e *env) seedDemo(ctx context.Context) (accounts string, err error) {
+	loud := e.log
+	e.log = slog.New(minLevel{loud.Handler(), slog.LevelWarn})
+	defer func() { e.log = loud }()
 	db, err := e.openDB(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
 	cipher, err := e.piiCipher()
 	if err != nil {
-		return err
+		return "", err
 	}
 	settle, cal, err := e.settlementService(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
 	start := time.Now()
 	pay := payment.New(db, cipher, cal, time.Now, e.log)
 	sum, err := demo.New(db, cipher, settle, pay, cal, e.log).Seed(ctx, time.Now(), demo.Options{})
 	if err != nil {
-		return err
+		return "", err
 	}
 	if sum.Skipped {
 		fmt.Fprintln(e.stdout, "demo: the database already has data; left as it is (delete ./data to start afresh)")
-		return nil
+		return "", nil
 	}
 	fmt.Fprintf(e.stdout, "demo: %d unions, %d members, %d 医保 records, %d settlement runs written in %.1fs (all synthetic)\n",
 		sum.Unions, sum.Members, sum.Records, len(sum.Runs), time.Since(start).Seconds())
 	return e.demoStaff(ctx)
 }
 
-// demoStaff creates one console account per role with a fresh random password and prints them:
-// the demo is for trying the console too. Only the demo does this; production accounts come
-// from `huzhu admin create-user`.
-func (e *env) demoStaff(ctx context.Context) error {
+// demoStaff creates one console account per role with a fresh random password and returns them
+// as lines to print: the demo is for trying the console too. Only the demo does this;
+// production accounts come from `huzhu admin create-user`.
+func (e *env) demoStaff(ctx context.Context) (string, error) {
 	accounts, err := e.staffService(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
-	fmt.Fprintln(e.stdout, "demo: console accounts for /admin (passwords shown once):")
+	var b strings.Builder
+	b.WriteString("demo: console accounts for /admin (passwords shown once):\n")
 	for _, u := range []staff.NewUser{
 		{Username: "demo-admin", DisplayName: "市总管理员（演示）", Role: model.RoleAdmin},
 		{Username: "demo-operator", DisplayName: "办事处经办（演示）", Role: model.RoleOperator},
@@ -131,11 +139,11 @@ func (e *env) demoStaff(ctx context.Context) error {
 	} {
 		u.Password = staff.NewToken()[:16]
 		if _, err := accounts.CreateUser(ctx, u, demo.Actor); err != nil {
-			return fmt.Errorf("demo staff %s: %w", u.Username, err)
+			return "", fmt.Errorf("demo staff %s: %w", u.Username, err)
 		}
-		fmt.Fprintf(e.stdout, "  %-14s %s  (%s)\n", u.Username, u.Password, u.Role.Label())
+		fmt.Fprintf(&b, "  %-14s %s  (%s)\n", u.Username, u.Password, u.Role.Label())
 	}
-	return nil
+	return b.String(), nil
 }
 
 // mount adds the routes of every front: the JSON API, the staff console and the official
@@ -189,4 +197,22 @@ func (e *env) mount(ctx context.Context, app *fiber.App, _ *prometheus.Registry)
 		return err
 	}
 	return e.mountBotWith(ctx, app, rules.KB())
+}
+
+// minLevel passes on records at or above min only.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.min}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 )
@@ -12,7 +11,7 @@ func settleCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "settle PERIOD",
 		Short: "Compute (or recompute) the draft settlement run of a period: 2025-Q1 is outpatient, 2025-03 inpatient",
-		Args:  cobra.ExactArgs(1),
+		Args:  oneArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			svc, cal, err := e.settlementService(cmd.Context())
 			if err != nil {
@@ -35,7 +34,7 @@ func settleCmd(e *env) *cobra.Command {
 	approve := &cobra.Command{
 		Use:   "approve RUN_ID",
 		Short: "Approve a computed draft run: freezes its lines and queues the approval notices (writes an audit row)",
-		Args:  cobra.ExactArgs(1),
+		Args:  oneArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseID(args[0], "run id")
 			if err != nil {
@@ -68,12 +67,12 @@ func settleCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "批次\t核算期\t类别\t状态\t职工\t笔数\t金额(元)")
+			var tb table
+			tb.row("批次", "核算期", "类别", "状态", "职工", "笔数", "金额(元)")
 			for _, r := range runs {
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%s\n", r.ID, r.Period, r.Class.Label(), r.Status.Label(), r.Members, r.Lines, r.TotalFen.YuanGrouped())
+				tb.row(fmt.Sprint(r.ID), r.Period, r.Class.Label(), r.Status.Label(), fmt.Sprint(r.Members), fmt.Sprint(r.Lines), r.TotalFen.YuanGrouped())
 			}
-			return w.Flush()
+			return tb.write(e.stdout)
 		},
 	}
 	list.Flags().IntVar(&limit, "limit", 50, "how many runs")

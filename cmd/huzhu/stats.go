@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,12 +43,13 @@ func statsCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(w, "\n%d年\t受助人数\t人次\t已到账(元)\n", year)
+			fmt.Fprintln(e.stdout)
+			var tb table
+			tb.row(fmt.Sprintf("%d年", year), "受助人数", "人次", "已到账(元)")
 			for _, g := range append(b.ByClaimType, b.ByUnion...) {
-				fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", g.Label, g.Helped, g.Payouts, g.PaidFen.YuanGrouped())
+				tb.row(g.Label, fmt.Sprint(g.Helped), fmt.Sprint(g.Payouts), g.PaidFen.YuanGrouped())
 			}
-			return w.Flush()
+			return tb.write(e.stdout)
 		},
 	}
 	cmd.Flags().IntVar(&year, "year", 0, "the year to break down (default: this year)")
