@@ -36,6 +36,13 @@ type SettlementRun struct {
 	UpdatedAt  time.Time
 }
 
+// Payable reports whether the run may have transfers to export: it is approved or exported (a
+// re-issued transfer goes out with the next export), and it pays something. A closed run has
+// paid everything, and a run of 0.00 (every line capped or rejected) has nothing to send.
+func (r SettlementRun) Payable() bool {
+	return (r.Status == RunApproved || r.Status == RunExported) && r.TotalFen > 0
+}
+
 // PayoutLine is what the plan pays for one medical record in one run. RecordID is unique: a
 // record is paid at most once, whatever happens to the process.
 type PayoutLine struct {

@@ -24,3 +24,22 @@ func TestRunStatusTransitions(t *testing.T) {
 		t.Error("a draft must not be exported before approval")
 	}
 }
+
+func TestRunPayable(t *testing.T) {
+	tests := []struct {
+		status RunStatus
+		total  Fen
+		want   bool
+	}{
+		{RunDraft, 100, false},
+		{RunApproved, 100, true},
+		{RunExported, 100, true}, // a re-issued transfer goes out with the next export
+		{RunClosed, 100, false},
+		{RunApproved, 0, false}, // every line capped or rejected: nothing to send
+	}
+	for _, tc := range tests {
+		if got := (SettlementRun{Status: tc.status, TotalFen: tc.total}).Payable(); got != tc.want {
+			t.Errorf("run %s of %d fen: Payable() = %v, want %v", tc.status, tc.total, got, tc.want)
+		}
+	}
+}

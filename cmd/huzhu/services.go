@@ -132,10 +132,10 @@ func (e *env) demoStaff(ctx context.Context) (string, error) {
 	var b strings.Builder
 	b.WriteString("demo: console accounts for /admin (passwords shown once):\n")
 	for _, u := range []staff.NewUser{
-		{Username: "demo-admin", DisplayName: "市总管理员（演示）", Role: model.RoleAdmin},
-		{Username: "demo-operator", DisplayName: "办事处经办（演示）", Role: model.RoleOperator},
-		{Username: "demo-union", DisplayName: "基层工会（演示）", Role: model.RoleUnion, UnionCode: "DEMO001"},
-		{Username: "demo-auditor", DisplayName: "审计（演示）", Role: model.RoleAuditor},
+		{Username: "demo-admin", DisplayName: "演示账号", Role: model.RoleAdmin},
+		{Username: "demo-operator", DisplayName: "演示账号", Role: model.RoleOperator},
+		{Username: "demo-union", DisplayName: "演示账号", Role: model.RoleUnion, UnionCode: "DEMO001"},
+		{Username: "demo-auditor", DisplayName: "演示账号", Role: model.RoleAuditor},
 	} {
 		u.Password = staff.NewToken()[:16]
 		if _, err := accounts.CreateUser(ctx, u, demo.Actor); err != nil {
