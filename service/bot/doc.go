@@ -2,7 +2,7 @@
 // medical mutual-aid plan from a knowledge base (config/faq.yaml), runs a short eligibility
 // dialogue, and answers bound workers' personal questions from their own payout lines.
 //
-// Retrieval follows the measured findings in shared/notes/bot-retrieval.md: BM25F over single
+// Retrieval follows the measured findings in docs/bot-retrieval.md: BM25F over single
 // CJK characters (digit and ASCII runs whole) on two fields, the question with its similar
 // phrasings at weight 1.0 and the answer at 0.5, and a confidence that is the share of the
 // query's IDF weight the best entry covers. A pinned table of exact texts (menu numbers, 人工,

@@ -5,9 +5,9 @@
 //
 // # Rules
 //
-// The seeds are the plan's published rules (/work/shared/seeds, 004 = the plan's own text
-// 《在职职工医疗互助保障计划》, 000 and 001 = summaries and a 工人日报 report). Where they are silent
-// the rule below says "assumed".
+// The seeds are the plan's published rules (the sources listed in docs/domain.md: 004 = the
+// plan's own text 《在职职工医疗互助保障计划》, 000 and 001 = summaries and a 工人日报 report).
+// Where they are silent the rule below says "assumed".
 //
 //   - Who: in-service workers (在职职工) of employers in Beijing (004 二(一)1). Retired workers and
 //     workers who left their employer are not covered.

@@ -2,7 +2,7 @@
 // place that builds the official-account (公众号) and mini-program (小程序) clients, once, at
 // start.
 //
-// What it adds to the library, and why (see shared/notes/wechat-lib.md):
+// What it adds to the library, and why (see docs/wechat-library.md):
 //
 //   - It imports the officialaccount and miniprogram packages, never the root package, whose
 //     init() turns on debug logging of decrypted user messages.
