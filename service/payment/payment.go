@@ -303,7 +303,8 @@ func (s *Service) Batches(ctx context.Context, runID uint64) ([]model.PaymentBat
 	return bs, nil
 }
 
-// Rebuild writes the file of an exported batch again, byte for byte as Export wrote it, for a
+// Rebuild writes the file of an exported batch again, byte for byte as Export wrote it (a batch
+// exported before sheet.Writer comes back with every field quoted: the same cells), for a
 // file lost before it reached the bank (the console keeps the export an hour; a crash may lose
 // it sooner). Every transfer must still be on its way: once the bank answered for one, the file
 // was sent, and sending it again could pay twice (Conflict payment.batch_answered). Each
