@@ -43,6 +43,9 @@ func payCmd(e *env) *cobra.Command {
 			if exp.WaitingMembers > 0 {
 				fmt.Fprintf(e.stdout, "%d 名职工还没有可用的京卡或银行卡，款项暂缓发放\n", exp.WaitingMembers)
 			}
+			for _, h := range exp.Held {
+				fmt.Fprintln(e.stdout, h.Message)
+			}
 			return nil
 		},
 	}

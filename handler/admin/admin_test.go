@@ -461,7 +461,7 @@ func TestPlanFlow(t *testing.T) {
 	if j.Status != model.JobDone || !strings.Contains(body, "身份证号校验位不对") || !strings.Contains(body, `href="`+problemsURL+`"`) {
 		t.Fatalf("roster import job = %s, want done with problems listed and a link to their CSV: %s", j.Status, body)
 	}
-	if res, csv := op1.get(problemsURL); res.StatusCode != 200 || !strings.HasPrefix(csv, "\ufeff行号,列,问题") || !strings.Contains(csv, "校验位") ||
+	if res, csv := op1.get(problemsURL); res.StatusCode != 200 || !strings.HasPrefix(csv, "\ufeff\"行号\",\"列\",\"问题\"") || !strings.Contains(csv, "校验位") ||
 		strings.Contains(csv, "110199199001010011") {
 		t.Errorf("problems CSV = %d %q, want the bad row without its ID number", res.StatusCode, csv)
 	}

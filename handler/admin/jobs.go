@@ -75,6 +75,13 @@ type exportResult struct {
 	RunID          uint64       `json:"run_id"`
 	Files          []exportFile `json:"files"`
 	WaitingMembers int          `json:"waiting_members"`
+	Held           []heldJSON   `json:"held,omitempty"` // members not written: see payment.Held
+}
+
+// heldJSON is a member whose transfer an export did not write, and why.
+type heldJSON struct {
+	MemberID uint64 `json:"member_id"`
+	Message  string `json:"message"`
 }
 
 type exportFile struct {

@@ -68,6 +68,9 @@ func (a *Admin) export(c *fiber.Ctx, st staff.Staff) error {
 			return nil, err
 		}
 		res := exportResult{RunID: id, WaitingMembers: ex.WaitingMembers}
+		for _, h := range ex.Held {
+			res.Held = append(res.Held, heldJSON{h.MemberID, h.Message})
+		}
 		for _, f := range ex.Files {
 			res.Files = append(res.Files, exportFile{Bank: string(f.Bank), BankLabel: f.Bank.Label(), Name: f.Name, Transfers: f.Transfers, TotalFen: f.TotalFen})
 		}

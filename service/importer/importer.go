@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -83,16 +82,16 @@ type Report struct {
 	Problems []Problem // the first Options.MaxProblems
 }
 
-// CSV returns the problems as a CSV file for staff to download (UTF-8 with BOM for Excel).
+// CSV returns the problems as a CSV file for staff to download, written by sheet.Writer so
+// that it is safe to open in Excel or WPS: column names and messages quote what the file held,
+// and a cell that would start a formula is neutralised.
 func (r Report) CSV() []byte {
 	var b bytes.Buffer
-	b.WriteString("\ufeff")
-	w := csv.NewWriter(&b)
-	_ = w.Write([]string{"行号", "列", "问题"})
+	w := sheet.NewWriter(&b)
+	_ = w.Write(sheet.Texts("行号", "列", "问题")...)
 	for _, p := range r.Problems {
-		_ = w.Write([]string{strconv.Itoa(p.Row), p.Column, p.Message})
+		_ = w.Write(sheet.Int(int64(p.Row)), sheet.Text(p.Column), sheet.Text(p.Message))
 	}
-	w.Flush()
 	return b.Bytes()
 }
 
@@ -348,8 +347,10 @@ func (s *Service) fail(ctx context.Context, batchID uint64, name string, err err
 	return fmt.Errorf("import %s: %w", name, err)
 }
 
-// ProblemsCSV returns the problem rows that import batch id recorded, as a CSV file for Excel
-// (UTF-8 with BOM). It returns NotFound when the batch does not exist or had no problems.
+// ProblemsCSV returns the problem rows that import batch id recorded (a roster, 医保 or bank
+// result import), as a CSV file for Excel (UTF-8 with BOM). The stored report is written again
+// through sheet.Writer, so a report stored before cells were neutralised is served safe too.
+// It returns NotFound when the batch does not exist or had no problems.
 func (s *Service) ProblemsCSV(ctx context.Context, id uint64) ([]byte, error) {
 	var b model.ImportBatch
 	err := s.db.WithContext(ctx).Select("id", "report").Take(&b, id).Error
@@ -359,9 +360,37 @@ func (s *Service) ProblemsCSV(ctx context.Context, id uint64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("import batch %d: %w", id, err)
 	}
-	out := []byte(b.Report)
-	if !bytes.HasPrefix(out, []byte("\ufeff")) {
-		out = append([]byte("\ufeff"), out...)
+	out, err := rewriteReport(b.Report)
+	if err != nil {
+		return nil, fmt.Errorf("import batch %d: report: %w", id, err)
 	}
 	return out, nil
+}
+
+// rewriteReport reads a stored problem report (行号, then text columns) and writes it again
+// through sheet.Writer.
+func rewriteReport(report string) ([]byte, error) {
+	r := csv.NewReader(strings.NewReader(strings.TrimPrefix(report, "\ufeff")))
+	r.FieldsPerRecord = -1
+	var b bytes.Buffer
+	w := sheet.NewWriter(&b)
+	row := make([]sheet.Value, 0, 3)
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return b.Bytes(), w.Error()
+		}
+		if err != nil {
+			return nil, err
+		}
+		row = row[:0]
+		for i, c := range rec {
+			if i == 0 {
+				row = append(row, sheet.Number(c)) // the row number; the header 行号 falls back to text
+			} else {
+				row = append(row, sheet.Text(c))
+			}
+		}
+		_ = w.Write(row...)
+	}
 }

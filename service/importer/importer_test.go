@@ -278,7 +278,7 @@ func TestMedicalImport(t *testing.T) {
 
 func TestReportCSV(t *testing.T) {
 	rep := Report{Problems: []Problem{{Row: 3, Column: "身份证号", Message: "校验位不对"}}}
-	if got := string(rep.CSV()); got != "\ufeff行号,列,问题\n3,身份证号,校验位不对\n" {
+	if got := string(rep.CSV()); got != "\ufeff\"行号\",\"列\",\"问题\"\n\"3\",\"身份证号\",\"校验位不对\"\n" {
 		t.Errorf("CSV = %q", got)
 	}
 }

@@ -153,7 +153,7 @@ func TestProblemsCSV(t *testing.T) {
 		t.Fatalf("Roster = %+v, %v; want one bad row", rep, err)
 	}
 	b, err := s.ProblemsCSV(ctx, rep.BatchID)
-	if err != nil || !bytes.HasPrefix(b, []byte("\ufeff行号,列,问题\n2,身份证号,")) || bytes.Contains(b, []byte("110199199001010011")) {
+	if err != nil || !bytes.HasPrefix(b, []byte("\ufeff\"行号\",\"列\",\"问题\"\n\"2\",\"身份证号\",")) || bytes.Contains(b, []byte("110199199001010011")) {
 		t.Errorf("ProblemsCSV = %q, %v; want the bad row named by row and column, without the number", b, err)
 	}
 	good, _ := s.Roster(ctx, "r.csv", strings.NewReader(roster("U001,示例工会,张一,"+idA+",,,,,,,,,,,")), "staff")

@@ -8,11 +8,13 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"huzhu/model"
+	"huzhu/service/sheet"
 )
 
 // Template returns the XLSX template of an import kind: the columns in order with one example
 // row (synthetic numbers), and a second sheet 填写说明 saying which columns are required and how
-// to fill each. It returns an error for a kind that has no template.
+// to fill each. Cells go through sheet.SetRow, like every table the system writes. It returns an
+// error for a kind that has no template.
 func Template(kind model.ImportKind) ([]byte, error) {
 	var (
 		spec  []column
@@ -31,14 +33,14 @@ func Template(kind model.ImportKind) ([]byte, error) {
 	if err := f.SetSheetName("Sheet1", title); err != nil {
 		return nil, err
 	}
-	header, example := make([]any, len(spec)), make([]any, len(spec))
+	header, example := make([]sheet.Value, len(spec)), make([]sheet.Value, len(spec))
 	for i, c := range spec {
-		header[i], example[i] = c.label, c.example
+		header[i], example[i] = sheet.Text(c.label), sheet.Text(c.example)
 	}
-	if err := f.SetSheetRow(title, "A1", &header); err != nil {
+	if err := sheet.SetRow(f, title, 1, header); err != nil {
 		return nil, err
 	}
-	if err := f.SetSheetRow(title, "A2", &example); err != nil {
+	if err := sheet.SetRow(f, title, 2, example); err != nil {
 		return nil, err
 	}
 	// Text format for every column, so that Excel keeps ID and card numbers exact.
@@ -57,7 +59,7 @@ func Template(kind model.ImportKind) ([]byte, error) {
 	if _, err := f.NewSheet(help); err != nil {
 		return nil, err
 	}
-	if err := f.SetSheetRow(help, "A1", &[]any{"列名", "是否必填", "说明"}); err != nil {
+	if err := sheet.SetRow(f, help, 1, sheet.Texts("列名", "是否必填", "说明")); err != nil {
 		return nil, err
 	}
 	for i, c := range spec {
@@ -72,7 +74,7 @@ func Template(kind model.ImportKind) ([]byte, error) {
 			}
 			note += "也可以写作：" + strings.Join(c.aliases, "、")
 		}
-		if err := f.SetSheetRow(help, fmt.Sprintf("A%d", i+2), &[]any{c.label, req, note}); err != nil {
+		if err := sheet.SetRow(f, help, i+2, sheet.Texts(c.label, req, note)); err != nil {
 			return nil, err
 		}
 	}

@@ -4,7 +4,10 @@
 // bank: 京卡 holders are paid through the card's issuing bank (北京银行, assumed: the seeds do
 // not name it), members without a 京卡 after three months to their registered card of one of
 // the five banks. Account numbers are decrypted only into the file. Members with no account yet
-// keep their lines approved until one is registered.
+// keep their lines approved until one is registered. The files are written by sheet.Writer; the
+// bank needs 户名 and the account exactly, so a member whose name could open in a spreadsheet as
+// a formula is held (Export.Held) with their lines approved until the roster is corrected, and
+// Rebuild refuses such a file.
 //
 // ImportResult reads a bank's result file (CSV, UTF-8 or GBK): each row names our transfer
 // reference and 成功 or 失败. An arrived transfer marks its lines 已到账 and queues the arrival

@@ -3,7 +3,6 @@ package payment
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"huzhu/service/notify"
 	"huzhu/service/pii"
 	"huzhu/service/progress"
+	"huzhu/service/sheet"
 )
 
 // JingCardBank is the bank that pays 京卡 holders (assumed; the seeds do not name the issuer).
@@ -59,14 +59,46 @@ type File struct {
 // Export is what one export wrote.
 type Export struct {
 	Files          []File
-	WaitingMembers int // members with approved lines but no account yet
+	WaitingMembers int    // members with approved lines but no account yet
+	Held           []Held // members not paid because their file row could not be written exactly
 }
 
-const fileHeader = "转账编号,收款银行,账户类型,户名,账号,金额(元),摘要"
+// Held is a member whose transfer Export did not write: the bank needs the name (户名) and the
+// account exactly as they are, and this member's would open in Excel or WPS as a formula, so
+// it could neither be written as it is nor neutralised. The member's lines stay approved and
+// the next export after the roster is corrected pays them.
+type Held struct {
+	MemberID uint64
+	Message  string // plain Chinese: which member, what is wrong, how to fix it
+}
+
+// fileHeader is the header row of every bank file.
+var fileHeader = []string{"转账编号", "收款银行", "账户类型", "户名", "账号", "金额(元)", "摘要"}
+
+// unsafeCell names the first value of m's file row that the bank needs exactly but a
+// spreadsheet would read as a formula (sheet.FormulaLike), or returns "" when there is none.
+// ID numbers never appear in messages: the member is named by id only.
+func unsafeCell(name string, a account) string {
+	switch {
+	case sheet.FormulaLike(name):
+		return "姓名"
+	case sheet.FormulaLike(a.number):
+		return "收款账号"
+	}
+	return ""
+}
+
+// heldMessage says why member id's transfer was not written and how to fix it.
+func heldMessage(id uint64, what string) string {
+	return fmt.Sprintf("会员 %d 的%s以 = + - @ 或空白、制表符等开头，写进银行文件后在 Excel/WPS 中打开会被当作公式执行；"+
+		"银行要求原样填写，本次没有为这位会员生成转账。请在花名册中改正这位会员的%s后重新导入，再导出银行文件", id, what, what)
+}
 
 // Export creates transfers for every approved or re-issued line of the run that has none and
 // returns the files to send to the banks. Exporting again only picks up lines that became
-// payable since (re-issues, newly registered accounts); with nothing to pay it returns no files.
+// payable since (re-issues, newly registered accounts, corrected names); with nothing to pay it
+// returns no files. A member whose name or account would open in a spreadsheet as a formula
+// is not written and is listed in Export.Held instead (see Held).
 // It returns NotFound for an unknown run and Conflict for a run that is not approved. Progress
 // (members done of members to pay) goes to progress.Report(ctx).
 func (s *Service) Export(ctx context.Context, runID uint64, actor string) (Export, error) {
@@ -115,6 +147,10 @@ func (s *Service) Export(ctx context.Context, runID uint64, actor string) (Expor
 			}
 			if !ok {
 				out.WaitingMembers++
+				continue
+			}
+			if what := unsafeCell(m.Name, acct); what != "" {
+				out.Held = append(out.Held, Held{MemberID: m.ID, Message: heldMessage(m.ID, what)})
 				continue
 			}
 			fb := files[acct.bank]
@@ -166,6 +202,13 @@ func (s *Service) Export(ctx context.Context, runID uint64, actor string) (Expor
 			}
 		}
 		detail := map[string]any{"files": len(out.Files), "waiting_members": out.WaitingMembers}
+		if len(out.Held) > 0 {
+			held := make([]uint64, len(out.Held))
+			for i, h := range out.Held {
+				held[i] = h.MemberID
+			}
+			detail["held_members"] = held
+		}
 		for _, f := range out.Files {
 			detail[string(f.Bank)] = map[string]any{"transfers": f.Transfers, "total_fen": f.TotalFen}
 		}
@@ -200,7 +243,7 @@ func (s *Service) account(m model.Member) (account, bool, error) {
 type fileBuilder struct {
 	batch *model.PaymentBatch
 	buf   bytes.Buffer
-	w     *csv.Writer
+	w     *sheet.Writer
 }
 
 func newFileBuilder(tx *gorm.DB, run model.SettlementRun, bank model.Bank, actor string, now time.Time) (*fileBuilder, error) {
@@ -215,17 +258,19 @@ func newFileBuilder(tx *gorm.DB, run model.SettlementRun, bank model.Bank, actor
 // writerFor starts the file of batch b; its counts grow as transfers are added.
 func writerFor(b *model.PaymentBatch) *fileBuilder {
 	fb := &fileBuilder{batch: b}
-	fb.buf.WriteString("\ufeff" + fileHeader + "\n")
-	fb.w = csv.NewWriter(&fb.buf)
+	fb.w = sheet.NewWriter(&fb.buf)
+	_ = fb.w.Write(sheet.Texts(fileHeader...)...)
 	return fb
 }
 
+// add writes t's row. The caller has checked unsafeCell: name and account go in unchanged.
 func (fb *fileBuilder) add(t model.Transfer, name string, a account, label string) {
 	kind := "京卡"
 	if a.kind == "bank" {
 		kind = "银行卡"
 	}
-	_ = fb.w.Write([]string{t.Ref, a.bank.Label(), kind, name, a.number, t.AmountFen.Yuan(), "在职职工医疗互助保障计划互助金 " + label})
+	_ = fb.w.Write(sheet.Text(t.Ref), sheet.Text(a.bank.Label()), sheet.Text(kind), sheet.Text(name), sheet.Text(a.number),
+		sheet.Number(t.AmountFen.Yuan()), sheet.Text("在职职工医疗互助保障计划互助金 "+label))
 	fb.batch.Transfers++
 	fb.batch.TotalFen += t.AmountFen
 }
@@ -242,7 +287,6 @@ func (fb *fileBuilder) finish(tx *gorm.DB) (File, error) {
 }
 
 func (fb *fileBuilder) file() (File, error) {
-	fb.w.Flush()
 	if err := fb.w.Error(); err != nil {
 		return File{}, err
 	}
@@ -259,12 +303,15 @@ func (s *Service) Batches(ctx context.Context, runID uint64) ([]model.PaymentBat
 	return bs, nil
 }
 
-// Rebuild writes the file of an exported batch again, byte for byte as Export wrote it, for a
+// Rebuild writes the file of an exported batch again, byte for byte as Export wrote it (a batch
+// exported before sheet.Writer comes back with every field quoted: the same cells), for a
 // file lost before it reached the bank (the console keeps the export an hour; a crash may lose
 // it sooner). Every transfer must still be on its way: once the bank answered for one, the file
 // was sent, and sending it again could pay twice (Conflict payment.batch_answered). Each
 // member's account must still be the one the transfer recorded (bank, kind and last 4 digits),
-// else Conflict payment.account_changed names the transfers to mark failed and re-issue.
+// else Conflict payment.account_changed names the transfers to mark failed and re-issue. A
+// member whose name or account would now open in a spreadsheet as a formula (see Held) makes
+// it Conflict payment.name_unsafe, naming the members to correct in the roster.
 // NotFound payment.batch_not_found for an unknown batch. Audited as payment.rebuild.
 func (s *Service) Rebuild(ctx context.Context, batchID uint64, actor string) (File, error) {
 	var out File
@@ -297,7 +344,7 @@ func (s *Service) Rebuild(ctx context.Context, batchID uint64, actor string) (Fi
 		}
 		label := periodLabel(s.cal, run)
 		fb := writerFor(&model.PaymentBatch{ID: batch.ID, RunID: batch.RunID, Bank: batch.Bank, FileName: batch.FileName})
-		var changed []string
+		var changed, unsafe []string
 		for _, t := range ts {
 			m := members[t.MemberID]
 			acct, ok, err := s.account(m)
@@ -308,7 +355,17 @@ func (s *Service) Rebuild(ctx context.Context, batchID uint64, actor string) (Fi
 				changed = append(changed, t.Ref)
 				continue
 			}
+			if what := unsafeCell(m.Name, acct); what != "" {
+				unsafe = append(unsafe, fmt.Sprintf("会员 %d 的%s（转账编号 %s）", m.ID, what, t.Ref))
+				continue
+			}
 			fb.add(t, m.Name, acct, label)
+		}
+		if len(unsafe) > 0 {
+			return errs.New(errs.KindConflict, "payment.name_unsafe",
+				fmt.Sprintf("%d 笔转账的户名或账号以 = + - @ 或空白、制表符等开头，在 Excel/WPS 中打开会被当作公式执行，不能写进银行文件：%s",
+					len(unsafe), strings.Join(unsafe, "、"))).
+				WithFix("请在花名册中改正这些会员的信息后重新导入；在银行回单中把这些转账标为失败，再重新发放")
 		}
 		if len(changed) > 0 {
 			return errs.New(errs.KindConflict, "payment.account_changed",

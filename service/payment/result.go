@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -288,16 +287,17 @@ func closeIfDone(tx *gorm.DB, run model.SettlementRun) error {
 	return tx.Model(&model.SettlementRun{}).Where("id = ? AND status = ?", run.ID, run.Status).Update("status", model.RunClosed).Error
 }
 
+// problemsCSV is the report of a result file's bad rows, written by sheet.Writer so that it is
+// safe to open in Excel or WPS (the rows quote what the bank's file held).
 func problemsCSV(ps []Problem) string {
 	if len(ps) == 0 {
 		return ""
 	}
 	var b bytes.Buffer
-	w := csv.NewWriter(&b)
-	_ = w.Write([]string{"行号", "列", "问题"})
+	w := sheet.NewWriter(&b)
+	_ = w.Write(sheet.Texts("行号", "列", "问题")...)
 	for _, p := range ps {
-		_ = w.Write([]string{fmt.Sprint(p.Row), p.Column, p.Message})
+		_ = w.Write(sheet.Int(int64(p.Row)), sheet.Text(p.Column), sheet.Text(p.Message))
 	}
-	w.Flush()
 	return b.String()
 }

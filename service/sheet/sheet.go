@@ -1,6 +1,9 @@
 // Package sheet reads the tables staff and banks send: CSV in UTF-8 (with or without BOM) or GBK
 // (what Excel in China writes), and XLSX (the first sheet). Rows come one at a time, so a CSV of
 // a million rows is never held in memory; an XLSX file is held compressed while its rows stream.
+//
+// It also writes every table the system gives out (Writer, SetRow), safe to open in Excel or WPS:
+// see write.go.
 package sheet
 
 import (
