@@ -181,6 +181,7 @@ func (e *env) mount(ctx context.Context, app *fiber.App, _ *prometheus.Registry)
 	}
 	members := member.New(db, cipher, sessions, login, kvs, e.smsSender(), member.Options{Templates: templates, Proof: proof}, time.Now, e.log)
 	e.unbound = members.Forget
+	e.members = members
 	payouts := payout.New(db, engine, calendar.New(model.Shanghai), payout.Options{}, time.Now)
 	api.New(stats.New(db, kvs, time.Minute, time.Now), members, payouts).Mount(app)
 	rules, err := e.rulebook(ctx, true)
