@@ -92,7 +92,7 @@ func (a *Admin) unlockMember(c *fiber.Ctx, st staff.Staff) error {
 		Reason: strings.Clone(c.FormValue("reason")), Form: "unlock"}
 	acct, perr := strconv.ParseUint(f.Account, 10, 64)
 	if perr != nil || acct == 0 {
-		return a.renderBind(c, st, f, errs.Invalid("account_id", "微信账号编号应为数字", "请职工在小程序“我的”页面或锁定提示中查看账号编号"))
+		return a.renderBind(c, st, f, errs.Invalid("account_id", "微信账号编号应为数字", "锁定提示里写有职工的微信账号编号"))
 	}
 	err = a.d.Members.LiftLock(c.UserContext(), operatorOf(c, st), member.LockLift{MemberID: id, AccountID: acct, IP: f.IP, Reason: f.Reason})
 	if e, ok := formError(err); ok {

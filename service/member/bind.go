@@ -312,7 +312,7 @@ func (s *Service) match(ctx context.Context, p Principal, r BindRequest, ip, act
 		return model.Member{}, in, err
 	}
 	keys := s.failureKeys(p, ip, in.idHash)
-	if err := s.checkLocks(ctx, keys); err != nil {
+	if err := s.checkLocks(ctx, p.AccountID, keys); err != nil {
 		s.auditAttempt(ctx, p, action, "denied", ip, map[string]any{"result": errCode(err), "card_kind": in.cardKind})
 		return model.Member{}, in, err
 	}
@@ -381,8 +381,8 @@ func accountFailKey(accountID uint64) string { return fmt.Sprintf("bind:fail:acc
 func ipFailKey(ip string) string             { return "bind:fail:ip:" + ip }
 
 // checkLocks refuses an attempt while any failure counter is at its limit, saying how long to
-// wait.
-func (s *Service) checkLocks(ctx context.Context, keys []failureKey) error {
+// wait and the account number staff need to lift the lock.
+func (s *Service) checkLocks(ctx context.Context, accountID uint64, keys []failureKey) error {
 	for _, k := range keys {
 		v, ok, err := s.kv.Get(ctx, k.key)
 		if err != nil {
@@ -397,7 +397,7 @@ func (s *Service) checkLocks(ctx context.Context, keys []failureKey) error {
 				left = s.o.FailureWindow
 			}
 			e := errs.TooMany("binding.locked", "核对失败次数太多，绑定已暂时锁定，请"+waitText(left)+"后再试", left)
-			e.Fix = "请核对在工会登记的信息；如确认信息无误仍无法绑定，请联系所在单位工会为您解除锁定，或拨打12351"
+			e.Fix = fmt.Sprintf("请核对在工会登记的信息；如确认信息无误仍无法绑定，请联系所在单位工会为您解除锁定（请告诉工作人员您的微信账号编号：%d），或拨打12351", accountID)
 			return e
 		}
 	}

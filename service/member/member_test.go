@@ -209,6 +209,8 @@ func TestLockOuts(t *testing.T) {
 	}
 	if _, err := f.svc.Bind(ctx, p, f.req, "10.2.2.2"); errs.KindOf(err) != errs.KindTooMany {
 		t.Errorf("the account's correct attempt while locked = %v, want TooMany", err)
+	} else if e, _ := errs.As(err); !strings.Contains(e.Fix, fmt.Sprintf("微信账号编号：%d", p.AccountID)) {
+		t.Errorf("lock fix = %q, want the account number staff need to lift it", e.Fix)
 	}
 	var n int64
 	f.db.Model(&model.AuditLog{}).Where("action = ? AND outcome = ?", "binding.attempt", "failed").Count(&n)
