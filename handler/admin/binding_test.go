@@ -124,8 +124,7 @@ func TestLiftLockPage(t *testing.T) {
 	ctx := context.Background()
 	zhang := w.memberID("张一")
 	acct := w.account("openid-zhang")
-	// Five wrong attempts lock the account for this ID number (the roster has no phone, which
-	// counts as a failure too).
+	// Five wrong attempts lock the account for this ID number.
 	bad := member.BindRequest{Name: "张一", IDNumber: "110199199001010010", JingCard: "6217990000009999", Phone: "13800001234"}
 	for range 5 {
 		_, _ = members.Bind(ctx, member.Principal{AccountID: acct}, bad, "10.0.0.1")

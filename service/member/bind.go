@@ -122,10 +122,12 @@ func (s *Service) Bind(ctx context.Context, p Principal, r BindRequest, ip strin
 	}
 	proof, err := s.prove(ctx, p, m, r)
 	if err != nil {
+		// A phone that is not the roster phone is not counted as a failure: it comes only after
+		// the typed facts matched, so it tells a guesser nothing, and counting it would lock the
+		// worker out of the SMS fallback it points to.
 		outcome := "invalid"
-		if e, ok := errs.As(err); ok && (e.Code == errPhoneMismatch.Code || e.Code == errNoRosterPhone.Code) {
+		if e, ok := errs.As(err); ok && e.Code == errPhoneMismatch.Code {
 			outcome = "failed"
-			s.countFailure(ctx, s.failureKeys(p, ip, in.idHash))
 		}
 		s.auditAttempt(ctx, p, "binding.attempt", outcome, ip, map[string]any{"result": errCode(err), "card_kind": in.cardKind, "proof": proof, "member_id": m.ID})
 		return Profile{}, err
@@ -336,8 +338,8 @@ func (s *Service) match(ctx context.Context, p Principal, r BindRequest, ip, act
 	}
 	ok = hashEqual(card, in.cardHash) && ok
 	if ok && m.PhoneHash == "" {
-		// The facts are right but no phone can prove them: only the union can help.
-		s.countFailure(ctx, keys)
+		// The facts are right but no phone can prove them: only the union can help. Not counted,
+		// as a phone mismatch is not (see Bind).
 		s.auditAttempt(ctx, p, action, "failed", ip, map[string]any{"result": errNoRosterPhone.Code, "card_kind": in.cardKind, "member_id": m.ID})
 		return model.Member{}, in, errNoRosterPhone
 	}

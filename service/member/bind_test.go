@@ -121,6 +121,15 @@ func TestBindPhoneMismatch(t *testing.T) {
 	if e, ok := errs.As(err); !ok || e.Code != "binding.no_roster_phone" || !strings.Contains(e.Fix, "工会") {
 		t.Errorf("Bind with no roster phone = %v, want binding.no_roster_phone", err)
 	}
+	// Neither answer counts towards the lock-out: the worker can still try the SMS fallback or
+	// come back after the union updated the roster.
+	for range 6 {
+		r.PhoneCode = f.phoneCode("13912345678")
+		_, _ = f.svc.Bind(ctx, p, r, "10.0.0.1")
+	}
+	if _, err := f.svc.Bind(ctx, p, r, "10.0.0.1"); errs.KindOf(err) == errs.KindTooMany {
+		t.Errorf("after phone mismatches = %v, want no lock-out", err)
+	}
 }
 
 // TestTakeBack: a worker who proves the roster phone takes the member back from another
