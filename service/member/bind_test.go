@@ -230,6 +230,7 @@ func TestStaffBind(t *testing.T) {
 		{"auditor", member.Operator{Username: "aud", Role: model.RoleAuditor}, nil, errs.KindForbidden, "staff.forbidden"},
 		{"another union", member.Operator{Username: "u2", Role: model.RoleUnion, UnionID: f.m.UnionID + 1}, nil, errs.KindNotFound, "member.not_found"},
 		{"no reason", own, func(r *member.StaffBindRequest) { r.Reason = " " }, errs.KindInvalid, "invalid.reason"},
+		{"a phone number in the reason", own, func(r *member.StaffBindRequest) { r.Reason = "新手机号13912345678" }, errs.KindInvalid, "invalid.reason"},
 		{"short code", own, func(r *member.StaffBindRequest) { r.Code = "1234" }, errs.KindInvalid, "invalid.code"},
 		{"unknown code", own, func(r *member.StaffBindRequest) { r.Code = wrongCode(dc.Code) }, errs.KindInvalid, "binding.desk_code_invalid"},
 	}
