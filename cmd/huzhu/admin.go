@@ -103,6 +103,7 @@ func (e *env) mountConsole(ctx context.Context, app *fiber.App, rules *rulebook.
 		Rules:         rules,
 		Calendar:      e.cal,
 		Jobs:          jobs,
+		Members:       e.members,
 		SecureCookies: strings.HasPrefix(e.cfg.HTTP.PublicURL, "https://"),
 		Log:           e.log,
 	})

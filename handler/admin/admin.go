@@ -24,6 +24,7 @@ import (
 	"huzhu/service/errs"
 	"huzhu/service/importer"
 	"huzhu/service/job"
+	"huzhu/service/member"
 	"huzhu/service/notify"
 	"huzhu/service/payment"
 	"huzhu/service/policy"
@@ -62,6 +63,9 @@ type Deps struct {
 	// Rules saves staff's edits of the FAQ and the policy versions and swaps them into FAQ and
 	// Policy (which must be its KB and Engine). Without it those two pages are read-only.
 	Rules *rulebook.Service
+	// Members binds members to WeChat accounts for workers checked in person ("为职工绑定") and
+	// lifts binding lock-outs. Without it those pages answer Unavailable.
+	Members *member.Service
 	// SecureCookies sets the Secure flag, for consoles served over https.
 	SecureCookies bool
 	Now           func() time.Time
@@ -214,6 +218,9 @@ func (a *Admin) Mount(app *fiber.App) {
 	g.Get("/members", a.auth(a.need(staff.ViewMembers, a.members)))
 	g.Get("/members/:id", a.auth(a.need(staff.ViewMembers, a.member)))
 	g.Post("/members/:id/unbind", a.auth(a.need(staff.UnbindMember, a.unbind)))
+	g.Get("/members/:id/bind", a.auth(a.need(staff.UnbindMember, a.bindPage)))
+	g.Post("/members/:id/bind", a.auth(a.need(staff.UnbindMember, a.bindMember)))
+	g.Post("/members/:id/unlock", a.auth(a.need(staff.UnbindMember, a.unlockMember)))
 	g.Get("/notifications", a.auth(a.need(staff.ViewPlan, a.notices)))
 	g.Post("/notifications/retry", a.auth(a.need(staff.RetryNotice, a.retry)))
 	g.Get("/faq", a.auth(a.need(staff.AskBot, a.faq)))

@@ -1,5 +1,5 @@
 // Package wechattest is a fake WeChat API server for tests: stable and classic access tokens,
-// mini-program login, template and subscribe messages and the menu. It records every request
+// mini-program login and phone number, template and subscribe messages and the menu. It records every request
 // and can fail, slow down or drop chosen calls.
 //
 //	fake := wechattest.New(t)
@@ -20,6 +20,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +38,7 @@ const (
 	PathTemplateSend  = "/cgi-bin/message/template/send"
 	PathSubscribeSend = "/cgi-bin/message/subscribe/send"
 	PathMenuCreate    = "/cgi-bin/menu/create"
+	PathPhoneNumber   = "/wxa/business/getuserphonenumber"
 )
 
 // Credentials the fake accepts; Options uses them. Any other AppID gets 40013, a wrong secret
@@ -86,6 +88,14 @@ func (m Message) Value(k string) string { return m.Data[k].Value }
 
 type session struct{ openID, unionID string }
 
+type phoneGrant struct {
+	countryCode, pure string
+	issued            time.Time
+}
+
+// PhoneCodeTTL is how long a phone-number code stays valid, as WeChat documents.
+const PhoneCodeTTL = 5 * time.Minute
+
 // Fake is the fake WeChat server. Its methods are safe for concurrent use.
 type Fake struct {
 	// URL is the base URL to put in wechat.Options.APIBase.
@@ -102,6 +112,8 @@ type Fake struct {
 	delays    map[string]time.Duration
 	sessions  map[string]session
 	usedCodes map[string]bool
+	phones    map[string]phoneGrant
+	watermark string            // appid put in phone_info.watermark; empty: the caller's own
 	secrets   map[string]string // appid → secret
 	stable    map[string]string // appid → current stable token
 	valid     map[string]bool   // tokens WeChat accepts
@@ -120,6 +132,7 @@ func New(t testing.TB) *Fake {
 		delays:    map[string]time.Duration{},
 		sessions:  map[string]session{},
 		usedCodes: map[string]bool{},
+		phones:    map[string]phoneGrant{},
 		secrets:   map[string]string{OAAppID: OASecret, MPAppID: MPSecret},
 		stable:    map[string]string{},
 		valid:     map[string]bool{},
@@ -203,6 +216,22 @@ func (f *Fake) Code2SessionFor(code, openID, unionID string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sessions[code] = session{openID: openID, unionID: unionID}
+}
+
+// PhoneNumberFor makes the phone-number button code valid, once and for PhoneCodeTTL, for a
+// mainland number (11 digits, country code 86), as getPhoneNumber's button gives it.
+func (f *Fake) PhoneNumberFor(code, phone string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.phones[code] = phoneGrant{countryCode: "86", pure: phone, issued: time.Now()}
+}
+
+// PhoneWatermark makes every later phone-number answer carry appID in its watermark, as a code
+// issued to another mini-program would; "" restores the caller's own.
+func (f *Fake) PhoneWatermark(appID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.watermark = appID
 }
 
 // RevokeTokens makes every token issued so far invalid (40001), as when the AppSecret is reset
@@ -361,6 +390,8 @@ func (f *Fake) answer(r Request) any {
 		}
 		f.usedCodes[code] = true
 		return map[string]any{"openid": s.openID, "unionid": s.unionID, "session_key": "sk-" + code}
+	case PathPhoneNumber:
+		return f.phoneNumber(r)
 	case PathTemplateSend, PathSubscribeSend, PathMenuCreate:
 		if !f.valid[r.AccessToken()] {
 			return errBody(40001, "invalid credential, access_token is invalid or not latest")
@@ -382,6 +413,48 @@ func (f *Fake) answer(r Request) any {
 		return map[string]any{"errcode": 0, "errmsg": "ok", "msgid": f.msgID}
 	}
 	return errBody(404, "fake WeChat does not serve "+r.Path)
+}
+
+// phoneNumber answers wxa/business/getuserphonenumber: POST {"code"} with the mini-program's
+// token; a code is good once and for PhoneCodeTTL (40029 otherwise); the answer is
+// {errcode:0, errmsg:"ok", phone_info:{phoneNumber, purePhoneNumber, countryCode,
+// watermark:{timestamp, appid}}}. f.mu is held.
+func (f *Fake) phoneNumber(r Request) any {
+	if r.Method != http.MethodPost {
+		return errBody(43002, "require POST method")
+	}
+	if !f.valid[r.AccessToken()] {
+		return errBody(40001, "invalid credential, access_token is invalid or not latest")
+	}
+	var b struct {
+		Code string `json:"code"`
+	}
+	if err := r.Decode(&b); err != nil || b.Code == "" {
+		return errBody(47001, "data format error")
+	}
+	g, ok := f.phones[b.Code]
+	if !ok || f.usedCodes["phone:"+b.Code] || time.Since(g.issued) > PhoneCodeTTL {
+		return errBody(40029, "invalid code")
+	}
+	f.usedCodes["phone:"+b.Code] = true
+	appID := f.watermark
+	if appID == "" {
+		appID = f.appOfToken(r.AccessToken())
+	}
+	return map[string]any{"errcode": 0, "errmsg": "ok", "phone_info": map[string]any{
+		"phoneNumber": g.pure, "purePhoneNumber": g.pure, "countryCode": g.countryCode,
+		"watermark": map[string]any{"timestamp": time.Now().Unix(), "appid": appID},
+	}}
+}
+
+// appOfToken returns the appid a token was issued to (tokens are TOKEN-<appid>-<n>).
+func (f *Fake) appOfToken(tok string) string {
+	for appID := range f.secrets {
+		if strings.HasPrefix(tok, "TOKEN-"+appID+"-") {
+			return appID
+		}
+	}
+	return ""
 }
 
 func (f *Fake) checkApp(appID, secret string) map[string]any {
