@@ -22,6 +22,7 @@ type Limits struct {
 	MaxOtherPartBytes  int64 // any other part (styles, workbook, pictures), unzipped: these are held in memory
 	MaxSharedStrings   int   // entries in the shared string table (excelize indexes every one)
 	MaxXMLElementBytes int64 // one cell (<c>) or shared string (<si>) in the XML, markup included
+	MaxRowCells        int   // cells (<c>) in one row of the XML
 	MaxXMLTagBytes     int64 // one XML tag with its attributes, or a comment
 	XMLInMemoryBytes   int64 // worksheet and shared-string parts above this go to a temporary file (excelize UnzipXMLSizeLimit)
 }
@@ -43,13 +44,14 @@ func DefaultLimits() Limits {
 		MaxXLSXBytes:       32 << 20,
 		MaxXLSXParts:       1000,
 		MaxUnzippedBytes:   512 << 20,
-		MaxSheetXMLBytes:   384 << 20,
+		MaxSheetXMLBytes:   256 << 20,
 		MaxSharedXMLBytes:  64 << 20,
 		MaxOtherPartBytes:  4 << 20,
-		MaxSharedStrings:   1_000_000,
+		MaxSharedStrings:   500_000,
 		MaxXMLElementBytes: 256 << 10,
+		MaxRowCells:        16384,
 		MaxXMLTagBytes:     64 << 10,
-		XMLInMemoryBytes:   4 << 20,
+		XMLInMemoryBytes:   1 << 20,
 	}
 }
 
@@ -62,8 +64,11 @@ func limitError(fix, format string, args ...any) error {
 
 // mb shows a byte count to staff.
 func mb(n int64) string {
-	if n >= 1<<20 {
+	switch {
+	case n >= 1<<20:
 		return fmt.Sprintf("%d MB", n>>20)
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KB", n>>10)
 	}
-	return fmt.Sprintf("%d KB", n>>10)
+	return fmt.Sprintf("%d 字节", n)
 }

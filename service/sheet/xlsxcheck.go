@@ -35,12 +35,12 @@ func checkXLSX(b []byte, lim Limits) error {
 		size := f.UncompressedSize64
 		total += size
 		name := strings.ToLower(strings.ReplaceAll(f.Name, "\\", "/"))
-		part, max := "部件 "+f.Name, lim.MaxOtherPartBytes
+		part, max := "部件 "+f.Name+" ", lim.MaxOtherPartBytes
 		switch {
 		case name == "xl/sharedstrings.xml":
 			part, max = "共享字符串表", lim.MaxSharedXMLBytes
 		case strings.HasPrefix(name, "xl/worksheets/") && !strings.HasPrefix(name, "xl/worksheets/_rels/"):
-			part, max = "工作表 "+f.Name, lim.MaxSheetXMLBytes
+			part, max = "工作表 "+f.Name+" ", lim.MaxSheetXMLBytes
 		}
 		if size > uint64(max) {
 			return limitError(fix+"；数据多时请分成几个文件，或另存为 CSV（CSV 可导入的行数多得多）",
@@ -89,6 +89,7 @@ type xmlScan struct {
 	lim   Limits
 	count int
 	start int64 // offset of the open elem's start tag, -1 when none is open
+	inRow int   // elem elements in the current <row>
 }
 
 func (s *xmlScan) scanPart(f *zip.File, lim Limits) error {
@@ -247,6 +248,10 @@ func (s *xmlScan) tag(tagStart int64) error {
 }
 
 func (s *xmlScan) element(name []byte, end, empty bool, tagStart int64) error {
+	if string(name) == "row" {
+		s.inRow = 0
+		return nil
+	}
 	if string(name) != s.elem {
 		return nil
 	}
@@ -256,6 +261,9 @@ func (s *xmlScan) element(name []byte, end, empty bool, tagStart int64) error {
 	}
 	if !empty {
 		s.start = tagStart
+	}
+	if s.inRow++; s.elem == "c" && s.inRow > s.lim.MaxRowCells {
+		return limitError(xlsxFix, "XLSX 文件的%s中有一行超过 %d 个单元格的上限", s.what, s.lim.MaxRowCells)
 	}
 	if s.count++; s.maxCount > 0 && s.count > s.maxCount {
 		return limitError("请把数据分成几个文件导入，或在 Excel 或 WPS 中另存为 CSV（CSV 可导入的行数多得多）",
