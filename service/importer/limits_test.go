@@ -18,6 +18,7 @@ import (
 
 	"huzhu/model"
 	"huzhu/service/errs"
+	"huzhu/service/sheet"
 )
 
 // bombTime bounds how long refusing one bomb may take, on a loaded CI machine under -race.
@@ -126,7 +127,7 @@ func TestLimitsWorstCaseMemory(t *testing.T) {
 		t.Skip("set HUZHU_LIMITS_BENCH=1 to measure")
 	}
 	s, _, _ := newService(t)
-	lim := s.o.Limits
+	lim := sheet.DefaultLimits()
 	for _, tc := range []struct {
 		name string
 		unit string
