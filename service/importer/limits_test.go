@@ -4,11 +4,13 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,6 +53,18 @@ func TestUploadBombsAreRefused(t *testing.T) {
 		{"xlsx: one shared string of 60 MB within the size limit", func(t *testing.T) io.Reader {
 			return bytes.NewReader(xlsxWithSharedStrings(t, []byte("<si><t>"), []byte("a"), 60<<20, []byte("</t></si>")))
 		}, "字符串超过"},
+		{"xlsx: 800,000 styles in 4 MB", func(t *testing.T) io.Reader {
+			return bytes.NewReader(xlsxWith(t, bombPart{"xl/styles.xml",
+				[]byte(`<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><cellXfs>`),
+				[]byte("<xf/>"), 800_000, []byte("</cellXfs></styleSheet>")}))
+		}, "元素的上限"},
+		{"xlsx: five pictures of 4 MB of zeros", func(t *testing.T) io.Reader {
+			var parts []bombPart
+			for i := range 5 {
+				parts = append(parts, bombPart{name: fmt.Sprintf("xl/media/image%d.png", i+1), unit: []byte{0}, n: 4 << 20})
+			}
+			return bytes.NewReader(xlsxWith(t, parts...))
+		}, "部件解压后共超过 16 MB"},
 		{"csv: one line of 1 GiB", func(*testing.T) io.Reader {
 			return &repeatReader{prefix: []byte(rosterHeader + "U001,工会,"), unit: []byte("a"), n: 1 << 30}
 		}, "一行超过 64 KB"},
@@ -120,25 +134,27 @@ func TestLimitsKeepLargeFilesWorking(t *testing.T) {
 	}
 }
 
-// TestLimitsWorstCaseMemory measures the peak RSS of an XLSX just inside the shared-string
-// limits, the most memory a file that is not refused can ask excelize for:
-// HUZHU_LIMITS_BENCH=1 go test -run TestLimitsWorstCaseMemory -v ./service/importer/
+// TestLimitsWorstCaseMemory measures the peak RSS of XLSX files just inside the limits on what
+// excelize holds, the most memory a file that is not refused can ask for (run one case at a
+// time, so that one case's heap does not hide the next one's growth):
+// HUZHU_LIMITS_BENCH=1 go test -run 'TestLimitsWorstCaseMemory/styles' -v ./service/importer/
 func TestLimitsWorstCaseMemory(t *testing.T) {
 	if os.Getenv("HUZHU_LIMITS_BENCH") == "" {
 		t.Skip("set HUZHU_LIMITS_BENCH=1 to measure")
 	}
 	s, _, _ := newService(t)
 	lim := sheet.DefaultLimits()
+	styles := []byte(`<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><cellXfs>`)
 	for _, tc := range []struct {
 		name string
-		unit string
-		n    int
+		part bombPart
 	}{
-		{"held in memory (below XMLInMemoryBytes)", "<si/>", int(lim.XMLInMemoryBytes)/5 - 100},
-		{"indexed from a temporary file", "<si><t>x</t></si>", lim.MaxSharedStrings - 10},
+		{"shared strings held in memory (below XMLInMemoryBytes)", bombPart{"xl/sharedStrings.xml", nil, []byte("<si/>"), int(lim.XMLInMemoryBytes)/5 - 100, nil}},
+		{"shared strings indexed from a temporary file", bombPart{"xl/sharedStrings.xml", nil, []byte("<si><t>x</t></si>"), lim.MaxSharedStrings - 10, nil}},
+		{"styles", bombPart{"xl/styles.xml", styles, []byte("<xf/>"), lim.MaxOtherXMLElements - 1000, []byte("</cellXfs></styleSheet>")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			file := xlsxWithSharedStrings(t, nil, []byte(tc.unit), tc.n, nil)
+			file := xlsxWith(t, tc.part)
 			var (
 				rep Report
 				err error
@@ -148,7 +164,7 @@ func TestLimitsWorstCaseMemory(t *testing.T) {
 			if err != nil || rep.Added+rep.Same != 1 {
 				t.Fatalf("Roster = %+v, %v", rep, err)
 			}
-			t.Logf("%d shared strings (%d KB file): %v, peak RSS +%d MB", tc.n, len(file)>>10, time.Since(start).Round(time.Millisecond), grew>>20)
+			t.Logf("%d × %s (%d KB file): %v, peak RSS +%d MB", tc.part.n, tc.part.unit, len(file)>>10, time.Since(start).Round(time.Millisecond), grew>>20)
 		})
 	}
 }
@@ -236,9 +252,25 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 }
 
 // xlsxWithSharedStrings returns a roster XLSX made by excelize whose shared string table gets
-// unit repeated n times after its own strings (inside open and close), deflated by hand with
-// back-references so that it is built in well under a second whatever size it inflates to.
+// unit repeated n times after its own strings (inside open and close).
 func xlsxWithSharedStrings(t *testing.T, open, unit []byte, n int, close []byte) []byte {
+	t.Helper()
+	return xlsxWith(t, bombPart{"xl/sharedStrings.xml", open, unit, n, close})
+}
+
+// bombPart is a part of a zip: open, unit repeated n times, close. For xl/sharedStrings.xml it
+// goes inside the table excelize wrote.
+type bombPart struct {
+	name       string
+	open, unit []byte
+	n          int
+	close      []byte
+}
+
+// xlsxWith returns a one-row roster XLSX made by excelize with parts replaced or added, each
+// deflated by hand with back-references so that it is built in well under a second whatever
+// size it inflates to.
+func xlsxWith(t *testing.T, parts ...bombPart) []byte {
 	t.Helper()
 	x := excelize.NewFile()
 	defer x.Close()
@@ -258,36 +290,47 @@ func xlsxWithSharedStrings(t *testing.T, open, unit []byte, n int, close []byte)
 	}
 	var out bytes.Buffer
 	zw := zip.NewWriter(&out)
-	for _, f := range zr.File {
-		if f.Name != "xl/sharedStrings.xml" {
-			if err := zw.Copy(f); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		sst, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		end := bytes.LastIndex(sst, []byte("</sst>"))
-		if end < 0 {
-			t.Fatalf("no </sst> in %q", sst)
-		}
-		head := append(append([]byte(nil), sst[:end]...), open...)
-		tail := append(append([]byte(nil), close...), "</sst>"...)
-		body, crc, size := deflateRepeat(head, unit, n, tail)
-		w, err := zw.CreateRaw(&zip.FileHeader{Name: f.Name, Method: zip.Deflate, CRC32: crc,
+	write := func(p bombPart) {
+		body, crc, size := deflateRepeat(p.open, p.unit, p.n, p.close)
+		w, err := zw.CreateRaw(&zip.FileHeader{Name: p.name, Method: zip.Deflate, CRC32: crc,
 			CompressedSize64: uint64(len(body)), UncompressedSize64: size})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := w.Write(body); err != nil {
 			t.Fatal(err)
+		}
+	}
+	replaced := map[string]bool{}
+	for _, f := range zr.File {
+		i := slices.IndexFunc(parts, func(p bombPart) bool { return p.name == f.Name })
+		if i < 0 {
+			if err := zw.Copy(f); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		p := parts[i]
+		if f.Name == "xl/sharedStrings.xml" {
+			rc, err := f.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sst, err := io.ReadAll(rc)
+			rc.Close()
+			end := bytes.LastIndex(sst, []byte("</sst>"))
+			if err != nil || end < 0 {
+				t.Fatalf("shared strings %q, %v", sst, err)
+			}
+			p.open = append(append([]byte(nil), sst[:end]...), p.open...)
+			p.close = append(append([]byte(nil), p.close...), "</sst>"...)
+		}
+		write(p)
+		replaced[p.name] = true
+	}
+	for _, p := range parts {
+		if !replaced[p.name] {
+			write(p)
 		}
 	}
 	if err := zw.Close(); err != nil {

@@ -14,17 +14,19 @@ type Limits struct {
 	MaxCellBytes int   // bytes of one cell after decoding: a longer cell is a row problem
 	MaxLineBytes int64 // bytes of one CSV record (all its fields and quoted line breaks)
 
-	MaxXLSXBytes       int64 // size of an XLSX file as uploaded (it is read into memory whole)
-	MaxXLSXParts       int   // files inside the XLSX zip
-	MaxUnzippedBytes   int64 // sum of the declared sizes of the parts
-	MaxSheetXMLBytes   int64 // one worksheet, unzipped (streamed from a temporary file)
-	MaxSharedXMLBytes  int64 // the shared string table, unzipped
-	MaxOtherPartBytes  int64 // any other part (styles, workbook, pictures), unzipped: these are held in memory
-	MaxSharedStrings   int   // entries in the shared string table (excelize indexes every one)
-	MaxXMLElementBytes int64 // one cell (<c>) or shared string (<si>) in the XML, markup included
-	MaxRowCells        int   // cells (<c>) in one row of the XML
-	MaxXMLTagBytes     int64 // one XML tag with its attributes, or a comment
-	XMLInMemoryBytes   int64 // worksheet and shared-string parts above this go to a temporary file (excelize UnzipXMLSizeLimit)
+	MaxXLSXBytes        int64 // size of an XLSX file as uploaded (it is read into memory whole)
+	MaxXLSXParts        int   // files inside the XLSX zip
+	MaxUnzippedBytes    int64 // sum of the declared sizes of the parts
+	MaxSheetXMLBytes    int64 // one worksheet, unzipped (streamed from a temporary file)
+	MaxSharedXMLBytes   int64 // the shared string table, unzipped
+	MaxOtherPartBytes   int64 // any other part (styles, workbook, pictures), unzipped: these are held in memory
+	MaxInMemoryBytes    int64 // all the parts excelize holds in memory, unzipped
+	MaxOtherXMLElements int   // elements of the XML parts excelize parses whole at once (styles, calcChain, workbook…)
+	MaxSharedStrings    int   // entries in the shared string table (excelize indexes every one)
+	MaxXMLElementBytes  int64 // one cell (<c>) or shared string (<si>) in the XML, markup included
+	MaxRowCells         int   // cells (<c>) in one row of the XML
+	MaxXMLTagBytes      int64 // one XML tag with its attributes, or a comment
+	XMLInMemoryBytes    int64 // worksheet and shared-string parts above this go to a temporary file (excelize UnzipXMLSizeLimit)
 }
 
 // DefaultLimits are the limits of every upload; README.md states them for staff.
@@ -41,17 +43,19 @@ func DefaultLimits() Limits {
 		MaxCellBytes: 32 << 10,
 		MaxLineBytes: 64 << 10,
 
-		MaxXLSXBytes:       32 << 20,
-		MaxXLSXParts:       1000,
-		MaxUnzippedBytes:   512 << 20,
-		MaxSheetXMLBytes:   256 << 20,
-		MaxSharedXMLBytes:  64 << 20,
-		MaxOtherPartBytes:  4 << 20,
-		MaxSharedStrings:   500_000,
-		MaxXMLElementBytes: 256 << 10,
-		MaxRowCells:        16384,
-		MaxXMLTagBytes:     64 << 10,
-		XMLInMemoryBytes:   1 << 20,
+		MaxXLSXBytes:        32 << 20,
+		MaxXLSXParts:        1000,
+		MaxUnzippedBytes:    512 << 20,
+		MaxSheetXMLBytes:    256 << 20,
+		MaxSharedXMLBytes:   64 << 20,
+		MaxOtherPartBytes:   4 << 20,
+		MaxInMemoryBytes:    16 << 20,
+		MaxOtherXMLElements: 100_000,
+		MaxSharedStrings:    500_000,
+		MaxXMLElementBytes:  256 << 10,
+		MaxRowCells:         16384,
+		MaxXMLTagBytes:      64 << 10,
+		XMLInMemoryBytes:    1 << 20,
 	}
 }
 

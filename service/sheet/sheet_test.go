@@ -134,6 +134,7 @@ func TestCheckXLSX(t *testing.T) {
 	lim := DefaultLimits()
 	lim.MaxXLSXParts, lim.MaxOtherPartBytes, lim.MaxSharedStrings = 3, 1000, 3
 	lim.MaxXMLElementBytes, lim.MaxXMLTagBytes, lim.MaxRowCells = 100, 50, 3
+	lim.MaxInMemoryBytes, lim.MaxOtherXMLElements = 1500, 5
 	const sst, ws = "xl/sharedStrings.xml", "xl/worksheets/sheet1.xml"
 	si := func(n int, s string) string { return "<sst>" + strings.Repeat(s, n) + "</sst>" }
 	for _, tc := range []struct {
@@ -155,6 +156,10 @@ func TestCheckXLSX(t *testing.T) {
 		{"a row of four cells", []string{ws, `<row><c/><c/><c/><c/></row>`}, "超过 3 个单元格"},
 		{"a big cell", []string{ws, `<row><c t="inlineStr"><is>` + strings.Repeat("<t>abcdefgh</t>", 8) + `</is></c></row>`}, "单元格超过"},
 		{"a big other part", []string{"xl/styles.xml", strings.Repeat(" ", 1001)}, "部件 xl/styles.xml 解压后"},
+		{"other parts' elements at the limit", []string{"xl/styles.xml", "<a><b/><c/></a>", "xl/_rels/workbook.xml.rels", "<r/><r/>"}, ""},
+		{"other parts' elements beyond the limit", []string{"xl/styles.xml", "<a><b/><c/></a>", "xl/calcChain.xml", "<c/><c/><c/>"}, "超过 5 个元素"},
+		{"pictures are not parsed", []string{"xl/media/image1.png", "<" + strings.Repeat("x", 900)}, ""},
+		{"parts held in memory together", []string{"xl/media/image1.png", strings.Repeat("x", 900), "xl/media/image2.png", strings.Repeat("x", 900)}, "共超过 1 KB"},
 		{"too many parts", []string{"a", "", "b", "", "c", "", "d", ""}, "4 个部件"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

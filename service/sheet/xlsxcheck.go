@@ -30,17 +30,20 @@ func checkXLSX(b []byte, lim Limits) error {
 	if len(zr.File) > lim.MaxXLSXParts {
 		return limitError(fix, "XLSX 文件内部包含 %d 个部件，超过上限 %d 个", len(zr.File), lim.MaxXLSXParts)
 	}
-	var total uint64
+	var total, inMemory uint64
 	for _, f := range zr.File {
 		size := f.UncompressedSize64
 		total += size
-		name := strings.ToLower(strings.ReplaceAll(f.Name, "\\", "/"))
 		part, max := "部件 "+f.Name+" ", lim.MaxOtherPartBytes
-		switch {
-		case name == "xl/sharedstrings.xml":
+		kind := classify(f.Name)
+		switch kind {
+		case partShared:
 			part, max = "共享字符串表", lim.MaxSharedXMLBytes
-		case strings.HasPrefix(name, "xl/worksheets/") && !strings.HasPrefix(name, "xl/worksheets/_rels/"):
+		case partSheet:
 			part, max = "工作表 "+f.Name+" ", lim.MaxSheetXMLBytes
+		}
+		if kind == partOther || size <= uint64(lim.XMLInMemoryBytes) {
+			inMemory += size
 		}
 		if size > uint64(max) {
 			return limitError(fix+"；数据多时请分成几个文件，或另存为 CSV（CSV 可导入的行数多得多）",
@@ -49,24 +52,59 @@ func checkXLSX(b []byte, lim Limits) error {
 		if total > uint64(lim.MaxUnzippedBytes) {
 			return limitError(fix, "XLSX 文件解压后超过 %s 的上限", mb(lim.MaxUnzippedBytes))
 		}
+		if inMemory > uint64(lim.MaxInMemoryBytes) {
+			return limitError("请删去文件中的图片、批注和其他工作表后另存为新的 XLSX 文件，或另存为 CSV 后再上传",
+				"XLSX 文件中样式、图片等部件解压后共超过 %s 的上限", mb(lim.MaxInMemoryBytes))
+		}
 	}
+	elements := lim.MaxOtherXMLElements // shared by all the parts excelize parses whole
 	for _, f := range zr.File {
 		name := strings.ToLower(strings.ReplaceAll(f.Name, "\\", "/"))
 		var sc xmlScan
-		switch {
-		case name == "xl/sharedstrings.xml":
+		switch kind := classify(f.Name); {
+		case kind == partShared:
 			sc = xmlScan{elem: "si", maxCount: lim.MaxSharedStrings, what: "共享字符串表"}
 		case strings.HasPrefix(name, "xl/worksheets/") && strings.HasSuffix(name, ".xml"):
 			sc = xmlScan{elem: "c", what: "工作表"}
+		case kind == partOther && (strings.HasSuffix(name, ".xml") || strings.HasSuffix(name, ".rels") || strings.HasSuffix(name, ".vml")):
+			sc = xmlScan{elem: anyElement, maxCount: elements, what: "样式等部件"}
 		default:
-			continue
+			continue // pictures and other binary parts are only held, never parsed
 		}
 		if err := sc.scanPart(f, lim); err != nil {
 			return err
 		}
+		if sc.elem == anyElement {
+			elements -= sc.count
+		}
 	}
 	return nil
 }
+
+// partKind says how excelize holds a part of the zip.
+type partKind int
+
+const (
+	partOther  partKind = iota // read into memory whole
+	partSheet                  // streamed from a temporary file when larger than XMLInMemoryBytes
+	partShared                 // the shared strings: likewise
+)
+
+// classify mirrors excelize's ReadZipReader, which streams from disk only the shared strings and
+// parts named xl/worksheets/sheet*.
+func classify(name string) partKind {
+	name = strings.ToLower(strings.ReplaceAll(name, "\\", "/"))
+	switch {
+	case name == "xl/sharedstrings.xml":
+		return partShared
+	case strings.HasPrefix(name, "xl/worksheets/sheet"):
+		return partSheet
+	}
+	return partOther
+}
+
+// anyElement makes an xmlScan count every element.
+const anyElement = "*"
 
 func clampInt64(n uint64) int64 {
 	if n > 1<<62 {
@@ -248,6 +286,16 @@ func (s *xmlScan) tag(tagStart int64) error {
 }
 
 func (s *xmlScan) element(name []byte, end, empty bool, tagStart int64) error {
+	if s.elem == anyElement {
+		if end {
+			return nil
+		}
+		if s.count++; s.count > s.maxCount {
+			return limitError("请在 Excel 或 WPS 中把文件另存为 CSV 后再上传；或把公式改为数值、清除多余的格式后另存为新的 XLSX 文件",
+				"XLSX 文件的样式、公式链等部件共有超过 %d 个元素的上限", s.lim.MaxOtherXMLElements)
+		}
+		return nil
+	}
 	if string(name) == "row" {
 		s.inRow = 0
 		return nil
