@@ -24,25 +24,7 @@ type row struct {
 
 func readAll(t *testing.T, r io.Reader) ([]string, []row, []string) {
 	t.Helper()
-	rd, err := Open(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	var rows []row
-	var bad []string
-	for {
-		n, cells, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			bad = append(bad, err.Error())
-			continue
-		}
-		rows = append(rows, row{n, cells})
-	}
-	return rd.Header(), rows, bad
+	return readAllLimits(t, r, DefaultLimits())
 }
 
 func TestOpenReadsEveryFormat(t *testing.T) {
@@ -194,4 +176,65 @@ func TestCheckXLSXTrustsNoDeclaredSize(t *testing.T) {
 	if err := checkXLSX(b.Bytes(), DefaultLimits()); err == nil {
 		t.Error("checkXLSX(a part larger than declared) = nil")
 	}
+}
+
+// TestCSVLimits: a cell beyond MaxCellBytes is a row problem and reading goes on; a record
+// beyond MaxLineBytes or rows beyond MaxRows stop the file with an import.limit error, every
+// later call too.
+func TestCSVLimits(t *testing.T) {
+	lim := DefaultLimits()
+	lim.MaxCellBytes, lim.MaxLineBytes, lim.MaxRows = 10, 8<<10, 3
+	_, rows, bad := readAllLimits(t, strings.NewReader("a,b\n1,"+strings.Repeat("x", 11)+"\n2,y\n"), lim)
+	if len(rows) != 1 || len(bad) != 1 || !strings.Contains(bad[0], "第 2 行第 2 列超过 10 字节") {
+		t.Errorf("long cell: rows %v bad %q, want row 3 and a problem naming row 2 column 2", rows, bad)
+	}
+	for name, file := range map[string]string{
+		"long line":     "a,b\n1," + strings.Repeat("x", 20<<10) + "\n2,y\n",
+		"open quote":    "a,b\n1,\"" + strings.Repeat("x\n", 10<<10) + "\n",
+		"too many rows": "a,b\n1,x\n2,x\n,\n4,x\n",
+		"long header":   strings.Repeat("h", 20<<10) + "\n1\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			rd, err := OpenLimits(strings.NewReader(file), lim)
+			for err == nil {
+				_, _, err = rd.Next()
+				if e, ok := errs.As(err); ok && e.Code == "import.limit" {
+					if _, _, again := rd.Next(); again != err {
+						t.Errorf("Next after a broken limit = %v, want the same error", again)
+					}
+					return
+				}
+				if errors.Is(err, io.EOF) {
+					t.Fatal("read to the end, want an import.limit error")
+				}
+				err = nil
+			}
+			if e, ok := errs.As(err); !ok || e.Code != "import.limit" {
+				t.Errorf("OpenLimits err = %v, want import.limit", err)
+			}
+		})
+	}
+}
+
+func readAllLimits(t *testing.T, r io.Reader, lim Limits) ([]string, []row, []string) {
+	t.Helper()
+	rd, err := OpenLimits(r, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	var rows []row
+	var bad []string
+	for {
+		n, cells, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			bad = append(bad, err.Error())
+			continue
+		}
+		rows = append(rows, row{n, cells})
+	}
+	return rd.Header(), rows, bad
 }
