@@ -107,9 +107,11 @@ func (r *Reader) Next() (int, []string, error) {
 		if line > 0 {
 			r.row = line
 		}
-		if _, ok := errs.As(err); ok {
-			r.err = err
-			return r.row, nil, err
+		if e, ok := errs.As(err); ok {
+			c := *e
+			c.Message = fmt.Sprintf("读到第 %d 行时停止：%s", r.row, e.Message)
+			r.err = &c
+			return r.row, nil, r.err
 		}
 		if r.rows++; r.rows > r.lim.MaxRows {
 			r.err = limitError(fmt.Sprintf("请把文件分成几个，每个不超过 %d 行，分别导入；已导入的行再导入一次不会重复", r.lim.MaxRows),
