@@ -32,16 +32,21 @@ var (
 // the same rule), no control characters (C0, DEL, C1, including NUL, tab and line breaks), no
 // bidirectional overrides and no noncharacters. It never repairs: a caller reports the error.
 func CheckText(s string) error {
-	if !utf8.ValidString(s) {
-		return ErrTextEncoding
-	}
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		if c := s[i]; c >= 0x20 && c < 0x7f { // printable ASCII: most cells are nothing else
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
-		case r == utf8.RuneError:
+		case r == utf8.RuneError: // invalid bytes decode to it with size 1, a real U+FFFD with size 3
 			return ErrTextEncoding
-		case unicode.IsControl(r), unicode.Is(unicode.Bidi_Control, r), unicode.Is(unicode.Noncharacter_Code_Point, r), r == '\ufeff':
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0): // C0, DEL, C1
+			return ErrTextControl
+		case r >= 0x061c && (unicode.Is(unicode.Bidi_Control, r) || unicode.Is(unicode.Noncharacter_Code_Point, r) || r == '\ufeff'):
 			return ErrTextControl
 		}
+		i += size
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ func TestCheckText(t *testing.T) {
 		{"DEL\x7f", ErrTextControl},
 		{"C1 \u0085", ErrTextControl},
 		{"right-to-left override \u202e", ErrTextControl},
+		{"Arabic letter mark \u061c", ErrTextControl},
 		{"BOM \ufeff", ErrTextControl},
 		{"noncharacter \uffff", ErrTextControl},
 	} {
@@ -66,6 +67,18 @@ func TestPersonName(t *testing.T) {
 			t.Errorf("PersonName(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		case tc.bad != "" && (err == nil || !strings.Contains(err.Error(), tc.bad)):
 			t.Errorf("PersonName(%q) = %q, %v; want an error saying %q", tc.in, got, err, tc.bad)
+		}
+	}
+}
+
+// BenchmarkCheckText measures the check on the cells of one typical 医保 row (14 cells).
+func BenchmarkCheckText(b *testing.B) {
+	row := []string{"S000000001", "800000000001", "110199199001010010", "门诊", "2026-04-01", "", "北京示例第一医院", "1234.56", "100.00", "300.00", "0", "0", "0", "否"}
+	for b.Loop() {
+		for _, c := range row {
+			if CheckText(c) != nil {
+				b.Fatal(c)
+			}
 		}
 	}
 }
