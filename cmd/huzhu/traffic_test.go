@@ -99,7 +99,9 @@ func TestMixedTrafficKeepsNoRequestBytes(t *testing.T) {
 			return request{method: "POST", path: "/api/v1/session", body: fmt.Sprintf(`{"code":"bad-%d"}`, r.IntN(1000))}
 		},
 		func(*rand.Rand, int) request { return request{method: "GET", path: "/api/v1/stats"} },
-		func(*rand.Rand, int) request { return request{method: "POST", path: "/api/v1/estimates", body: "{{{not json"} },
+		func(*rand.Rand, int) request {
+			return request{method: "POST", path: "/api/v1/estimates", body: "{{{not json"}
+		},
 		func(*rand.Rand, int) request {
 			return request{method: "POST", path: "/api/v1/session", body: `{"code":"` + strings.Repeat("长", 3000) + `"}`}
 		},
