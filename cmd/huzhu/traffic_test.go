@@ -205,3 +205,27 @@ func TestMixedTrafficKeepsNoRequestBytes(t *testing.T) {
 	}
 	t.Logf("%d kv keys checked, e.g. %q", len(keys), keys[:min(len(keys), 12)])
 }
+
+// TestSecurityHeadersOnEveryFront: with an https public URL, the API, the console (page, static
+// file, missing static file), the callback's refusal and health all carry HSTS, nosniff and
+// Referrer-Policy.
+func TestSecurityHeadersOnEveryFront(t *testing.T) {
+	fake := wechattest.New(t)
+	extra := fakeOA(fake)
+	extra["HUZHU_HTTP_PUBLIC_URL"] = "https://huzhu.example.org"
+	extra["HUZHU_NOTIFY_ENABLED"] = "false"
+	_, base := serveEnv(t, extra)
+	for _, path := range []string{"/healthz", "/api/v1/stats", "/api/v1/payouts", "/admin/login", "/admin/", "/admin/static/admin.css",
+		"/admin/static/nope.css", "/wechat/callback?timestamp=1&nonce=n&signature=forged", "/nope"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		h := resp.Header
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") == "" || !strings.HasPrefix(h.Get("Strict-Transport-Security"), "max-age=") {
+			t.Errorf("GET %s (%d): nosniff %q, Referrer-Policy %q, HSTS %q", path, resp.StatusCode,
+				h.Get("X-Content-Type-Options"), h.Get("Referrer-Policy"), h.Get("Strict-Transport-Security"))
+		}
+	}
+}
