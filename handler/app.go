@@ -55,7 +55,7 @@ func New(o Options) *fiber.App {
 		// buffer that the next request on the connection overwrites. Metric labels, kv and
 		// cache keys, audit rows and values handed to goroutines keep such strings past the
 		// request; copying every one at the boundary by hand failed (issue 13: a "GETT" label
-		// broke /metrics for good). The cost, measured with TestAPILoad, is in the README.
+		// broke /metrics for good). Its cost (BenchmarkImmutable) is in the README.
 		Immutable:    true,
 		BodyLimit:    limit,
 		ReadTimeout:  o.ReadTimeout,
