@@ -127,6 +127,9 @@ func TestBindingProof(t *testing.T) {
 		case tc.want == "" && tc.env["HUZHU_BINDING_PROOF"] == "" && cfg.Binding.Proof != "sms":
 			t.Errorf("default proof = %q, want sms", cfg.Binding.Proof)
 		}
+	}
+}
+
 // TestOAMessageMode: wechat.oa.mode takes WeChat's three modes, defaults from the key, and is
 // refused where it would contradict the key.
 func TestOAMessageMode(t *testing.T) {
