@@ -9,6 +9,8 @@ package wechat
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -67,6 +69,7 @@ const (
 // NonceStore remembers the requests seen; kv.Store satisfies it.
 type NonceStore interface {
 	SetNX(ctx context.Context, key string, val []byte, ttl time.Duration) (bool, error)
+	Get(ctx context.Context, key string) ([]byte, bool, error)
 }
 
 // Options configures the callback; zero fields take the defaults.
@@ -214,15 +217,28 @@ func (h *Handler) admit(c *fiber.Ctx) (string, error) {
 	}
 	// Keyed by timestamp and nonce, both covered by the signature: a replay repeats both,
 	// while two genuine pushes share a random nonce only if sent in the same second. The pair
-	// is remembered until its timestamp has left the window on both sides.
-	first, err := h.opts.Nonces.SetNX(c.UserContext(), "wechat:callback:"+ts+":"+nonce, []byte{1}, 2*h.opts.Window)
+	// is remembered until its timestamp has left the window on both sides, with a digest of
+	// the request. WeChat's documents do not say whether its own retry (no answer within 5 s)
+	// keeps the timestamp and nonce, so a repeat of the same request is served again (the bot
+	// answers a retried message once, by MsgId, and repeats that answer); a repeat with another
+	// body is someone reusing a signature, which in plain mode does not cover the body.
+	digest := sha256.Sum256(append([]byte(c.Method()+"\n"), c.Request().Body()...))
+	key := "wechat:callback:" + ts + ":" + nonce
+	first, err := h.opts.Nonces.SetNX(c.UserContext(), key, digest[:], 2*h.opts.Window)
 	if err != nil {
 		return "", fmt.Errorf("wechat callback: remember nonce: %w", err)
 	}
-	if !first {
-		return "replayed", nil
+	if first {
+		return "", nil
 	}
-	return "", nil
+	seen, ok, err := h.opts.Nonces.Get(c.UserContext(), key)
+	if err != nil {
+		return "", fmt.Errorf("wechat callback: read nonce: %w", err)
+	}
+	if ok && hmac.Equal(seen, digest[:]) {
+		return "", nil
+	}
+	return "replayed", nil
 }
 
 // empty answers status with no body: WeChat reads only the status of a refused push.

@@ -388,8 +388,23 @@ func TestCallbackRefusesReplays(t *testing.T) {
 		if code, _, _ := f.do(t, http.MethodPost, target, textXML("o-i", 41, "电话")); code != 200 {
 			t.Fatalf("first = %d", code)
 		}
-		if code, _, _ := other.do(t, http.MethodPost, target, textXML("o-i", 41, "电话")); code != http.StatusForbidden {
-			t.Fatalf("replay to the other instance = %d, want 403", code)
+		if code, _, _ := other.do(t, http.MethodPost, target, textXML("o-i", 42, "我的钱到了吗")); code != http.StatusForbidden {
+			t.Fatalf("the signature reused with another message, at the other instance = %d, want 403", code)
+		}
+	})
+	t.Run("WeChat's retry of the same push is answered again", func(t *testing.T) {
+		// WeChat retries a push it got no answer to within 5 s; its documents do not say
+		// whether the retry keeps the timestamp and nonce, so the same request must still get
+		// its answer (the bot answers message 43 once and repeats that answer).
+		other := newFixture(t, state, wxh.ModePlain)
+		target := f.plainURL("")
+		code, first, _ := f.do(t, http.MethodPost, target, textXML("o-r", 43, "电话"))
+		if code != 200 || first == "" {
+			t.Fatalf("first = %d %q", code, first)
+		}
+		code, again, _ := other.do(t, http.MethodPost, target, textXML("o-r", 43, "电话"))
+		if code != 200 || !strings.Contains(again, "12351") {
+			t.Fatalf("retry = %d %q, want 200 with the answer again", code, again)
 		}
 	})
 	out := logs.String()
@@ -440,6 +455,10 @@ type downStore struct{}
 
 func (downStore) SetNX(context.Context, string, []byte, time.Duration) (bool, error) {
 	return false, errs.Unavailable("kv.unavailable", "系统暂时不可用，请稍后再试", 10*time.Second, kv.ErrUnavailable)
+}
+
+func (downStore) Get(context.Context, string) ([]byte, bool, error) {
+	return nil, false, errs.Unavailable("kv.unavailable", "系统暂时不可用，请稍后再试", 10*time.Second, kv.ErrUnavailable)
 }
 
 // TestCallbackNonceStoreDown: with the nonce store down a signed push is 503 with Retry-After
