@@ -372,8 +372,8 @@ func (b *Bot) common(ctx context.Context, u *user) (Reply, error) {
 }
 
 // entry answers the knowledge-base entry id: its action, its dialogue, or its rendered answer.
-// text is the question that led here, read for eligibility facts when the entry starts the
-// dialogue.
+// text is the question that led here: the eligibility dialogue starts only when it asks about
+// the worker's own case (aboutSelf), and the facts it states are not asked again.
 func (b *Bot) entry(ctx context.Context, u *user, id, text string) (Reply, error) {
 	e, ok := u.kb.Entry(id)
 	if !ok {
@@ -389,7 +389,7 @@ func (b *Bot) entry(ctx context.Context, u *user, id, text string) (Reply, error
 		return b.finish(s), nil
 	}
 	answer, _ := u.kb.Render(id, day)
-	if e.Dialogue == DialogueEligibility {
+	if e.Dialogue == DialogueEligibility && aboutSelf(text) {
 		return b.startDialogue(ctx, u, answer, text), nil
 	}
 	return b.finish(answer), nil
@@ -399,7 +399,7 @@ func (b *Bot) entry(ctx context.Context, u *user, id, text string) (Reply, error
 // itself states ("我退休了…") are taken; when they already decide, the verdict follows at once.
 func (b *Bot) startDialogue(ctx context.Context, u *user, intro, text string) Reply {
 	st := &dialogueState{}
-	st.apply(parseAnswers(text, ""))
+	st.apply(parseAnswers(text, "", true))
 	d, slot, done := st.next(model.DateOf(b.now()))
 	if done {
 		b.saveConv(ctx, u, conv{})
@@ -427,7 +427,7 @@ func (b *Bot) dialogue(ctx context.Context, u *user, st *dialogueState, text str
 	as, ok := []answer(nil), false
 	if a, num := numbered(st.Asking, norm); num {
 		as, ok = []answer{a}, true
-	} else if as = parseAnswers(norm, st.Asking); len(as) > 0 {
+	} else if as = parseAnswers(norm, st.Asking, false); len(as) > 0 {
 		ok = true
 	}
 	if !ok {

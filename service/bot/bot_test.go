@@ -66,7 +66,7 @@ func TestEligibilityDialogue(t *testing.T) {
 			{say: "已经退休了", wants: []string{"暂时不能免费参加", "退休人员不在本计划范围内"}},
 		}},
 		{"新农合 answers the kind", []turn{
-			{say: "农民工能报吗", wants: []string{"2013年5月", question(slotInsured)}},
+			{say: "我是农民工，我能报吗", wants: []string{"2013年5月", question(slotInsured)}},
 			{say: "我是老家的新农合", wants: []string{question(slotEmployment)}},
 			{say: "上班", wants: []string{question(slotUnion)}},
 		}},
@@ -77,7 +77,7 @@ func TestEligibilityDialogue(t *testing.T) {
 			{say: "2", wants: []string{"暂时不能免费参加", "没有参加北京市基本医疗保险"}},
 		}},
 		{"exit at any point, then questions are answered normally", []turn{
-			{say: "单位没工会怎么办", wants: []string{"缴费参保"}},
+			{say: "我想参加，我够条件吗", wants: []string{question(slotInsured)}},
 			{say: "退出", wants: []string{"不问了"}},
 			{say: "1", wants: []string{"绑定"}, not: []string{"您在北京参加了"}},
 		}},
@@ -89,6 +89,27 @@ func TestEligibilityDialogue(t *testing.T) {
 		{"an unclear reply is asked again", []turn{
 			{say: "我能参加吗", wants: []string{question(slotInsured)}},
 			{say: "呃呃呃", wants: []string{"没太明白", question(slotInsured)}},
+		}},
+		{"a general question gets its answer, no quiz", []turn{
+			{say: "谁能参加这个互助保障", wants: []string{"北京本市用人单位的在职职工"}, not: []string{question(slotInsured)}},
+			{say: "1", wants: []string{"绑定"}, not: []string{question(slotEmployment)}},
+		}},
+		{"a general question about 新农合 gets its answer, no quiz", []turn{
+			{say: "新农合的能参加吗", wants: []string{"2013年5月"}, not: []string{question(slotInsured), question(slotKind)}},
+		}},
+		{"a general question about someone else gets its answer, no quiz", []turn{
+			{say: "单位没工会怎么办", wants: []string{"缴费参保"}, not: []string{"您在北京参加了"}},
+			{say: "我爸退休了能不能参加", wants: []string{"退休"}, not: []string{"您在北京参加了", "根据您说的情况"}},
+		}},
+		{"what the question says is not asked again: retired", []turn{
+			{say: "我退休了，我还能参加吗", wants: []string{"退休人员不在"}, not: []string{question(slotEmployment)}},
+			{say: "我能参加吗？我已经退休了", wants: []string{"退休人员不在"}, not: []string{question(slotEmployment), question(slotInsured)}},
+		}},
+		{"what the question says is not asked again: 新农合 at home", []turn{
+			{say: "我在老家交的新农合，我能参加吗", wants: []string{question(slotEmployment)}, not: []string{question(slotInsured), question(slotKind)}},
+		}},
+		{"what the question says is not asked again: not a member", []turn{
+			{say: "我没入工会能参加么", wants: []string{"暂时不能免费参加", "申请入会"}, not: []string{question(slotUnion)}},
 		}},
 		{"eligible", []turn{
 			{say: "我能参加吗", wants: []string{question(slotInsured)}},
