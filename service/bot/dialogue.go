@@ -237,9 +237,9 @@ func readClause(c, slot string, explicit, asking bool) (answer, bool) {
 }
 
 var (
-	reSelf      = regexp.MustCompile(`我|俺|本人|自己`)
-	reNotSelf   = regexp.MustCompile(`我(爸|妈|家|老婆|老公|爱人|媳妇|孩子|儿子|女儿|父|母|们|同事|朋友|哥|姐|弟|妹)`)
-	reCanI      = regexp.MustCompile(`能|可以|符合|够|资格|算不算|行不行|有份|享受|参加|报`)
+	reSelf    = regexp.MustCompile(`我|俺|本人|自己`)
+	reNotSelf = regexp.MustCompile(`我(爸|妈|家|老婆|老公|爱人|媳妇|孩子|儿子|女儿|父|母|们|同事|朋友|哥|姐|弟|妹)`)
+	reCanI    = regexp.MustCompile(`能|可以|符合|够|资格|算不算|行不行|有份|享受|参加|报`)
 )
 
 // aboutSelf reports whether text asks about the worker's own case ("我能参加吗",
