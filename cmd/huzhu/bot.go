@@ -17,6 +17,7 @@ import (
 	"huzhu/model"
 	"huzhu/service/bot"
 	"huzhu/service/calendar"
+	"huzhu/service/payout"
 	"huzhu/service/wechat"
 )
 
@@ -62,7 +63,13 @@ func (e *env) botOver(ctx context.Context, kb *bot.KB) (*bot.Bot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return bot.New(kb, calendar.New(model.Shanghai), db, kvs, bot.Options{}, time.Now, e.log), nil
+	engine, err := e.policyEngine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cal := calendar.New(model.Shanghai)
+	payouts := payout.New(db, engine, cal, payout.Options{}, time.Now)
+	return bot.New(kb, cal, db, payouts, kvs, bot.Options{}, time.Now, e.log), nil
 }
 
 // mountBot mounts the official account's callback (/wechat/callback) when an official account

@@ -15,6 +15,7 @@ import (
 
 	"huzhu/model"
 	"huzhu/service/calendar"
+	"huzhu/service/payout"
 )
 
 // State is the part of the kv store the bot uses: conversations and the de-duplication of
@@ -24,6 +25,12 @@ type State interface {
 	Set(ctx context.Context, key string, val []byte, ttl time.Duration) error
 	SetNX(ctx context.Context, key string, val []byte, ttl time.Duration) (bool, error)
 	Del(ctx context.Context, keys ...string) error
+}
+
+// Figures gives a worker's money figures of a year: payout.Service, so that the bot tells the
+// same figures as the mini-program.
+type Figures interface {
+	Year(ctx context.Context, memberID uint64, year int) (payout.Totals, error)
 }
 
 // Menu click keys the official account's menu sends (see `huzhu wechat menu`).
@@ -76,19 +83,20 @@ type Reply struct {
 
 // Bot answers workers. It is safe for concurrent use.
 type Bot struct {
-	kb    *KB
-	cal   *calendar.Calendar
-	db    *gorm.DB
-	state State
-	opts  Options
-	now   func() time.Time
-	log   *slog.Logger
+	kb      *KB
+	cal     *calendar.Calendar
+	db      *gorm.DB
+	figures Figures
+	state   State
+	opts    Options
+	now     func() time.Time
+	log     *slog.Logger
 }
 
 // New returns a Bot over the knowledge base, the settlement calendar, the database (read for
-// personal answers; WeChatAccount follow state written) and the state store. now and log may be
-// nil (time.Now, discard).
-func New(kb *KB, cal *calendar.Calendar, db *gorm.DB, state State, opts Options, now func() time.Time, log *slog.Logger) *Bot {
+// personal answers; WeChatAccount follow state written), the workers' money figures and the
+// state store. now and log may be nil (time.Now, discard).
+func New(kb *KB, cal *calendar.Calendar, db *gorm.DB, figures Figures, state State, opts Options, now func() time.Time, log *slog.Logger) *Bot {
 	if opts.DialogueTTL <= 0 {
 		opts.DialogueTTL = DefaultDialogueTTL
 	}
@@ -107,7 +115,7 @@ func New(kb *KB, cal *calendar.Calendar, db *gorm.DB, state State, opts Options,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Bot{kb: kb, cal: cal, db: db, state: state, opts: opts, now: now, log: log}
+	return &Bot{kb: kb, cal: cal, db: db, figures: figures, state: state, opts: opts, now: now, log: log}
 }
 
 // KB returns the bot's knowledge base.

@@ -8,9 +8,12 @@ import (
 
 	"gorm.io/gorm"
 
+	"huzhu/config"
 	"huzhu/model"
 	"huzhu/service/calendar"
 	"huzhu/service/kv/kvtest"
+	"huzhu/service/payout"
+	"huzhu/service/policy"
 	"huzhu/service/store/storetest"
 )
 
@@ -20,8 +23,18 @@ var testNow = time.Date(2025, 5, 10, 10, 0, 0, 0, model.Shanghai)
 func newTestBot(t *testing.T) (*Bot, *gorm.DB) {
 	t.Helper()
 	db := storetest.NewDB(t)
-	return New(shippedKB(t), calendar.New(model.Shanghai), db, kvtest.New(t), Options{},
+	return New(shippedKB(t), calendar.New(model.Shanghai), db, testFigures(t, db, func() time.Time { return testNow }), kvtest.New(t), Options{},
 		func() time.Time { return testNow }, nil), db
+}
+
+// testFigures is the payout service over db under the shipped policy, as the bot's figures.
+func testFigures(t testing.TB, db *gorm.DB, now func() time.Time) *payout.Service {
+	t.Helper()
+	engine, err := policy.Load(config.PolicyYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return payout.New(db, engine, calendar.New(model.Shanghai), payout.Options{}, now)
 }
 
 type turn struct {
@@ -144,7 +157,7 @@ func TestDialogueExpires(t *testing.T) {
 	db := storetest.NewDB(t)
 	clock := testNow
 	state := kvtest.New(t)
-	b := New(shippedKB(t), calendar.New(model.Shanghai), db, state, Options{DialogueTTL: time.Second},
+	b := New(shippedKB(t), calendar.New(model.Shanghai), db, testFigures(t, db, nil), state, Options{DialogueTTL: time.Second},
 		func() time.Time { return clock }, nil)
 	ctx := context.Background()
 	if got, _ := b.Chat(ctx, "s", 0, "我能参加吗"); !strings.Contains(got, question(slotInsured)) {
@@ -236,7 +249,7 @@ func TestPersonalAnswers(t *testing.T) {
 		{"我的钱到了吗", []string{"2025年第1季度门诊 523.40元：已到账（4月30日，已打入京卡尾号1234）",
 			"2025年3月住院 1,200.00元：转账中，预计", "2025年4月住院 300.00元：已审核，等待转账"}, []string{"999.00"}},
 		{"今年报了多少", []string{"2025年", "3笔", "2,023.40元", "已到账523.40元", "正在发放1,500.00元"}, nil},
-		{"还能报多少", []string{"最多200,653.00元", "已核算2,023.40元", "还可以报198,629.60元"}, nil},
+		{"还能报多少", []string{"最多200,653.00元", "已审核2,023.40元", "还可以报198,629.60元"}, nil},
 		{"下次什么时候到账", []string{"正在发放", "2025年3月住院", "下一次结算", "住院（2025年4月）5月21日开始核算"}, nil},
 	}
 	for _, tc := range tests {

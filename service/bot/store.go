@@ -97,33 +97,6 @@ func unfollow(ctx context.Context, db *gorm.DB, openID string, at time.Time) (id
 	return a.ID, true, nil
 }
 
-// shownStatuses returns the line statuses a worker sees: a computed line belongs to a draft run
-// that staff may still recalculate, so it is not shown or counted.
-func shownStatuses() []model.LineStatus {
-	return []model.LineStatus{model.LineApproved, model.LineTransfering, model.LineArrived,
-		model.LineFailed, model.LineReissued}
-}
-
-// statusTotal is the count and sum of a member's paid lines of one status.
-type statusTotal struct {
-	Status model.LineStatus
-	N      int64
-	Sum    model.Fen
-}
-
-// yearTotals returns the member's eligible lines of bills in year, per status.
-func yearTotals(ctx context.Context, db *gorm.DB, memberID uint64, year int) ([]statusTotal, error) {
-	var out []statusTotal
-	err := db.WithContext(ctx).Model(&model.PayoutLine{}).
-		Select("status, COUNT(*) AS n, COALESCE(SUM(amount_fen), 0) AS sum").
-		Where("member_id = ? AND year = ? AND eligible = ? AND status IN ?", memberID, year, true, shownStatuses()).
-		Group("status").Order("status").Scan(&out).Error
-	if err != nil {
-		return nil, fmt.Errorf("sum payout lines of member %d, %d: %w", memberID, year, err)
-	}
-	return out, nil
-}
-
 // transferRow is one transfer with the run it pays.
 type transferRow struct {
 	ID           uint64
