@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"huzhu/model"
+	"huzhu/service/calendar"
 )
 
 // personal answers a bound worker's question about their own money; unbound workers get the
@@ -48,7 +49,7 @@ func (b *Bot) arrival(ctx context.Context, memberID uint64) (string, error) {
 	var sb strings.Builder
 	sb.WriteString("您最近的互助金：\n")
 	for _, w := range waiting {
-		fmt.Fprintf(&sb, "· %s %s：已审核，等待转账，预计%s前到账\n", b.periodLabel(w.Period), yuanGrouped(w.Sum), b.arriveBy(w.Period))
+		fmt.Fprintf(&sb, "· %s %s：已审核，等待转账，%s\n", b.periodLabel(w.Period), yuanGrouped(w.Sum), b.arriveBy(w.Period))
 	}
 	for _, t := range ts {
 		fmt.Fprintf(&sb, "· %s %s：", b.periodLabel(t.Period), yuanGrouped(t.AmountFen))
@@ -62,7 +63,7 @@ func (b *Bot) arrival(ctx context.Context, memberID uint64) (string, error) {
 		case model.LineFailed:
 			fmt.Fprintf(&sb, "%s。请联系单位工会核对%s，核对后会重新发放。\n", t.Status.Label(), accountText(t))
 		default:
-			fmt.Fprintf(&sb, "%s，预计%s前到账（%s）\n", t.Status.Label(), b.arriveBy(t.Period), accountText(t))
+			fmt.Fprintf(&sb, "%s（%s），%s\n", t.Status.Label(), accountText(t), b.arriveBy(t.Period))
 		}
 	}
 	sb.WriteString("到账后银行会发短信通知。")
@@ -119,11 +120,11 @@ func (b *Bot) nextDate(ctx context.Context, memberID uint64) (string, error) {
 	}
 	var sb strings.Builder
 	for _, w := range waiting {
-		fmt.Fprintf(&sb, "· %s %s：预计%s前到账\n", b.periodLabel(w.Period), yuanGrouped(w.Sum), b.arriveBy(w.Period))
+		fmt.Fprintf(&sb, "· %s %s：已审核，%s\n", b.periodLabel(w.Period), yuanGrouped(w.Sum), b.arriveBy(w.Period))
 	}
 	for _, t := range ts {
 		if t.Status == model.LineTransfering {
-			fmt.Fprintf(&sb, "· %s %s：正在转账，预计%s前到账\n", b.periodLabel(t.Period), yuanGrouped(t.AmountFen), b.arriveBy(t.Period))
+			fmt.Fprintf(&sb, "· %s %s：正在转账，%s\n", b.periodLabel(t.Period), yuanGrouped(t.AmountFen), b.arriveBy(t.Period))
 		}
 	}
 	if sb.Len() > 0 {
@@ -153,13 +154,20 @@ func (b *Bot) periodLabel(period string) string {
 	return p.Label() + p.Class.Label()
 }
 
-// arriveBy is the last day the money of a period should arrive.
+// arriveBy says when the money of a period should arrive: "预计5月30日前到账" while that day is
+// ahead, and once it has passed that the money is late and whom to ask (calendar.Promise), so
+// that a date no longer true is never repeated as a promise.
 func (b *Bot) arriveBy(period string) string {
 	p, err := b.cal.ParsePeriod(period)
 	if err != nil {
-		return "结算后10个工作日内"
+		return "预计结算后10个工作日内到账"
 	}
-	return shortDate(b.cal.Settlement(p).ArriveBy, b.now())
+	now := b.now()
+	pr := b.cal.Promise(p, now)
+	if pr.Late {
+		return "原定" + shortDate(pr.By, now) + "前到账，现在已经晚了，" + calendar.LateAdvice
+	}
+	return "预计" + shortDate(pr.By, now) + "前到账"
 }
 
 // accountText names the account masked: "京卡尾号1234", "建设银行卡尾号1234".

@@ -303,18 +303,19 @@ func (s *Service) Detail(ctx context.Context, memberID, lineID uint64) (Detail, 
 		d.Account = &Account{Kind: t.AccountKind, Bank: t.Bank, Last4: t.AccountLast4}
 	}
 	pays := l.Eligible && l.AmountFen > 0
-	if pays && l.Status != model.LineArrived && !d.Period.IsZero() {
-		d.ExpectedBy = model.DateOf(s.cal.Settlement(d.Period).ArriveBy)
-	}
 	d.Timeline = timeline(l, run, chain, pays)
-	if d.ExpectedBy != "" && d.ExpectedBy < today {
-		// The promised day has passed (a failed transfer being re-issued, or a late bank): no
-		// date is better than a wrong one, and the next step says whom to ask.
-		d.ExpectedBy = ""
-		for i := range d.Timeline {
-			if !d.Timeline[i].Done {
-				d.Timeline[i].Note = "已超过预计到账日期，如有疑问请联系所在单位工会或拨打12351"
-				break
+	if pays && l.Status != model.LineArrived && !d.Period.IsZero() {
+		pr := s.cal.Promise(d.Period, s.now())
+		d.ExpectedBy = model.DateOf(pr.By)
+		if pr.Late {
+			// The promised day has passed (a failed transfer being re-issued, or a late bank): no
+			// date is better than a wrong one, and the next step says whom to ask.
+			d.ExpectedBy = ""
+			for i := range d.Timeline {
+				if !d.Timeline[i].Done {
+					d.Timeline[i].Note = "已超过预计到账日期，" + calendar.LateAdvice
+					break
+				}
 			}
 		}
 	}
