@@ -36,11 +36,12 @@ const (
 //
 // An analyzer is immutable once built and safe for concurrent use.
 type analyzer struct {
-	rewrite *strings.Replacer // sayings → terms, longest first
-	words   []string          // whole words (lexicon terms and domain words), longest first
-	phrases map[string]bool   // every 2–4 character run of the knowledge base (after rewrite)
-	sounds  map[string]string // fuzzy pinyin key → the knowledge base's most frequent phrase
-	py      map[rune]string   // fuzzy pinyin of the knowledge base's characters
+	rewrite  *strings.Replacer // sayings → terms, longest first
+	words    []string          // whole words (lexicon terms and domain words), longest first
+	phrases  map[string]bool   // every 2–4 character run of the knowledge base (after rewrite)
+	sounds   map[string]string // fuzzy pinyin key → the knowledge base's most frequent phrase
+	py       map[rune]string   // fuzzy pinyin of the knowledge base's characters
+	toneless *strings.Replacer
 }
 
 // minSlipTarget is how often the knowledge base must use a phrase for a slip to be read as it
@@ -53,7 +54,7 @@ const wordPrefix = "w:"
 // newAnalyzer builds the analyzer of a knowledge base whose texts (questions, phrasings and
 // answers) are texts.
 func newAnalyzer(lex []LexTerm, words []string, texts []string) *analyzer {
-	a := &analyzer{phrases: map[string]bool{}, sounds: map[string]string{}, py: map[rune]string{}}
+	a := &analyzer{phrases: map[string]bool{}, sounds: map[string]string{}, py: map[rune]string{}, toneless: newToneless()}
 	var pairs []string
 	type say struct{ from, to string }
 	var says []say
@@ -137,7 +138,7 @@ func (a *analyzer) soundOf(rs []rune, learn bool) string {
 	for _, r := range rs {
 		p, ok := a.py[r]
 		if !ok {
-			p = fuzzyPinyin(r)
+			p = a.fuzzyPinyin(r)
 			if learn {
 				a.py[r] = p
 			}
@@ -151,21 +152,33 @@ func (a *analyzer) soundOf(rs []rune, learn bool) string {
 	return b.String()
 }
 
+// newToneless returns the replacer that folds pinyin's toned vowels to plain letters.
+func newToneless() *strings.Replacer {
+	return strings.NewReplacer("ā", "a", "á", "a", "ǎ", "a", "à", "a", "ē", "e", "é", "e", "ě", "e", "è", "e",
+		"ī", "i", "í", "i", "ǐ", "i", "ì", "i", "ō", "o", "ó", "o", "ǒ", "o", "ò", "o", "ū", "u", "ú", "u", "ǔ", "u", "ù", "u",
+		"ǖ", "v", "ǘ", "v", "ǚ", "v", "ǜ", "v", "ü", "v", "ń", "n", "ň", "n", "ǹ", "n", "ḿ", "m")
+}
+
 // fuzzyPinyin returns r's first reading without tone, folded by the fuzzy pairs input methods
-// offer (z/zh, c/ch, s/sh, n/l, in/ing, en/eng), or "" when r has none.
-func fuzzyPinyin(r rune) string {
-	ps := pinyin.SinglePinyin(r, pinyin.Args{Style: pinyin.Normal, Fallback: func(rune, pinyin.Args) []string { return nil }})
-	if len(ps) == 0 || ps[0] == "" {
+// offer (z/zh, c/ch, s/sh, n/l, in/ing, en/eng), or "" when r has none. It reads go-pinyin's
+// dictionary directly: its SinglePinyin strips tones with regular expressions, several times
+// slower on the answering path.
+func (a *analyzer) fuzzyPinyin(r rune) string {
+	v, ok := pinyin.PinyinDict[int(r)]
+	if !ok || v == "" {
 		return ""
 	}
-	p := ps[0]
+	if i := strings.IndexByte(v, ','); i >= 0 {
+		v = v[:i]
+	}
+	p := a.toneless.Replace(v)
 	switch {
 	case strings.HasPrefix(p, "zh"), strings.HasPrefix(p, "ch"), strings.HasPrefix(p, "sh"):
 		p = p[:1] + p[2:]
 	case strings.HasPrefix(p, "n"):
 		p = "l" + p[1:]
 	}
-	if strings.HasSuffix(p, "ng") && (strings.HasSuffix(p, "ing") || strings.HasSuffix(p, "eng")) {
+	if strings.HasSuffix(p, "ing") || strings.HasSuffix(p, "eng") {
 		p = p[:len(p)-1]
 	}
 	return p
@@ -177,12 +190,33 @@ func fuzzyPinyin(r rune) string {
 // (two of four), is replaced by it.
 func (a *analyzer) correct(s string) string {
 	rs := []rune(s)
+	keys := make([]string, len(rs)) // each character's fuzzy pinyin; "" for none or a stop character
+	for i, r := range rs {
+		if !isHan(r) || strings.ContainsRune(stopChars, r) {
+			continue
+		}
+		p, ok := a.py[r]
+		if !ok {
+			p = a.fuzzyPinyin(r)
+		}
+		keys[i] = p
+	}
 	fixed := make([]bool, len(rs)) // inside a phrase the knowledge base uses: not a slip
 	changed := false
+	var key strings.Builder
 	for i := range rs {
+	lengths:
 		for n := 4; n >= 2; n-- {
-			if i+n > len(rs) || !allHan(rs[i:i+n]) || strings.ContainsAny(string(rs[i:i+n]), stopChars) {
+			if i+n > len(rs) {
 				continue
+			}
+			key.Reset()
+			for _, k := range keys[i : i+n] {
+				if k == "" {
+					continue lengths
+				}
+				key.WriteString(k)
+				key.WriteByte(' ')
 			}
 			if a.phrases[string(rs[i:i+n])] {
 				for j := i; j < i+n; j++ {
@@ -190,7 +224,7 @@ func (a *analyzer) correct(s string) string {
 				}
 				break
 			}
-			w, ok := a.sounds[a.soundOf(rs[i:i+n], false)]
+			w, ok := a.sounds[key.String()]
 			if !ok {
 				continue
 			}
@@ -227,15 +261,6 @@ func slip(typed, want []rune, fixed []bool) bool {
 		}
 	}
 	return diff >= 1 && diff <= max(1, len(typed)/2)
-}
-
-func allHan(rs []rune) bool {
-	for _, r := range rs {
-		if !isHan(r) {
-			return false
-		}
-	}
-	return true
 }
 
 // prepare is the text retrieval reads: normalized, slips corrected (query only), sayings
