@@ -336,6 +336,7 @@ func (b *Bot) answer(ctx context.Context, u *user, text string) (Reply, error) {
 		return b.entry(ctx, u, m.Best(), text)
 	case BandSuggest:
 		b.log.Info("bot: suggested", "best", m.Best(), "confidence", round2(m.Hits[0].Confidence), "question", maskDigits(text))
+		b.noteUnsure(ctx, text, m)
 		return b.offer(ctx, u, "您是不是想问：", m.Hits, "回复数字看答案，或者换个说法再问我。"), nil
 	}
 	conf := 0.0
@@ -343,6 +344,7 @@ func (b *Bot) answer(ctx context.Context, u *user, text string) (Reply, error) {
 		conf = m.Hits[0].Confidence
 	}
 	b.log.Info("bot: not sure", "best", m.Best(), "confidence", round2(conf), "question", maskDigits(text))
+	b.noteUnsure(ctx, text, m)
 	var close []Hit
 	for _, h := range m.Hits {
 		if h.Confidence >= u.kb.Thresholds().Suggest/2 {
@@ -354,6 +356,14 @@ func (b *Bot) answer(ctx context.Context, u *user, text string) (Reply, error) {
 	}
 	return b.offer(ctx, u, "这个问题我不太确定，没法准确回答。您可以看看这些问题：", close,
 		"回复数字看答案；也可以拨打"+Hotline+"问工作人员。"), nil
+}
+
+// noteUnsure keeps a question the bot was not sure of for staff to teach it (console
+// 机器人没答好的问题); a failure is logged, and the worker still gets the reply.
+func (b *Bot) noteUnsure(ctx context.Context, text string, m Match) {
+	if err := noteUnsure(ctx, b.db, text, m.Best(), m.Band, b.now()); err != nil {
+		b.log.Warn("bot: keep unsure question", "err", err)
+	}
 }
 
 // offer lists numbered questions and remembers them, so that "2" answers the second.
