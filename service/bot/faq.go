@@ -79,8 +79,9 @@ type Links struct {
 }
 
 // Thresholds are the confidence cut-offs of Match: at or above Answer the best entry is
-// answered; at or above Suggest the closest questions are offered ("您是不是想问"); below,
-// the bot declines. Calibrated on testdata/bot/eval.yaml.
+// answered; at or above Suggest it is answered too when it clearly leads the second (see band),
+// and otherwise the closest questions are offered ("您是不是想问"); below, the bot declines.
+// Calibrated on testdata/bot/eval.yaml.
 type Thresholds struct {
 	Answer  float64
 	Suggest float64
@@ -90,7 +91,7 @@ type Thresholds struct {
 func DefaultThresholds() Thresholds { return Thresholds{Answer: 0.30, Suggest: 0.20} }
 
 // Cut-offs of band beside the thresholds, calibrated on the evaluation set.
-var (
+const (
 	// clearGap: a best entry below the Answer threshold but at or above clearMin that ranks
 	// this far ahead of the second clearly wins and is answered; below it the two are close
 	// and the worker chooses ("您是不是想问").
