@@ -17,6 +17,7 @@ import (
 type unsureData struct {
 	Questions []model.BotQuestion
 	Entries   []rulebook.EntryRow // entries a question can be attached to
+	Terms     []string            // lexicon groups a saying can be added to
 	Max       int
 }
 
@@ -38,7 +39,7 @@ func (a *Admin) unsurePage(c *fiber.Ctx, st staff.Staff, ferr *errs.Error) error
 	if err != nil {
 		return err
 	}
-	d := unsureData{Questions: qs, Max: rulebook.MaxUnsure}
+	d := unsureData{Questions: qs, Max: rulebook.MaxUnsure, Terms: a.d.Rules.LexiconTerms()}
 	for _, r := range rows {
 		if r.State != rulebook.StateRetired {
 			d.Entries = append(d.Entries, r)
@@ -47,8 +48,8 @@ func (a *Admin) unsurePage(c *fiber.Ctx, st staff.Staff, ferr *errs.Error) error
 	return a.render(c, "unsure", view{Title: "机器人没答好的问题", Nav: "unsure", Staff: st, Flash: c.Query("flash"), Data: d, Err: ferr})
 }
 
-// unsureAct attaches a question to an entry (op teach, form field entry) or sets it aside (op
-// dismiss). A refused attachment (the phrasing is another entry's, the question was dealt with
+// unsureAct attaches a question to an entry (op teach, form field entry), adds a word of it to a
+// lexicon group (op lexicon, fields term and saying) or sets it aside (op dismiss). A refused attachment (the phrasing is another entry's, the question was dealt with
 // meanwhile) shows the page again with the reason.
 func (a *Admin) unsureAct(c *fiber.Ctx, st staff.Staff) error {
 	if a.d.Rules == nil {
@@ -68,6 +69,10 @@ func (a *Admin) unsureAct(c *fiber.Ctx, st staff.Staff) error {
 		}
 		_, err = a.d.Rules.TeachPhrasing(ctx, st, id, entry, c.IP())
 		done = "已加为条目 " + entry + " 的相似问法，机器人已开始用它回答"
+	case "lexicon":
+		term := c.FormValue("term")
+		err = a.d.Rules.TeachSaying(ctx, st, id, term, c.FormValue("saying"), c.IP())
+		done = "已加到词表“" + term + "”，机器人已开始这样理解"
 	case "dismiss":
 		err = a.d.Rules.DismissQuestion(ctx, st, id, c.IP())
 		done = "已忽略"

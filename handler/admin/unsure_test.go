@@ -56,6 +56,10 @@ func TestUnsureQuestionsPage(t *testing.T) {
 	if res.StatusCode != http.StatusBadRequest || !strings.Contains(page, `id="form-error"`) || !strings.Contains(page, "cap") {
 		t.Errorf("teaching another entry's phrasing = %d: %.1500s", res.StatusCode, page)
 	}
+	res, page = adm.post(fmt.Sprintf("/admin/bot-questions/%d/lexicon", qs[2].ID), url.Values{"term": {"家属"}, "saying": {"老婆"}})
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(page, "老婆") {
+		t.Errorf("adding another group's saying to the lexicon = %d: %.1500s", res.StatusCode, page)
+	}
 	res, _ = adm.post(fmt.Sprintf("/admin/bot-questions/%d/dismiss", qs[2].ID), nil)
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("dismiss = %d, want 303", res.StatusCode)

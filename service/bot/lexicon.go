@@ -326,6 +326,8 @@ func checkLexicon(lex []LexTerm, words []string, kbText string, bad func(entry, 
 			case !size(s):
 				bad("", "lexicon", fmt.Sprintf("词表的口语说法“%s”要 %d 到 %d 个字", s, lexMinRunes, lexMaxRunes),
 					"%s: saying %q must be %d to %d characters", who, s, lexMinRunes, lexMaxRunes)
+			case dup && other == term:
+				bad("", "lexicon", fmt.Sprintf("口语说法“%s”在“%s”里已经有了", s, term), "%s: saying %q is given twice", who, s)
 			case dup:
 				bad("", "lexicon", fmt.Sprintf("口语说法“%s”同时属于“%s”和“%s”，只能属于一组", s, other, term),
 					"%s: saying %q is in the groups of %q and %q", who, s, other, term)

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"gorm.io/gorm"
 
 	"huzhu/model"
 	"huzhu/service/audit"
+	"huzhu/service/bot"
 	"huzhu/service/errs"
 	"huzhu/service/staff"
 )
@@ -80,6 +82,63 @@ func (s *Service) TeachPhrasing(ctx context.Context, st staff.Staff, id uint64, 
 		return EntryRow{}, err
 	}
 	return saved, nil
+}
+
+// LexiconTerms returns the terms of the running lexicon (shipped, or as staff saved it), the
+// groups a saying can be added to.
+func (s *Service) LexiconTerms() []string {
+	var out []string
+	for _, t := range s.kb.Source().Lexicon() {
+		out = append(out, t.Term)
+	}
+	return out
+}
+
+// TeachSaying adds saying, a way workers say term that the open question id showed (a word of
+// it, not the whole question), to the lexicon group of term, and marks the question resolved.
+// The whole knowledge base with the new lexicon is checked as the shipped file is (Invalid
+// faq.invalid, field lexicon, when the saying is too long or another group's), the lexicon is
+// saved as one row (key bot.LexiconKey, which `huzhu faq revert _lexicon` drops), audited and
+// swapped in, so the bot's next answer reads the saying as term. Invalid term for a term the
+// lexicon has not; NotFound and Conflict for the question as TeachPhrasing.
+func (s *Service) TeachSaying(ctx context.Context, st staff.Staff, id uint64, term, saying, ip string) error {
+	if err := need(st, staff.EditFAQ); err != nil {
+		return err
+	}
+	saying = strings.TrimSpace(saying)
+	if saying == "" {
+		return errs.Invalid("saying", "请填写口语说法", "从问题里挑出职工的说法，例如“封顶线”")
+	}
+	q, err := s.openQuestion(ctx, id)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	state, err := loadFAQ(ctx, s.db, s.shipped.FAQ)
+	if err != nil {
+		return err
+	}
+	lex := state.merged.Lexicon()
+	i := slices.IndexFunc(lex, func(t bot.LexTerm) bool { return t.Term == term })
+	if i < 0 {
+		return errs.Invalid("term", "词表里没有“"+term+"”这一组", "从下拉框里选一组")
+	}
+	lex[i].Say = append(lex[i].Say, saying)
+	cand := state.with("", nil)
+	cand.SetLexicon(lex)
+	body, err := bot.MarshalLexicon(lex)
+	if err != nil {
+		return err
+	}
+	o := bot.Override{Entry: bot.Entry{ID: bot.LexiconKey, Question: term + " ← " + saying}}
+	err = s.swapFAQ(ctx, st, cand, o, "faq.lexicon", ip, func(tx *gorm.DB) error {
+		return upsertEntry(tx, bot.LexiconKey, string(body), st.Username, s.now())
+	})
+	if err != nil {
+		return err
+	}
+	return s.resolve(ctx, st, q, "lexicon:"+term, ip)
 }
 
 // DismissQuestion marks the open question id as dealt with without teaching the bot (chit-chat,

@@ -104,3 +104,45 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestTeachSaying: a word workers use is added to a lexicon group from an unsure question; the
+// whole knowledge base is checked (a saying of another group is refused), the lexicon row is
+// audited, survives a restart, and the bot reads the word as the group's term at once.
+func TestTeachSaying(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	rules := start(t, db)
+	b := bot.New(rules.KB(), calendar.New(model.Shanghai), db, nil, kvtest.New(t), bot.Options{}, func() time.Time { return now }, nil)
+	const q = "俺家那口子的药钱咋弄"
+	family, _ := rules.KB().Render("family", model.DateOf(now))
+	if got, _ := b.Chat(ctx, "s1", 0, q); got == family {
+		t.Fatalf("the bot already answers %q with family: pick a question it is not sure of", q)
+	}
+	qs, err := rules.UnsureQuestions(ctx, admin)
+	if err != nil || len(qs) != 1 {
+		t.Fatalf("UnsureQuestions = %+v, %v", qs, err)
+	}
+	err = rules.TeachSaying(ctx, admin, qs[0].ID, "家属", "媳妇", "127.0.0.1") // 媳妇 is a saying of 家属 already
+	wantErr(t, err, errs.KindInvalid, "faq.invalid", "lexicon")
+	err = rules.TeachSaying(ctx, admin, qs[0].ID, "没有这组", "那口子", "127.0.0.1")
+	wantErr(t, err, errs.KindInvalid, "invalid.term", "term")
+	if err := rules.TeachSaying(ctx, operator, qs[0].ID, "家属", "那口子", "127.0.0.1"); err == nil {
+		t.Fatal("an operator changed the lexicon")
+	}
+	if err := rules.TeachSaying(ctx, admin, qs[0].ID, "家属", "那口子", "127.0.0.1"); err != nil {
+		t.Fatalf("TeachSaying: %v", err)
+	}
+	if got, _ := b.Chat(ctx, "s2", 0, q); got != family {
+		t.Errorf("after teaching, Chat(%q) = %q, want the family answer", q, got)
+	}
+	if n := auditCount(t, db, "faq.lexicon"); n != 1 {
+		t.Errorf("faq.lexicon audit rows = %d, want 1", n)
+	}
+	again := start(t, db) // a restart reads the saved lexicon
+	if m := again.KB().Match(q); m.Best() != "family" || m.Band != bot.BandAnswer {
+		t.Errorf("after a restart, Match(%q) = %v %s", q, m.Band, m.Best())
+	}
+	if _, err := again.Entries(ctx); err != nil {
+		t.Errorf("Entries with a saved lexicon: %v", err)
+	}
+}
