@@ -17,6 +17,7 @@ import (
 	wxh "huzhu/handler/wechat"
 	"huzhu/model"
 	"huzhu/service/bot"
+	"huzhu/service/payout"
 	"huzhu/service/wechat"
 )
 
@@ -62,7 +63,12 @@ func (e *env) botOver(ctx context.Context, kb *bot.KB) (*bot.Bot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return bot.New(kb, e.cal, db, kvs, bot.Options{}, time.Now, e.log), nil
+	engine, err := e.policyEngine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	payouts := payout.New(db, engine, e.cal, payout.Options{}, time.Now)
+	return bot.New(kb, e.cal, db, payouts, kvs, bot.Options{}, time.Now, e.log), nil
 }
 
 // mountBot mounts the official account's callback (/wechat/callback) when an official account

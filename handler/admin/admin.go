@@ -229,6 +229,8 @@ func (a *Admin) Mount(app *fiber.App) {
 	g.Get("/faq/:id", a.auth(a.need(staff.AskBot, a.faqEntry)))
 	g.Post("/faq/:id", a.auth(a.need(staff.EditFAQ, a.faqSave)))
 	g.Post("/faq/:id/:op", a.auth(a.need(staff.EditFAQ, a.faqState)))
+	g.Get("/bot-questions", a.auth(a.need(staff.EditFAQ, a.unsure)))
+	g.Post("/bot-questions/:id/:op", a.auth(a.need(staff.EditFAQ, a.unsureAct)))
 	g.Get("/policy", a.auth(a.need(staff.ViewPlan, a.policy)))
 	g.Post("/policy", a.auth(a.need(staff.EditPolicy, a.policyAdd)))
 	g.Get("/staff", a.auth(a.need(staff.ManageStaff, a.accounts)))
