@@ -154,6 +154,8 @@ func (e *env) wechatClient(ctx context.Context) (*wechat.Client, error) {
 		OA:      wechat.OfficialAccount{AppID: w.OA.AppID, AppSecret: w.OA.AppSecret, Token: w.OA.Token, EncodingAESKey: w.OA.EncodingAESKey},
 		MP:      wechat.MiniProgram{AppID: w.MP.AppID, AppSecret: w.MP.AppSecret},
 		APIBase: w.APIBase, HTTPTimeout: w.HTTPTimeout,
+		// Under the deployment's prefix, so that deployments sharing a Redis keep their own tokens.
+		KeyPrefix: e.cfg.Redis.Prefix + "wechat:",
 	}
 	if e.redis != nil {
 		opts.Redis = e.redis

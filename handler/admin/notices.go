@@ -18,6 +18,10 @@ func (a *Admin) notices(c *fiber.Ctx, st staff.Staff) error {
 	if err != nil {
 		return err
 	}
+	reach, err := a.d.Notices.Reach(ctx)
+	if err != nil {
+		return err
+	}
 	failed, err := a.d.Notices.Failed(ctx, 100)
 	if err != nil {
 		return err
@@ -36,9 +40,10 @@ func (a *Admin) notices(c *fiber.Ctx, st staff.Staff) error {
 	}
 	return a.render(c, "notifications", view{Title: "通知", Nav: "notifications", Staff: st, Flash: c.Query("flash"), Data: struct {
 		Counts   []notify.Count
+		Reach    notify.Reach
 		Failed   []failedNotice
 		CanRetry bool
-	}{counts, rows, st.Can(staff.RetryNotice)}})
+	}{counts, reach, rows, st.Can(staff.RetryNotice)}})
 }
 
 // failedNotice is a failed notice with the member's masked name, empty when the member is not

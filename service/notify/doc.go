@@ -6,6 +6,14 @@
 // MySQL), so any number of dispatchers in any number of processes can run; a dispatcher that dies
 // mid-batch leaves leased rows that another one reclaims when the lease expires.
 //
+// The official-account channel reaches a worker only when the follower is linked to their
+// binding: WeChat's subscribe push carries the openid alone, and the link is the unionid that
+// cgi-bin/user/info returns when — and only when — the official account and the mini-program are
+// bound to the same WeChat Open Platform account. Bind both apps to one Open Platform account
+// before going live; member.Followers does the linking (on subscribe, on an unknown follower's
+// first message, and in `huzhu wechat backfill-followers`), and Reach shows how many bound
+// workers each channel reaches.
+//
 // One notice (subject, kind) is one row on one channel at a time. The row starts on the
 // official-account channel; when a channel cannot be used (the worker does not follow the account,
 // has not accepted the subscribe template, opted out of SMS) or WeChat refuses it permanently for
