@@ -95,6 +95,23 @@ func migrations() []*gormigrate.Migration {
 			}
 			return nil
 		},
+	}, {
+		// Notices whose send had an unknown outcome are retried before every fresh one and
+		// inside WeChat's 10-minute client_msg_id window, which counts from unsure_since; the
+		// index finds them without walking the backlog of due notices.
+		ID: "20261207_0005_notice_unsure",
+		Migrate: func(tx *gorm.DB) error {
+			m := tx.Migrator()
+			if !m.HasColumn(&Notification{}, "UnsureSince") {
+				if err := m.AddColumn(&Notification{}, "UnsureSince"); err != nil {
+					return err
+				}
+			}
+			if m.HasIndex(&Notification{}, "idx_notice_unsure") {
+				return nil
+			}
+			return m.CreateIndex(&Notification{}, "idx_notice_unsure")
+		},
 	}}
 }
 

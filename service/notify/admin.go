@@ -60,7 +60,7 @@ func (d *Dispatcher) RetryAllFailed(ctx context.Context, actor string) (int64, e
 }
 
 func requeue(now time.Time) map[string]any {
-	return map[string]any{"status": model.NoticePending, "attempts": 0, "ambiguous": 0, "next_attempt_at": now,
+	return map[string]any{"status": model.NoticePending, "attempts": 0, "ambiguous": 0, "unsure_since": nil, "next_attempt_at": now,
 		"lease_owner": "", "lease_until": nil, "updated_at": now}
 }
 

@@ -72,6 +72,13 @@ type Options struct {
 	MaxAttempts  int           // then the row ends as failed [8]
 	BaseBackoff  time.Duration // first retry delay, doubled per attempt, with jitter [30s]
 	MaxBackoff   time.Duration // [1h]
+	// DedupWindow is how long WeChat drops a template message repeating an openid and
+	// client_msg_id [10m, as documented]. Retries of a send with an unknown outcome start before
+	// UnsureSince + DedupWindow − SendTimeout − 30 s; past that the rule in doc.go applies.
+	DedupWindow time.Duration
+	// UnsureBackoff is the first retry delay after an unknown outcome, doubled per attempt and
+	// cut at the window's end [5s].
+	UnsureBackoff time.Duration
 
 	// RatePerSecond caps sends per second across every dispatcher sharing KV; 0 means no cap.
 	RatePerSecond int
@@ -119,6 +126,12 @@ func (o *Options) defaults(now func() time.Time) {
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = time.Hour
+	}
+	if o.DedupWindow <= 0 {
+		o.DedupWindow = 10 * time.Minute
+	}
+	if o.UnsureBackoff <= 0 {
+		o.UnsureBackoff = 5 * time.Second
 	}
 	if o.KV == nil {
 		o.KV = kv.NewMemory(now)
@@ -274,9 +287,18 @@ func (d *Dispatcher) process(ctx context.Context, token string, n *model.Notific
 		d.finish(ctx, token, n, model.NoticeFailed, fmt.Sprintf("发送结果不明（%d次），为避免重复不再自动重发，请核实后重发", n.Ambiguous))
 		return "", false
 	}
+	if d.pastWindow(n, d.now()) {
+		d.finish(ctx, token, n, model.NoticeFailed, pastWindowText)
+		return "", false
+	}
 	if err := d.waitRate(ctx); err != nil {
 		return "", false // ctx ended: the lease brings the row back
 	}
+	if d.pastWindow(n, d.now()) { // the rate limit may have held the send past the window
+		d.finish(ctx, token, n, model.NoticeFailed, pastWindowText)
+		return "", false
+	}
+	attempt := d.now()
 	sctx, cancel := context.WithTimeout(ctx, d.o.SendTimeout)
 	ref, err := d.send(sctx, n, p, c, acct, b.phones[n.MemberID])
 	cancel()
@@ -299,6 +321,9 @@ func (d *Dispatcher) process(ctx context.Context, token string, n *model.Notific
 		d.finish(rctx, token, n, model.NoticeFailed, lastError(se))
 	case FailAmbiguous:
 		n.Ambiguous++
+		if n.UnsureSince == nil {
+			n.UnsureSince = &attempt
+		}
 		if n.Ambiguous > ambiguousLimit(n.Channel) {
 			d.finish(rctx, token, n, model.NoticeFailed, "发送结果不明，为避免重复不再自动重发："+lastError(se))
 			return "", false
@@ -321,18 +346,62 @@ func ambiguousLimit(ch model.Channel) int {
 }
 
 func (d *Dispatcher) retry(ctx context.Context, token string, n *model.Notification, se *SendError) {
-	if n.Attempts >= d.o.MaxAttempts {
+	unsure := n.Channel == model.ChannelTemplate && n.Ambiguous > 0 && n.UnsureSince != nil
+	if n.Attempts >= d.o.MaxAttempts && !unsure { // an unsure row's retries end with the window
 		d.finish(ctx, token, n, model.NoticeFailed, fmt.Sprintf("已尝试%d次仍未成功：%s", n.Attempts, lastError(se)))
 		return
 	}
-	next := d.now().Add(d.backoff(n.Attempts, se))
-	if !n.Urgent {
-		next = d.o.Quiet.Defer(next)
+	now := d.now()
+	var next time.Time
+	if unsure {
+		// The first copy may be out: retry soon, ignoring quiet hours and RetryAfter (a 45009
+		// quota answer holds fresh rows an hour), so that the retry falls inside WeChat's
+		// window and is dropped if the first copy was delivered.
+		end := d.windowEnd(n)
+		if !now.Before(end) {
+			d.finish(ctx, token, n, model.NoticeFailed, pastWindowText+"（最后错误："+lastError(se)+"）")
+			return
+		}
+		next = now.Add(d.unsureBackoff(n.Attempts))
+		if next.After(end) {
+			next = end
+		}
+	} else {
+		next = now.Add(d.backoff(n.Attempts, se))
+		if !n.Urgent {
+			next = d.o.Quiet.Defer(next)
+		}
 	}
 	d.m.retried.WithLabelValues(string(n.Channel), se.Kind.String()).Inc()
 	d.record(ctx, token, n, func(tx *gorm.DB) error {
-		return markRetry(tx, token, n.ID, d.now(), next, lastError(se), n.Ambiguous)
+		return markRetry(tx, token, n.ID, now, next, lastError(se), n.Ambiguous, n.UnsureSince)
 	})
+}
+
+// pastWindowText is the last error of a row ended by the rule beyond WeChat's window.
+const pastWindowText = "发送结果不明，且已超过微信10分钟去重时限：为免重复不再自动重发。请核实会员是否已收到（微信回执会自动更正为已发送），未收到再重发"
+
+// windowEnd is the last moment a retry of n's unknown-outcome send may start and still be
+// dropped by WeChat if the first copy was delivered: UnsureSince + DedupWindow, less the send
+// timeout and 30 s for clock skew between us and WeChat.
+func (d *Dispatcher) windowEnd(n *model.Notification) time.Time {
+	return n.UnsureSince.Add(d.o.DedupWindow - d.o.SendTimeout - 30*time.Second)
+}
+
+// pastWindow reports whether n is a template message with an unknown outcome whose window for a
+// safe resend has closed. The rule (doc.go): such a row ends as failed for staff, neither resent
+// (a second copy of a money notice) nor dropped silently.
+func (d *Dispatcher) pastWindow(n *model.Notification, now time.Time) bool {
+	return n.Channel == model.ChannelTemplate && n.Ambiguous > 0 && n.UnsureSince != nil && !now.Before(d.windowEnd(n))
+}
+
+// unsureBackoff doubles from UnsureBackoff per attempt, up to a minute.
+func (d *Dispatcher) unsureBackoff(attempt int) time.Duration {
+	b := d.o.UnsureBackoff
+	for i := 1; i < attempt && b < time.Minute; i++ {
+		b *= 2
+	}
+	return min(b, time.Minute)
 }
 
 // backoff doubles from BaseBackoff per attempt up to MaxBackoff, with jitter in [d/2, d] so that
@@ -359,7 +428,9 @@ func (d *Dispatcher) finish(ctx context.Context, token string, n *model.Notifica
 	} else {
 		d.m.skipped.WithLabelValues(string(n.Channel)).Inc()
 	}
-	d.record(ctx, token, n, func(tx *gorm.DB) error { return markFinal(tx, token, n.ID, d.now(), st, why, n.Ambiguous) })
+	d.record(ctx, token, n, func(tx *gorm.DB) error {
+		return markFinal(tx, token, n.ID, d.now(), st, why, n.Ambiguous, n.UnsureSince)
+	})
 }
 
 // fallback ends the row on its channel and queues the notice on the next usable channel. When
@@ -392,7 +463,7 @@ func (d *Dispatcher) fallback(ctx context.Context, token string, n *model.Notifi
 		Urgent: n.Urgent, Payload: n.Payload, Status: model.NoticePending, NextAttemptAt: due,
 	}
 	d.record(ctx, token, n, func(tx *gorm.DB) error {
-		if err := markFinal(tx, token, n.ID, d.now(), model.NoticeSkipped, why+"，改用"+channelLabel(next), n.Ambiguous); err != nil {
+		if err := markFinal(tx, token, n.ID, d.now(), model.NoticeSkipped, why+"，改用"+channelLabel(next), n.Ambiguous, n.UnsureSince); err != nil {
 			return err
 		}
 		return insertIgnore(tx, &row)

@@ -104,6 +104,7 @@ type Fake struct {
 	fails     map[string][]int64
 	httpFails map[string][]int
 	drops     map[string]int
+	dropAfter map[string]int
 	delays    map[string]time.Duration
 	sessions  map[string]session
 	usedCodes map[string]bool
@@ -145,6 +146,7 @@ func New(t testing.TB) *Fake {
 		fails:     map[string][]int64{},
 		httpFails: map[string][]int{},
 		drops:     map[string]int{},
+		dropAfter: map[string]int{},
 		delays:    map[string]time.Duration{},
 		sessions:  map[string]session{},
 		usedCodes: map[string]bool{},
@@ -220,6 +222,15 @@ func (f *Fake) Drop(path string, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.drops[path] += n
+}
+
+// DropAfterSend makes the next n calls to path do their work (a template message is
+// delivered) and then close the connection without an answer: the caller cannot tell whether
+// WeChat sent it, as when a connection breaks after the request went out.
+func (f *Fake) DropAfterSend(path string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dropAfter[path] += n
 }
 
 // Delay makes every later call to path wait d before answering (0 removes the delay). A client
@@ -407,7 +418,20 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 
 	f.mu.Lock()
 	resp := f.answer(req)
+	dropAfter := f.dropAfter[req.Path] > 0
+	if dropAfter {
+		f.dropAfter[req.Path]--
+	}
 	f.mu.Unlock()
+	if dropAfter {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
 	writeJSON(w, resp)
 }
 
