@@ -64,8 +64,11 @@ type Options struct {
 	DetailPage string
 	Hotline    string // in SMS text [12351]
 
-	Batch        int           // rows claimed at once [100]
-	Concurrency  int           // sends in flight per dispatcher [16]
+	Batch int // rows claimed at once [100]
+	// Concurrency is how many sends one dispatcher keeps in flight [RatePerSecond, at least 16
+	// and at most 1024; 64 without a rate]. It is cut to RatePerSecond (at least 16): more sends
+	// in flight than the second's budget only wait for it, holding their leases.
+	Concurrency  int
 	Lease        time.Duration // how long a claim lasts before others may reclaim it [60s]
 	SendTimeout  time.Duration // per send [15s]
 	PollInterval time.Duration // idle wait between empty claims [1s]
@@ -104,8 +107,15 @@ func (o *Options) defaults(now func() time.Time) {
 		o.Batch = 100
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 16
+		o.Concurrency = 64
+		if o.RatePerSecond > 0 {
+			o.Concurrency = min(o.RatePerSecond, 1024)
+		}
 	}
+	if o.RatePerSecond > 0 && o.Concurrency > max(o.RatePerSecond, 16) {
+		o.Concurrency = max(o.RatePerSecond, 16)
+	}
+	o.Concurrency = max(o.Concurrency, 16)
 	if o.Lease <= 0 {
 		o.Lease = 60 * time.Second
 	}
@@ -173,26 +183,185 @@ func New(db *gorm.DB, s Senders, o Options, now func() time.Time, log *slog.Logg
 	return &Dispatcher{db: db, s: s, o: o, now: now, log: log, m: newMetrics(o.Registerer)}
 }
 
-// Run dispatches until ctx ends, waiting PollInterval whenever there is nothing due. It returns
-// nil when ctx ends.
+// Run dispatches until ctx ends. It keeps up to Concurrency sends in flight and claims more rows
+// as sends finish, so a slow WeChat answer holds one send, not a batch; WeChat's accepted
+// template messages are recorded in bulk every few milliseconds. When ctx ends, sends not
+// started are released at once and those in flight record their outcome; Run returns nil after
+// they have.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	d.log.Info("notice dispatcher started", "owner", d.o.Owner, "rate_per_second", d.o.RatePerSecond)
+	d.log.Info("notice dispatcher started", "owner", d.o.Owner, "rate_per_second", d.o.RatePerSecond,
+		"concurrency", d.o.Concurrency)
+	rec := newSentRecorder(d)
+	defer rec.close()
+	var (
+		wg       sync.WaitGroup
+		inflight atomic.Int64
+		freed    = make(chan struct{}, 1)
+	)
+	defer wg.Wait()
+	// Claim when a good part of the slots is free, so that claims stay batches.
+	refill := max(1, min(d.o.Batch, d.o.Concurrency)/2)
 	for {
-		n, err := d.RunOnce(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err != nil {
+		free := d.o.Concurrency - int(inflight.Load())
+		if free < refill && inflight.Load() > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-freed:
+			}
+			continue
+		}
+		rows, token, b, err := d.claimBatch(ctx, min(free, d.claimSize()))
+		if err != nil && ctx.Err() == nil {
 			d.log.Error("notice dispatch batch failed", "err", err)
 		}
-		if n == 0 || err != nil {
+		if len(rows) == 0 || err != nil {
 			select {
 			case <-ctx.Done():
 				return nil
 			case <-time.After(d.o.PollInterval):
+			case <-freed:
 			}
+			continue
+		}
+		for i := range rows {
+			inflight.Add(1)
+			wg.Add(1)
+			go func(n *model.Notification) {
+				defer func() {
+					inflight.Add(-1)
+					wg.Done()
+					select {
+					case freed <- struct{}{}:
+					default:
+					}
+				}()
+				if ctx.Err() != nil {
+					d.release(token, n) // not sent: free at once, no unknown outcome
+					return
+				}
+				if ref, bulk := d.process(ctx, token, n, b); bulk {
+					rec.add(token, n.ID, ref)
+				}
+			}(&rows[i])
 		}
 	}
+}
+
+// claimBatch defers rows past quiet hours when needed, claims up to n due rows and loads what
+// they need. Rows whose batch could not be prepared are released.
+func (d *Dispatcher) claimBatch(ctx context.Context, n int) ([]model.Notification, string, *batch, error) {
+	now := d.now()
+	quiet, quietEnd := d.o.Quiet.In(now)
+	if quiet {
+		if err := d.deferQuiet(ctx, now, quietEnd); err != nil {
+			return nil, "", nil, err
+		}
+	}
+	token := d.o.Owner + ":" + strconv.FormatUint(d.seq.Add(1), 36)
+	rows, err := d.claim(ctx, token, now, n, quiet)
+	if err != nil || len(rows) == 0 {
+		return nil, "", nil, err
+	}
+	b, err := d.prepare(ctx, rows)
+	if err != nil {
+		for i := range rows {
+			d.release(token, &rows[i]) // nothing was sent
+		}
+		return nil, "", nil, err
+	}
+	return rows, token, b, nil
+}
+
+// release gives back a claimed row that was not sent, due at once.
+func (d *Dispatcher) release(token string, n *model.Notification) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := d.db.WithContext(ctx).Model(&model.Notification{}).
+		Where("id = ? AND lease_owner = ? AND status = ?", n.ID, token, model.NoticeSending).
+		Updates(map[string]any{"status": model.NoticePending, "attempts": gorm.Expr("attempts - 1"),
+			"lease_owner": "", "lease_until": nil, "updated_at": d.now()}).Error
+	if err != nil {
+		d.log.Warn("release notice", "notice_id", n.ID, "err", err)
+	}
+}
+
+// sentRecorder records template messages WeChat accepted, in bulk: every 20 ms, or at once when
+// 200 are waiting. Recording late is safe: a resend after a crash carries the same
+// client_msg_id and falls inside WeChat's window.
+type sentRecorder struct {
+	d    *Dispatcher
+	mu   sync.Mutex
+	byTk map[string][]sentRef
+	n    int
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newSentRecorder(d *Dispatcher) *sentRecorder {
+	r := &sentRecorder{d: d, byTk: map[string][]sentRef{}, kick: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go r.loop()
+	return r
+}
+
+func (r *sentRecorder) add(token string, id uint64, ref string) {
+	r.mu.Lock()
+	r.byTk[token] = append(r.byTk[token], sentRef{id, ref})
+	r.n++
+	full := r.n >= 200
+	r.mu.Unlock()
+	if full {
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (r *sentRecorder) loop() {
+	defer close(r.done)
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			r.flush()
+			return
+		case <-t.C:
+		case <-r.kick:
+		}
+		r.flush()
+	}
+}
+
+func (r *sentRecorder) flush() {
+	r.mu.Lock()
+	byTk, n := r.byTk, r.n
+	r.byTk, r.n = map[string][]sentRef{}, 0
+	r.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for tk, refs := range byTk {
+		if err := r.d.markSentBulk(ctx, tk, refs, r.d.now()); err != nil {
+			r.d.log.Error("record sent notices", "count", len(refs), "err", err)
+			continue // the rows stay leased and are resent inside WeChat's window, then dropped by it
+		}
+		r.d.m.sent.WithLabelValues(string(model.ChannelTemplate)).Add(float64(len(refs)))
+	}
+}
+
+// close records what is waiting and stops the recorder.
+func (r *sentRecorder) close() {
+	close(r.stop)
+	<-r.done
 }
 
 // RunOnce claims one batch of due rows, sends them and records each outcome. It returns how many
@@ -273,7 +442,7 @@ func (d *Dispatcher) process(ctx context.Context, token string, n *model.Notific
 		d.finish(ctx, token, n, model.NoticeFailed, "通知内容无法解析："+err.Error())
 		return "", false
 	}
-	c, err := render(n.Kind, p, d.o.Hotline)
+	c, err := render(n.Kind, p, d.o.Hotline, model.DateOf(d.now()))
 	if err != nil {
 		d.finish(ctx, token, n, model.NoticeFailed, err.Error())
 		return "", false
@@ -292,7 +461,8 @@ func (d *Dispatcher) process(ctx context.Context, token string, n *model.Notific
 		return "", false
 	}
 	if err := d.waitRate(ctx); err != nil {
-		return "", false // ctx ended: the lease brings the row back
+		d.release(token, n) // ctx ended before the send: nothing went out
+		return "", false
 	}
 	if d.pastWindow(n, d.now()) { // the rate limit may have held the send past the window
 		d.finish(ctx, token, n, model.NoticeFailed, pastWindowText)
@@ -309,13 +479,24 @@ func (d *Dispatcher) process(ctx context.Context, token string, n *model.Notific
 		if n.Channel == model.ChannelTemplate {
 			return ref, true
 		}
-		d.record(rctx, token, n, func(tx *gorm.DB) error { return markSent(tx, token, n.ID, d.now(), ref) })
+		d.record(rctx, token, n, func(tx *gorm.DB) error {
+			if err := markSent(tx, token, n.ID, d.now(), ref); err != nil {
+				return err
+			}
+			return d.consume(tx, n, acct)
+		})
 		d.m.sent.WithLabelValues(string(n.Channel)).Inc()
 		return "", false
 	}
 	se := classify(err)
 	switch se.Kind {
 	case FailUser:
+		if n.Channel == model.ChannelSubscribe && se.Code == 43101 {
+			// The acceptance is used up (or was withdrawn): forget it, or every notice tries it.
+			if err := d.db.WithContext(rctx).Transaction(func(tx *gorm.DB) error { return d.consume(tx, n, acct) }); err != nil {
+				d.log.Error("forget used subscription", "notice_id", n.ID, "err", err)
+			}
+		}
 		d.fallback(rctx, token, n, acct, b.phones[n.MemberID], lastError(se), true)
 	case FailBadRequest:
 		d.finish(rctx, token, n, model.NoticeFailed, lastError(se))
