@@ -11,7 +11,9 @@ import (
 	"gorm.io/gorm"
 
 	"huzhu/model"
+	"huzhu/service/audit"
 	"huzhu/service/kv"
+	"huzhu/service/progress"
 	"huzhu/service/wechat"
 )
 
@@ -178,8 +180,8 @@ type BackfillOptions struct {
 	MaxCalls int
 	// Restart drops a saved cursor and starts from the first follower.
 	Restart bool
-	// Progress, when set, is called after each batch of 100.
-	Progress func(BackfillResult)
+	// Actor, when set, gets an audit row for the run ("followers.backfill"), as staff actions do.
+	Actor string
 }
 
 // BackfillResult says what one Backfill run did.
@@ -212,6 +214,22 @@ const backfillKey = "follower:backfill:cursor"
 // that the next run goes on where this one stopped; a finished run deletes it. Running it again
 // after it finished is harmless: linked followers are skipped without a call.
 func (f *Followers) Backfill(ctx context.Context, o BackfillOptions) (BackfillResult, error) {
+	res, err := f.backfill(ctx, o)
+	if o.Actor != "" {
+		outcome := "ok"
+		if err != nil {
+			outcome = "failed"
+		}
+		if aerr := audit.Write(context.WithoutCancel(ctx), f.db, f.now(), audit.Entry{Actor: o.Actor, Action: "followers.backfill",
+			Target: "wechat:followers", Outcome: outcome, Detail: map[string]any{"checked": res.Checked, "linked": res.Linked,
+				"no_unionid": res.NoUnion, "calls": res.Calls, "done": res.Done, "stopped": res.Stopped}}); aerr != nil && err == nil {
+			err = aerr
+		}
+	}
+	return res, err
+}
+
+func (f *Followers) backfill(ctx context.Context, o BackfillOptions) (BackfillResult, error) {
 	if o.MaxCalls <= 0 {
 		o.MaxCalls = 2000
 	}
@@ -290,9 +308,7 @@ func (f *Followers) Backfill(ctx context.Context, o BackfillOptions) (BackfillRe
 			if err := save(); err != nil {
 				return res, err
 			}
-			if o.Progress != nil {
-				o.Progress(res)
-			}
+			progress.Report(ctx, int64(res.Checked), int64(max(res.Total, res.Checked)))
 		}
 		if len(ids) == 0 || page.Next == "" {
 			res.Done = true
