@@ -130,7 +130,7 @@ func (f *Followers) link(ctx context.Context, fo wechat.Follower) error {
 			return tx.Model(&model.WeChatAccount{}).Where("id = ?", byOA.ID).Updates(follow).Error
 		case hasOA && hasUnion:
 			if byOA.MemberID != nil && byUnion.MemberID != nil && *byOA.MemberID != *byUnion.MemberID ||
-				byUnion.OAOpenID != nil && *byUnion.OAOpenID != fo.OpenID {
+				byUnion.OAOpenID != nil && *byUnion.OAOpenID != fo.OpenID || byOA.MPOpenID != nil || byOA.UnionID != nil {
 				f.log.Warn("wechat accounts share a unionid but cannot be merged", "account_id", byUnion.ID, "other_account_id", byOA.ID)
 				return tx.Model(&model.WeChatAccount{}).Where("id = ?", byOA.ID).Updates(follow).Error
 			}

@@ -30,15 +30,15 @@
 //     the row) records UnsureSince, the earliest moment WeChat may have accepted it (for a
 //     reclaimed lease: when the dead dispatcher claimed the row). Its retries come before every
 //     fresh notice in the claim order, ignore quiet hours and RetryAfter (a 45009 quota answer
-//     holds fresh rows an hour), and wait 5 s, 10 s, 20 s… at most a minute, never past
+//     holds fresh rows an hour), and wait 2 s, 4 s, 8 s… at most a minute, never past
 //     UnsureSince + 10 min − SendTimeout − 30 s (Options.DedupWindow).
 //   - The rule beyond the window, chosen for the worker: a template row whose outcome is still
 //     unknown when the window closes is neither sent again (a second "互助金已到账" could read as
 //     a second payment and be doubted) nor dropped silently (the worker might never hear of the
 //     money). It ends as failed with the reason in last_error, in the console's failed list,
 //     where staff check and retry it. WeChat's TEMPLATESENDJOBFINISH receipt settles what it
-//     can: "success" for the follower's one unknown-outcome row marks it sent (it leaves the
-//     failed list by itself); a failure receipt ("failed:user block", "failed: system failed")
+//     can: "success" with an unknown msgid for the follower's one row failed this way marks it
+//     sent (it leaves the failed list by itself); a failure receipt ("failed:user block", "failed: system failed")
 //     for a sent row turns it failed and queues the next channel, since the worker did not get it.
 //   - Mini-program subscribe messages and SMS have no de-duplication id. A send whose outcome is
 //     unknown (lease expired while sending, connection broken after the request went out, timeout)
@@ -47,6 +47,10 @@
 //     never zero without a failed row in the console.
 //   - Errors WeChat returns in its response (busy, quota, bad data) are definite: nothing was sent,
 //     and the retry cannot duplicate.
+//
+// Throughput: Run keeps up to Options.Concurrency sends in flight (by default the rate limit per
+// second) and claims rows as sends finish, so an answer WeChat takes 8 s to give holds one send,
+// not a batch; the shared rate limit (RatePerSecond, in Redis) caps the sum over dispatchers.
 //
 // Quiet hours (default 22:00–08:00 Asia/Shanghai) hold non-urgent rows until they end, except
 // the retries of an unknown outcome (above), which cannot wait past WeChat's window. None of

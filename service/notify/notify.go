@@ -19,6 +19,7 @@ import (
 
 	"huzhu/model"
 	"huzhu/service/kv"
+	"huzhu/service/store"
 )
 
 // Templates are the WeChat template ids of each notice kind: OA… for official-account template
@@ -80,7 +81,7 @@ type Options struct {
 	// UnsureSince + DedupWindow − SendTimeout − 30 s; past that the rule in doc.go applies.
 	DedupWindow time.Duration
 	// UnsureBackoff is the first retry delay after an unknown outcome, doubled per attempt and
-	// cut at the window's end [5s].
+	// cut at the window's end [2s].
 	UnsureBackoff time.Duration
 
 	// RatePerSecond caps sends per second across every dispatcher sharing KV; 0 means no cap.
@@ -141,7 +142,7 @@ func (o *Options) defaults(now func() time.Time) {
 		o.DedupWindow = 10 * time.Minute
 	}
 	if o.UnsureBackoff <= 0 {
-		o.UnsureBackoff = 5 * time.Second
+		o.UnsureBackoff = 2 * time.Second
 	}
 	if o.KV == nil {
 		o.KV = kv.NewMemory(now)
@@ -350,7 +351,11 @@ func (r *sentRecorder) flush() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for tk, refs := range byTk {
-		if err := r.d.markSentBulk(ctx, tk, refs, r.d.now()); err != nil {
+		err := r.d.markSentBulk(ctx, tk, refs, r.d.now())
+		for try := 1; try < 3 && store.Deadlock(err); try++ {
+			err = r.d.markSentBulk(ctx, tk, refs, r.d.now())
+		}
+		if err != nil {
 			r.d.log.Error("record sent notices", "count", len(refs), "err", err)
 			continue // the rows stay leased and are resent inside WeChat's window, then dropped by it
 		}
@@ -410,7 +415,11 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 		// WeChat accepted these; record even if ctx ended, so that they are not sent again.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if err := d.markSentBulk(rctx, token, sent, d.now()); err != nil {
+		err := d.markSentBulk(rctx, token, sent, d.now())
+		for try := 1; try < 3 && store.Deadlock(err); try++ {
+			err = d.markSentBulk(rctx, token, sent, d.now())
+		}
+		if err != nil {
 			return len(rows), err
 		}
 		d.m.sent.WithLabelValues(string(model.ChannelTemplate)).Add(float64(len(sent)))
@@ -543,7 +552,7 @@ func (d *Dispatcher) retry(ctx context.Context, token string, n *model.Notificat
 			d.finish(ctx, token, n, model.NoticeFailed, pastWindowText+"（最后错误："+lastError(se)+"）")
 			return
 		}
-		next = now.Add(d.unsureBackoff(n.Attempts))
+		next = now.Add(d.unsureBackoff(n.Attempts - 1))
 		if next.After(end) {
 			next = end
 		}
@@ -576,7 +585,7 @@ func (d *Dispatcher) pastWindow(n *model.Notification, now time.Time) bool {
 	return n.Channel == model.ChannelTemplate && n.Ambiguous > 0 && n.UnsureSince != nil && !now.Before(d.windowEnd(n))
 }
 
-// unsureBackoff doubles from UnsureBackoff per attempt, up to a minute.
+// unsureBackoff is UnsureBackoff doubled per earlier attempt, up to a minute.
 func (d *Dispatcher) unsureBackoff(attempt int) time.Duration {
 	b := d.o.UnsureBackoff
 	for i := 1; i < attempt && b < time.Minute; i++ {
@@ -656,6 +665,9 @@ func (d *Dispatcher) fallback(ctx context.Context, token string, n *model.Notifi
 // that cannot be written leaves the row leased, and it comes back after the lease.
 func (d *Dispatcher) record(ctx context.Context, token string, n *model.Notification, f func(tx *gorm.DB) error) {
 	err := d.db.WithContext(ctx).Transaction(f)
+	for try := 1; try < 3 && store.Deadlock(err); try++ { // a deadlock victim was rolled back: run it again
+		err = d.db.WithContext(ctx).Transaction(f)
+	}
 	switch {
 	case err == errLeaseLost:
 		d.m.leaseLost.Inc()

@@ -23,11 +23,12 @@ const (
 //   - The row is found by its msgid. "success" confirms it; a failure moves it from sent to
 //     failed (visible to staff, with WeChat's status) and queues the notice on the next channel,
 //     since the worker did not get it.
-//   - A send whose answer was lost has no msgid: a receipt with an unknown msgid is matched to
-//     the follower's one template row with an unknown outcome that is waiting (pending) or ended
-//     (failed). "success" marks that row sent, so it is not sent again and leaves the staff's
-//     failed list; a failure leaves it as it is. With several such rows the receipt cannot be
-//     told apart and is ignored.
+//   - A send whose answer was lost has no msgid: a "success" receipt with an unknown msgid is
+//     matched to the follower's one template row that ended as failed with an unknown outcome
+//     (the rule past WeChat's window), and marks it sent, so it leaves the staff's failed list.
+//     Rows still being retried are left alone: their resend inside the window is harmless, and
+//     a receipt of another template message to the same follower (another system using the
+//     account) must not silence them. With several such rows the receipt is ignored.
 //
 // Unknown msgids and openids are ignored, since WeChat pushes receipts for every template
 // message of the account.
@@ -70,16 +71,15 @@ func (d *Dispatcher) TemplateFinished(ctx context.Context, openID string, msgID 
 		var cands []model.Notification
 		if err := tx.Table("notifications AS n").Select("n.id").
 			Joins("JOIN we_chat_accounts AS a ON a.member_id = n.member_id").
-			Where("a.oa_open_id = ? AND n.channel = ? AND n.ambiguous > 0 AND n.provider_ref = '' AND n.status IN ?",
-				openID, model.ChannelTemplate, []model.NoticeStatus{model.NoticePending, model.NoticeFailed}).
+			Where("a.oa_open_id = ? AND n.channel = ? AND n.ambiguous > 0 AND n.unsure_since IS NOT NULL AND n.provider_ref = '' AND n.status = ?",
+				openID, model.ChannelTemplate, model.NoticeFailed).
 			Limit(2).Find(&cands).Error; err != nil {
 			return fmt.Errorf("template receipt %d: %w", msgID, err)
 		}
 		if len(cands) != 1 {
 			return nil
 		}
-		res := tx.Model(&model.Notification{}).
-			Where("id = ? AND status IN ?", cands[0].ID, []model.NoticeStatus{model.NoticePending, model.NoticeFailed}).
+		res := tx.Model(&model.Notification{}).Where("id = ? AND status = ?", cands[0].ID, model.NoticeFailed).
 			Updates(map[string]any{"status": model.NoticeSent, "provider_ref": ref, "sent_at": now,
 				"last_error": "微信回执确认已送达", "lease_owner": "", "lease_until": nil, "updated_at": now})
 		if res.Error != nil {
