@@ -120,9 +120,9 @@ func adminCmd(e *env) *cobra.Command {
 	var role, passwordFile string
 	create := &cobra.Command{
 		Use:   "create-user",
-		Short: "Create a staff account; the password is read from --password-file or the first line of stdin",
+		Short: "Create a staff account; the password is read from --password-file or the first line of stdin. The first admin needs no --as; every later account is created --as an admin and must change its password at first login",
 		Example: "  printf '%s\\n' \"$PASSWORD\" | huzhu admin create-user --username admin --role admin --display-name 市总管理员\n" +
-			"  huzhu admin create-user --username u1 --role union --union-code U0001 --password-file pw.txt",
+			"  huzhu --as admin admin create-user --username u1 --role union --union-code U0001 --password-file pw.txt",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			u.Role = model.Role(role)
@@ -135,7 +135,16 @@ func adminCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			row, err := s.CreateUser(cmd.Context(), u, e.actor())
+			var row model.AdminUser
+			if e.as == "" && e.breakGlass == "" {
+				row, err = s.Bootstrap(cmd.Context(), u, e.osUser())
+			} else {
+				who, werr := e.staffActor(cmd)
+				if werr != nil {
+					return werr
+				}
+				row, err = s.CreateAccount(cmd.Context(), who, u)
+			}
 			if err != nil {
 				return err
 			}

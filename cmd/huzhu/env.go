@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,10 +13,12 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 	"gorm.io/gorm"
 
 	"huzhu/config"
+	"huzhu/model"
 	"huzhu/service/kv"
 	"huzhu/service/pii"
 	"huzhu/service/policy"
@@ -34,8 +37,10 @@ type env struct {
 	stdout, stderr io.Writer
 
 	configPath string
-	cfg        config.Config
-	log        *slog.Logger
+	// as and breakGlass name who a state-changing subcommand acts as (--as, --break-glass).
+	as, breakGlass string
+	cfg            config.Config
+	log            *slog.Logger
 
 	db     *gorm.DB
 	redis  redis.UniversalClient
@@ -171,10 +176,33 @@ func (e *env) close() {
 	}
 }
 
-// actor is the name written to the audit log for command-line actions.
-func (e *env) actor() string {
-	if u := e.getenv("USER"); u != "" {
-		return "cli:" + strings.TrimSpace(u)
+// osUser is the operating-system user running the command, as the audit log names it.
+func (e *env) osUser() string {
+	if u := strings.TrimSpace(e.getenv("USER")); u != "" {
+		return u
 	}
-	return "cli"
+	return "unknown"
+}
+
+// actor is the name written to the audit log for command-line actions that act for nobody in
+// particular (faq drop-saved, the way out when serve cannot start).
+func (e *env) actor() string { return "cli:" + e.osUser() }
+
+// staffActor is the person a state-changing subcommand acts as: the staff account of --as, with
+// its role and union, so the command line is refused what the console would refuse that person;
+// or, with --break-glass REASON, the operating-system user acting as an admin, audited as such.
+func (e *env) staffActor(cmd *cobra.Command) (model.Actor, error) {
+	s, err := e.staffService(cmd.Context())
+	if err != nil {
+		return model.Actor{}, err
+	}
+	switch {
+	case e.as != "" && e.breakGlass != "":
+		return model.Actor{}, errors.New("give --as USERNAME or --break-glass REASON, not both")
+	case e.breakGlass != "":
+		return s.BreakGlass(cmd.Context(), e.osUser(), e.breakGlass, cmd.CommandPath())
+	case e.as == "":
+		return model.Actor{}, fmt.Errorf("%s changes data: name who you act as with --as USERNAME (your console account; the console's rules apply)", cmd.CommandPath())
+	}
+	return s.ActorOf(cmd.Context(), e.as, model.ViaCLI)
 }

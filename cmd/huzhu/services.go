@@ -130,7 +130,7 @@ func (e *env) demoStaff(ctx context.Context) error {
 		{Username: "demo-auditor", DisplayName: "审计（演示）", Role: model.RoleAuditor},
 	} {
 		u.Password = staff.NewToken()[:16]
-		if _, err := accounts.CreateUser(ctx, u, demo.Actor); err != nil {
+		if _, err := accounts.CreateAccount(ctx, model.Actor{Username: demo.Actor, Via: model.ViaSystem}, u); err != nil {
 			return fmt.Errorf("demo staff %s: %w", u.Username, err)
 		}
 		fmt.Fprintf(e.stdout, "  %-14s %s  (%s)\n", u.Username, u.Password, u.Role.Label())

@@ -189,7 +189,10 @@ type view struct {
 // handlerFunc is a console handler for a signed-in staff member.
 type handlerFunc func(c *fiber.Ctx, st staff.Staff) error
 
-// Mount adds the console's routes under /admin.
+// Mount adds the console's routes under /admin. Routes that change data or hand out files carry
+// no role check of their own: the service they call decides, with the same rules for the
+// command line (model.Actor); pages that only show keep a check so a menu never leads to an
+// error page.
 func (a *Admin) Mount(app *fiber.App) {
 	g := app.Group(prefix)
 	g.Get("/static/:name", a.static)
@@ -198,24 +201,24 @@ func (a *Admin) Mount(app *fiber.App) {
 	g.Post("/logout", a.auth(a.logout))
 	g.Get("/", a.auth(a.dashboard))
 	g.Get("/runs", a.auth(a.need(staff.ViewPlan, a.runs)))
-	g.Post("/runs", a.auth(a.need(staff.Settle, a.compute)))
+	g.Post("/runs", a.auth(a.compute))
 	g.Get("/runs/:id", a.auth(a.need(staff.ViewPlan, a.run)))
-	g.Post("/runs/:id/approve", a.auth(a.need(staff.Approve, a.approve)))
+	g.Post("/runs/:id/approve", a.auth(a.approve))
 	g.Get("/payments", a.auth(a.need(staff.ViewPlan, a.payments)))
-	g.Post("/payments/export", a.auth(a.need(staff.DownloadFiles, a.export)))
-	g.Post("/payments/rebuild", a.auth(a.need(staff.DownloadFiles, a.rebuild)))
-	g.Post("/payments/results", a.auth(a.need(staff.Pay, a.results)))
-	g.Post("/payments/reissue", a.auth(a.need(staff.Pay, a.reissue)))
+	g.Post("/payments/export", a.auth(a.export))
+	g.Post("/payments/rebuild", a.auth(a.rebuild))
+	g.Post("/payments/results", a.auth(a.results))
+	g.Post("/payments/reissue", a.auth(a.reissue))
 	g.Get("/payments/year", a.auth(a.need(staff.ViewPlan, a.reconcileYear)))
 	g.Get("/payments/reconcile/:id", a.auth(a.need(staff.ViewPlan, a.reconcile)))
 	g.Get("/imports", a.auth(a.need(staff.ViewPlan, a.imports)))
-	g.Post("/imports", a.auth(a.need(staff.Import, a.upload)))
+	g.Post("/imports", a.auth(a.upload))
 	g.Get("/imports/template/:kind", a.auth(a.need(staff.Import, a.template)))
 	g.Get("/members", a.auth(a.need(staff.ViewMembers, a.members)))
 	g.Get("/members/:id", a.auth(a.need(staff.ViewMembers, a.member)))
 	g.Post("/members/:id/unbind", a.auth(a.need(staff.UnbindMember, a.unbind)))
 	g.Get("/notifications", a.auth(a.need(staff.ViewPlan, a.notices)))
-	g.Post("/notifications/retry", a.auth(a.need(staff.RetryNotice, a.retry)))
+	g.Post("/notifications/retry", a.auth(a.retry))
 	g.Get("/faq", a.auth(a.need(staff.AskBot, a.faq)))
 	g.Get("/faq/new", a.auth(a.need(staff.EditFAQ, a.faqNew)))
 	g.Post("/faq", a.auth(a.need(staff.EditFAQ, a.faqCreate)))
@@ -232,12 +235,12 @@ func (a *Admin) Mount(app *fiber.App) {
 	g.Get("/audit", a.auth(a.need(staff.ViewPlan, a.auditLog)))
 	g.Get("/jobs", a.auth(a.need(staff.ViewPlan, a.jobs)))
 	g.Get("/jobs/:id", a.auth(a.need(staff.ViewPlan, a.jobView)))
-	g.Get("/jobs/:id/file", a.auth(a.need(staff.DownloadFiles, a.jobFile)))
+	g.Get("/jobs/:id/file", a.auth(a.jobFile))
 	g.Get("/jobs/:id/problems.csv", a.auth(a.need(staff.ViewPlan, a.jobProblems)))
 	g.Get("/api/me", a.api("", a.apiMe))
 	g.Get("/api/jobs", a.api(staff.ViewPlan, a.apiJobs))
 	g.Get("/api/jobs/:id", a.api(staff.ViewPlan, a.apiJob))
-	g.Post("/api/imports", a.api(staff.Import, a.upload))
+	g.Post("/api/imports", a.api("", a.upload))
 	g.Use("/api", func(c *fiber.Ctx) error { return errs.NotFound("route.not_found", "没有这个接口") })
 	g.Use(func(c *fiber.Ctx) error {
 		return a.fail(c, staff.Staff{}, errs.NotFound("route.not_found", "没有这个页面"))
@@ -281,6 +284,16 @@ func (a *Admin) auth(fn handlerFunc) fiber.Handler {
 		}
 		return nil
 	}
+}
+
+// actor is st as the services see them: with the client's address (copied: Fiber reuses its
+// buffers, and jobs outlive the request) and the door, pages or JSON.
+func (a *Admin) actor(c *fiber.Ctx, st staff.Staff) model.Actor {
+	via := model.ViaConsole
+	if isAPI(c) {
+		via = model.ViaAPI
+	}
+	return st.Actor(strings.Clone(c.IP()), via)
 }
 
 // need refuses staff whose role may not do act.

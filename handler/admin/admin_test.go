@@ -122,7 +122,7 @@ func newWorld(t *testing.T, opts ...func(*admin.Deps)) *world {
 	a.Mount(app)
 	w := &world{t: t, db: db, app: app, staff: st, imp: imp, jobs: jobs, spool: spool, now: now}
 	ctx := context.Background()
-	if _, err := imp.Roster(ctx, "roster.csv", strings.NewReader(rosterCSV), "test"); err != nil {
+	if _, err := imp.Roster(ctx, "roster.csv", strings.NewReader(rosterCSV), asActor("test")); err != nil {
 		t.Fatalf("roster: %v", err)
 	}
 	for _, u := range []staff.NewUser{
@@ -133,7 +133,7 @@ func newWorld(t *testing.T, opts ...func(*admin.Deps)) *world {
 		{Username: "aud", Role: model.RoleAuditor},
 	} {
 		u.Password = password
-		if _, err := st.CreateUser(ctx, u, "test"); err != nil {
+		if _, err := st.CreateAccount(ctx, model.Actor{Username: "test", Via: model.ViaSystem}, u); err != nil {
 			t.Fatalf("CreateUser(%s): %v", u.Username, err)
 		}
 	}

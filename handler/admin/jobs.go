@@ -300,7 +300,7 @@ func (a *Admin) visibleJob(c *fiber.Ctx, st staff.Staff) (model.Job, error) {
 	if err != nil {
 		return model.Job{}, errs.NotFound("job.not_found", "没有这个任务")
 	}
-	return a.d.Jobs.Get(c.UserContext(), id, st.Username, st.Role == model.RoleAdmin)
+	return a.d.Jobs.Get(c.UserContext(), id, a.actor(c, st))
 }
 
 type jobsPage struct {
@@ -315,8 +315,9 @@ type jobsPage struct {
 func (a *Admin) jobList(c *fiber.Ctx, st staff.Staff) (jobsPage, error) {
 	page, _ := strconv.Atoi(c.Query("page"))
 	page = max(page, 1)
-	all := st.Role == model.RoleAdmin
-	rows, total, err := a.d.Jobs.List(c.UserContext(), st.Username, all, page, jobsPerPage)
+	who := a.actor(c, st)
+	all := job.SeesAll(who)
+	rows, total, err := a.d.Jobs.List(c.UserContext(), who, page, jobsPerPage)
 	if err != nil {
 		return jobsPage{}, err
 	}
@@ -347,7 +348,7 @@ func (a *Admin) jobFile(c *fiber.Ctx, st staff.Staff) error {
 	if err != nil {
 		return errs.NotFound("job.not_found", "没有这个任务")
 	}
-	name, b, err := a.d.Jobs.File(c.UserContext(), id, st.Username)
+	name, b, err := a.d.Jobs.File(c.UserContext(), id, a.actor(c, st))
 	if err != nil {
 		return err
 	}
@@ -396,7 +397,7 @@ func asciiName(s string) string {
 // startJob starts a job for st and answers the way the caller asked: 303 to the job page for a
 // console form, 202 with the job for a program.
 func (a *Admin) startJob(c *fiber.Ctx, st staff.Staff, spec job.Spec, work job.Work) error {
-	spec.Actor = st.Username
+	spec.Actor = a.actor(c, st)
 	j, err := a.d.Jobs.Start(c.UserContext(), spec, work)
 	if err != nil {
 		return err

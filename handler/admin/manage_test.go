@@ -265,7 +265,7 @@ func TestManageStaff(t *testing.T) {
 	adm := w.login("admin")
 	res, body := adm.post("/admin/staff", url.Values{"username": {"zhang"}, "display_name": {"张经办"}, "role": {"union"},
 		"union_code": {"U1"}, "password": {"short"}})
-	if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "密码至少 10 位") || !strings.Contains(body, `value="zhang"`) ||
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "密码至少 12 个字") || !strings.Contains(body, `value="zhang"`) ||
 		strings.Contains(body, `value="short"`) {
 		t.Fatalf("create with a short password = %d, want 400 keeping the name but not the password: %.2000s", res.StatusCode, body)
 	}

@@ -26,13 +26,12 @@ import (
 
 // Options tunes logins and sessions; zero fields take the defaults in parentheses.
 type Options struct {
-	SessionTTL     time.Duration // idle time after which a session ends (8h)
-	MaxFailures    int           // failed passwords in a row before the account locks (5)
-	LockFor        time.Duration // how long a locked account stays locked (15m)
-	LoginsPerIP    int64         // login attempts per IP per LoginWindow (20)
-	LoginWindow    time.Duration // (10m)
-	BcryptCost     int           // (bcrypt.DefaultCost)
-	MinPasswordLen int           // (10)
+	SessionTTL  time.Duration // idle time after which a session ends (8h)
+	MaxFailures int           // failed passwords in a row before the account locks (5)
+	LockFor     time.Duration // how long a locked account stays locked (15m)
+	LoginsPerIP int64         // login attempts per IP per LoginWindow (20)
+	LoginWindow time.Duration // (10m)
+	BcryptCost  int           // (bcrypt.DefaultCost)
 	// Unbound is told the WeChat account whose member Unbind unlinked, once that has committed:
 	// the mini-program API of the same process drops its cached binding (member.Service.Forget),
 	// so the unbinding takes effect at once rather than within the cache's lifetime. Optional.
@@ -57,9 +56,6 @@ func (o *Options) defaults() {
 	}
 	if o.BcryptCost == 0 {
 		o.BcryptCost = bcrypt.DefaultCost
-	}
-	if o.MinPasswordLen <= 0 {
-		o.MinPasswordLen = 10
 	}
 }
 
@@ -108,16 +104,33 @@ type NewUser struct {
 	Password    string
 }
 
-// CreateUser creates an account with a bcrypt hash of the password (the command line's way; the
-// console uses CreateAccount). It returns Invalid for a bad username, display name, role, union
-// code or a short password, and Conflict when the username is taken.
-func (s *Service) CreateUser(ctx context.Context, u NewUser, actor string) (model.AdminUser, error) {
-	return s.createUser(ctx, u, nil, audit.Entry{Actor: actor})
+// Bootstrap creates the first admin account from the command line of the server, where nobody
+// can yet be named with --as: it returns Conflict (staff.not_first) once an enabled admin
+// exists, and otherwise checks u as CreateAccount does. The row is audited with Via cli and the
+// operating-system user as the actor. The password was chosen by the person who will use it, so
+// no change is forced.
+func (s *Service) Bootstrap(ctx context.Context, u NewUser, osUser string) (model.AdminUser, error) {
+	if u.Role != model.RoleAdmin {
+		return model.AdminUser{}, errs.Invalid("role", "第一个账号必须是市总管理员", "请用 --role admin；其余账号由管理员在控制台或用 --as 创建")
+	}
+	first := func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&model.AdminUser{}).Where("role = ? AND disabled = ?", model.RoleAdmin, false).Count(&n).Error; err != nil {
+			return fmt.Errorf("count admins: %w", err)
+		}
+		if n > 0 {
+			return errs.New(errs.KindConflict, "staff.not_first", "已经有市总管理员了，不能再用初始化方式创建账号").
+				WithFix("请加 --as 管理员用户名，以该管理员的身份创建")
+		}
+		return nil
+	}
+	return s.createUser(ctx, u, first, false, audit.Entry{Actor: clip("cli:" + osUser), Via: model.ViaCLI})
 }
 
 // createUser creates the account and writes entry (action, target and detail filled in) in the
-// same transaction. check, when not nil, runs first inside the transaction.
-func (s *Service) createUser(ctx context.Context, u NewUser, check func(tx *gorm.DB) error, entry audit.Entry) (model.AdminUser, error) {
+// same transaction. check, when not nil, runs first inside the transaction. mustChange makes the
+// account change its password at its first login.
+func (s *Service) createUser(ctx context.Context, u NewUser, check func(tx *gorm.DB) error, mustChange bool, entry audit.Entry) (model.AdminUser, error) {
 	u.Username = strings.TrimSpace(u.Username)
 	u.UnionCode = strings.TrimSpace(u.UnionCode)
 	if u.Username == "" || len(u.Username) > 64 || strings.ContainsAny(u.Username, " \t\r\n") {
@@ -129,14 +142,15 @@ func (s *Service) createUser(ctx context.Context, u NewUser, check func(tx *gorm
 	if !u.Role.Valid() {
 		return model.AdminUser{}, errs.Invalid("role", "角色不对", "可选 admin、operator、union、auditor")
 	}
-	if err := s.checkPassword(u.Password); err != nil {
+	if err := checkPassword(u.Password, u.Username); err != nil {
 		return model.AdminUser{}, err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(u.Password), s.o.BcryptCost)
 	if err != nil {
 		return model.AdminUser{}, fmt.Errorf("create staff %s: hash: %w", u.Username, err)
 	}
-	row := model.AdminUser{Username: u.Username, DisplayName: strings.TrimSpace(u.DisplayName), PasswordHash: string(hash), Role: u.Role}
+	row := model.AdminUser{Username: u.Username, DisplayName: strings.TrimSpace(u.DisplayName), PasswordHash: string(hash), Role: u.Role,
+		MustChangePassword: mustChange}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if check != nil {
 			if err := check(tx); err != nil {
@@ -364,17 +378,6 @@ func clip(s string) string {
 		s = s[:64]
 	}
 	return s
-}
-
-// checkPassword enforces the length rules of a new password.
-func (s *Service) checkPassword(pw string) error {
-	if utf8.RuneCountInString(pw) < s.o.MinPasswordLen {
-		return errs.Invalid("password", fmt.Sprintf("密码至少 %d 位", s.o.MinPasswordLen), "请换一个更长的密码")
-	}
-	if len(pw) > 72 {
-		return errs.Invalid("password", "密码最长 72 个字节", "请换一个短一些的密码")
-	}
-	return nil
 }
 
 func checkDisplayName(name string) error {
