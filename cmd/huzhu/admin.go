@@ -34,7 +34,12 @@ func (e *env) staffService(ctx context.Context) (*staff.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return staff.New(db, kvs, staff.Options{Unbound: e.unbound}, time.Now, e.log), nil
+	cipher, err := e.piiCipher()
+	if err != nil {
+		return nil, err
+	}
+	// Production asks admins and operators, who approve and export money, for a second factor.
+	return staff.New(db, kvs, staff.Options{Unbound: e.unbound, Cipher: cipher, RequireTOTP: e.cfg.Env == "prod"}, time.Now, e.log), nil
 }
 
 // mountAdmin adds the staff console at /admin with a knowledge base of its own; `huzhu serve`

@@ -142,6 +142,8 @@ func (a *Admin) accountOp(c *fiber.Ctx, st staff.Staff) error {
 		err, done = a.d.Staff.SetDisabled(ctx, a.actor(c, st), id, false), "已启用"
 	case "password":
 		err, done = a.d.Staff.ResetPassword(ctx, a.actor(c, st), id, c.FormValue("password")), "已重设密码：这个账号已登录的地方都已退出，请把新密码当面或电话告诉本人"
+	case "totp":
+		err, done = a.d.Staff.ResetTOTP(ctx, a.actor(c, st), id), "已重置二次验证：这个账号已登录的地方都已退出，下次登录时需重新设置"
 	default:
 		return errs.NotFound("route.not_found", "没有这个页面")
 	}

@@ -42,6 +42,7 @@ var staticFS embed.FS
 const (
 	sessionCookie = "huzhu_admin"
 	loginCSRF     = "huzhu_admin_login"
+	pendingCookie = "huzhu_admin_2fa" // between the password and the second factor"
 	csrfField     = "_csrf"
 	prefix        = "/admin"
 )
@@ -198,6 +199,11 @@ func (a *Admin) Mount(app *fiber.App) {
 	g.Get("/static/:name", a.static)
 	g.Get("/login", a.public(a.loginPage))
 	g.Post("/login", a.public(a.login))
+	g.Post("/login/code", a.public(a.loginCode))
+	g.Get("/account/password", a.auth(a.passwordPage))
+	g.Post("/account/password", a.auth(a.passwordChange))
+	g.Get("/account/totp", a.auth(a.totpPage))
+	g.Post("/account/totp", a.auth(a.totpConfirm))
 	g.Post("/logout", a.auth(a.logout))
 	g.Get("/", a.auth(a.dashboard))
 	g.Get("/runs", a.auth(a.need(staff.ViewPlan, a.runs)))
@@ -278,6 +284,9 @@ func (a *Admin) auth(fn handlerFunc) fiber.Handler {
 			if !st.CheckCSRF(tok) {
 				return a.fail(c, st, errs.New(errs.KindForbidden, "admin.csrf", "页面已过期或来源不明，操作没有执行").WithFix("请刷新页面后重新提交"))
 			}
+		}
+		if to := restrictedTo(st); to != "" && c.Path() != to && c.Path() != prefix+"/logout" {
+			return c.Redirect(to, fiber.StatusSeeOther)
 		}
 		if err := fn(c, st); err != nil {
 			return a.fail(c, st, err)
@@ -378,11 +387,11 @@ func (a *Admin) login(c *fiber.Ctx) error {
 	}
 	s, err := a.d.Staff.Login(c.UserContext(), c.FormValue("username"), c.FormValue("password"), c.IP())
 	if err != nil {
-		if e, ok := errs.As(err); ok && e.Kind != errs.KindInternal {
-			c.Status(handler.Status(e.Kind))
-			return a.render(c, "login", view{Title: "登录", CSRF: cookie, Err: e, Data: safeNext(c.FormValue("next"))})
-		}
-		return err
+		return a.loginFailed(c, "login", cookie, err)
+	}
+	if s.NeedsCode {
+		a.cookie(c, pendingCookie, s.Token, 300)
+		return a.render(c, "login_code", view{Title: "二次验证", CSRF: cookie, Data: safeNext(c.FormValue("next"))})
 	}
 	a.cookie(c, loginCSRF, "", -1)
 	a.cookie(c, sessionCookie, s.Token, 0)

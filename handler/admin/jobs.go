@@ -446,6 +446,9 @@ func (a *Admin) api(act staff.Action, fn handlerFunc) fiber.Handler {
 			return errs.New(errs.KindForbidden, "admin.csrf", "请求缺少有效的 X-CSRF-Token 请求头，操作没有执行").
 				WithFix("先请求 GET /admin/api/me 取得 csrf_token，再放进 X-CSRF-Token 请求头")
 		}
+		if st.Restricted() {
+			return errs.New(errs.KindForbidden, "staff.restricted", "请先在控制台修改密码或设置二次验证").WithFix("用浏览器登录控制台，按提示完成后再调用接口")
+		}
 		if act != "" && !st.Can(act) {
 			return errs.New(errs.KindForbidden, "admin.forbidden", "您的角色不能进行这项操作").WithFix("如需权限，请联系市总管理员")
 		}

@@ -32,9 +32,12 @@ type Account struct {
 	UnionCode   string
 	UnionName   string
 	Disabled    bool
-	LockedUntil *time.Time // set while a lock-out after wrong passwords lasts
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	LockedUntil *time.Time // set while a lock-out after wrong passwords lasts (accounts of older releases)
+	// MustChangePassword: the password is one an admin set, not yet changed by its owner.
+	MustChangePassword bool
+	TOTPEnabledAt      *time.Time // when the second factor was turned on; nil without one
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
 // AccountChange is what an admin may change of an account: the display name, the role and, for
@@ -78,7 +81,7 @@ func (s *Service) Account(ctx context.Context, a model.Actor, id uint64) (Accoun
 func (s *Service) accounts(_ context.Context, q *gorm.DB) ([]Account, error) {
 	var out []Account
 	err := q.Table("admin_users AS a").
-		Select("a.id, a.username, a.display_name, a.role, COALESCE(u.code, '') AS union_code, COALESCE(u.name, '') AS union_name, a.disabled, a.locked_until, a.created_at, a.updated_at").
+		Select("a.id, a.username, a.display_name, a.role, COALESCE(u.code, '') AS union_code, COALESCE(u.name, '') AS union_name, a.disabled, a.locked_until, a.must_change_password, a.totp_enabled_at, a.created_at, a.updated_at").
 		Joins("LEFT JOIN unions AS u ON u.id = a.union_id AND a.union_id > 0").
 		Order("CASE WHEN a.role = 'admin' THEN 0 ELSE 1 END, a.username").Scan(&out).Error
 	if err != nil {

@@ -30,7 +30,7 @@ func passwordError(code, message, fix string) error {
 // password lists) and staff.password_guessable (keyboard runs, repeats, dates, words: zxcvbn
 // estimates fewer than 10^8 guesses). The password is never logged.
 func checkPassword(pw, username string) error {
-	const fix = "建议用三四个不相关的词或一句话，12 个字以上，例如“春天骑车去颐和园看荷花”"
+	const fix = "建议用三四个不相关的词或一句话，12 个字以上，例如“春天骑车去颐和园看荷花吧”"
 	if utf8.RuneCountInString(pw) < minPasswordRunes {
 		return passwordError("staff.password_short", "密码至少 12 个字", fix)
 	}

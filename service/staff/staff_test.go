@@ -1,6 +1,7 @@
 package staff_test
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"huzhu/service/audit"
 	"huzhu/service/errs"
 	"huzhu/service/kv/kvtest"
+	"huzhu/service/pii"
 	"huzhu/service/staff"
 	"huzhu/service/store/storetest"
 )
@@ -30,13 +32,20 @@ type fixture struct {
 	now *time.Time
 }
 
-func newFixture(t *testing.T) fixture {
+func newFixture(t *testing.T, opts ...func(*staff.Options)) fixture {
 	t.Helper()
 	db := storetest.NewDB(t)
 	now := time.Date(2025, 7, 1, 9, 0, 0, 0, model.Shanghai)
 	f := fixture{db: db, now: &now}
-	f.s = staff.New(db, kvtest.New(t), staff.Options{BcryptCost: bcrypt.MinCost, LoginsPerIP: 100}, func() time.Time { return *f.now },
-		slog.New(slog.DiscardHandler))
+	cipher, err := pii.New(bytes.Repeat([]byte("k"), pii.MinKeyLen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := staff.Options{BcryptCost: bcrypt.MinCost, LoginsPerIP: 100, Cipher: cipher}
+	for _, fn := range opts {
+		fn(&o)
+	}
+	f.s = staff.New(db, kvtest.New(t), o, func() time.Time { return *f.now }, slog.New(slog.DiscardHandler))
 	for _, u := range []model.Union{{Code: "U1", Name: "一厂工会"}, {Code: "U2", Name: "二厂工会"}} {
 		if err := db.Create(&u).Error; err != nil {
 			t.Fatal(err)
@@ -98,7 +107,7 @@ func TestCreateUser(t *testing.T) {
 	}
 }
 
-func TestLoginLockOutAndSessions(t *testing.T) {
+func TestLoginAndSessions(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.mustCreate(t, staff.NewUser{Username: "op", Role: model.RoleOperator})
@@ -109,25 +118,13 @@ func TestLoginLockOutAndSessions(t *testing.T) {
 			t.Errorf("Login(%s, wrong) = %v, want Unauthenticated", name, err)
 		}
 	}
-	for range 4 {
-		_, _ = f.s.Login(ctx, "op", "wrong password!", "10.0.0.1")
-	}
-	if _, err := f.s.Login(ctx, "op", pw, "10.0.0.1"); errs.KindOf(err) != errs.KindTooMany {
-		t.Fatalf("Login after 5 failures = %v, want TooMany (locked)", err)
-	}
-	*f.now = f.now.Add(16 * time.Minute)
 	sess, err := f.s.Login(ctx, "op", pw, "10.0.0.1")
 	if err != nil {
-		t.Fatalf("Login after the lock ended = %v", err)
+		t.Fatalf("Login = %v", err)
 	}
 	st, err := f.s.Authenticate(ctx, sess.Token)
 	if err != nil || st.Username != "op" || st.CSRF == "" || !st.CheckCSRF(sess.Staff.CSRF) || st.CheckCSRF("x") {
 		t.Fatalf("Authenticate = %+v, %v", st, err)
-	}
-	var row model.AdminUser
-	f.db.Where("username = ?", "op").Take(&row)
-	if row.FailedLogins != 0 {
-		t.Errorf("FailedLogins after success = %d, want 0", row.FailedLogins)
 	}
 
 	us, err := f.s.Login(ctx, "u1", pw, "10.0.0.2")
@@ -146,8 +143,8 @@ func TestLoginLockOutAndSessions(t *testing.T) {
 	}
 	var denied int64
 	f.db.Model(&model.AuditLog{}).Where("action = ? AND outcome = ?", "staff.login", "denied").Count(&denied)
-	if denied != 7 {
-		t.Errorf("denied login audit rows = %d, want 7", denied)
+	if denied != 2 {
+		t.Errorf("denied login audit rows = %d, want 2", denied)
 	}
 }
 
