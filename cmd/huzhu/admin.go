@@ -18,6 +18,7 @@ import (
 	"huzhu/service/calendar"
 	"huzhu/service/importer"
 	"huzhu/service/job"
+	"huzhu/service/member"
 	"huzhu/service/payment"
 	"huzhu/service/rulebook"
 	"huzhu/service/staff"
@@ -39,7 +40,7 @@ func (e *env) staffService(ctx context.Context) (*staff.Service, error) {
 		return nil, err
 	}
 	// Production asks admins and operators, who approve and export money, for a second factor.
-	return staff.New(db, kvs, staff.Options{Unbound: e.unbound, Cipher: cipher, RequireTOTP: e.cfg.Env == "prod"}, time.Now, e.log), nil
+	return staff.New(db, kvs, staff.Options{Cipher: cipher, RequireTOTP: e.cfg.Env == "prod"}, time.Now, e.log), nil
 }
 
 // mountAdmin adds the staff console at /admin with a knowledge base of its own; `huzhu serve`
@@ -97,8 +98,13 @@ func (e *env) mountConsole(ctx context.Context, app *fiber.App, rules *rulebook.
 		defer cancel()
 		return jobs.Shutdown(sctx)
 	})
+	members := e.members
+	if members == nil { // a console without the mini-program API in this process
+		members = member.New(db, cipher, nil, nil, kvs, nil, member.Options{}, time.Now, e.log)
+	}
 	a, err := admin.New(admin.Deps{
 		Staff:         accounts,
+		Members:       members,
 		Settlement:    settle,
 		Payment:       payment.New(db, cipher, cal, time.Now, e.log),
 		Importer:      importer.New(db, cipher, importer.Options{}, time.Now, e.log),

@@ -19,6 +19,7 @@ import (
 
 	"huzhu/config"
 	"huzhu/model"
+	"huzhu/service/member"
 	"huzhu/service/kv"
 	"huzhu/service/pii"
 	"huzhu/service/policy"
@@ -48,9 +49,9 @@ type env struct {
 	cipher *pii.Cipher
 	engine *policy.Engine
 	wx     *wechat.Client
-	// unbound tells the mini-program API of this process that staff unbound an account (set by
-	// serve before it mounts the console; nil elsewhere).
-	unbound func(accountID uint64)
+	// members is the mini-program API's member service of this process (set by serve before it
+	// mounts the console; nil elsewhere): the console unbinds through it.
+	members *member.Service
 }
 
 // load reads the configuration and sets up logging; called once before any subcommand runs.

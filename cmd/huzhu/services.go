@@ -176,7 +176,7 @@ func (e *env) mount(ctx context.Context, app *fiber.App, _ *prometheus.Registry)
 		}
 	}
 	members := member.New(db, cipher, sessions, login, kvs, e.smsSender(), member.Options{Templates: templates}, time.Now, e.log)
-	e.unbound = members.Forget
+	e.members = members // the console unbinds through it too, so its binding cache hears at once
 	payouts := payout.New(db, engine, calendar.New(model.Shanghai), payout.Options{}, time.Now)
 	api.New(stats.New(db, kvs, time.Minute, time.Now), members, payouts).Mount(app)
 	rules, err := e.rulebook(ctx, true)

@@ -24,6 +24,7 @@ import (
 	"huzhu/service/errs"
 	"huzhu/service/importer"
 	"huzhu/service/job"
+	"huzhu/service/member"
 	"huzhu/service/notify"
 	"huzhu/service/payment"
 	"huzhu/service/policy"
@@ -49,7 +50,10 @@ const (
 
 // Deps are the services the console calls; every field is required.
 type Deps struct {
-	Staff      *staff.Service
+	Staff *staff.Service
+	// Members unbinds a member's WeChat account: the same service, and so the same binding
+	// cache, as the mini-program API's of this process.
+	Members    *member.Service
 	Settlement *settlement.Service
 	Payment    *payment.Service
 	Importer   *importer.Service
@@ -222,7 +226,7 @@ func (a *Admin) Mount(app *fiber.App) {
 	g.Get("/imports/template/:kind", a.auth(a.need(staff.Import, a.template)))
 	g.Get("/members", a.auth(a.need(staff.ViewMembers, a.members)))
 	g.Get("/members/:id", a.auth(a.need(staff.ViewMembers, a.member)))
-	g.Post("/members/:id/unbind", a.auth(a.need(staff.UnbindMember, a.unbind)))
+	g.Post("/members/:id/unbind", a.auth(a.unbind))
 	g.Get("/notifications", a.auth(a.need(staff.ViewPlan, a.notices)))
 	g.Post("/notifications/retry", a.auth(a.retry))
 	g.Get("/faq", a.auth(a.need(staff.AskBot, a.faq)))

@@ -32,6 +32,7 @@ import (
 	"huzhu/service/importer"
 	"huzhu/service/job"
 	"huzhu/service/kv/kvtest"
+	"huzhu/service/member"
 	"huzhu/service/notify"
 	"huzhu/service/payment"
 	"huzhu/service/pii"
@@ -107,6 +108,7 @@ func newWorldWith(t *testing.T, so func(*staff.Options), opts ...func(*admin.Dep
 	})
 	deps := admin.Deps{
 		Staff:      st,
+		Members:    member.New(db, cipher, nil, nil, kvs, nil, member.Options{}, clock, log),
 		Settlement: settlement.New(db, engine, cal, kvs, settlement.Options{}, clock, log),
 		Payment:    payment.New(db, cipher, cal, clock, log),
 		Importer:   imp,

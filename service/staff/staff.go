@@ -41,10 +41,6 @@ type Options struct {
 	RequireTOTP bool
 	// Cipher seals TOTP secrets at rest. Without it enrolment answers Unavailable.
 	Cipher *pii.Cipher
-	// Unbound is told the WeChat account whose member Unbind unlinked, once that has committed:
-	// the mini-program API of the same process drops its cached binding (member.Service.Forget),
-	// so the unbinding takes effect at once rather than within the cache's lifetime. Optional.
-	Unbound func(accountID uint64)
 }
 
 func (o *Options) defaults() {

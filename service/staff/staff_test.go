@@ -240,27 +240,6 @@ func TestMembersAreScopedAndMasked(t *testing.T) {
 	if _, err := f.s.Member(ctx, union, theirs.ID); errs.KindOf(err) != errs.KindNotFound {
 		t.Errorf("union reads another union's member: %v, want NotFound", err)
 	}
-	// The API's binding cache hears of each unbinding that committed, and of no other.
-	var told []uint64
-	unbinder := staff.New(f.db, kvtest.New(t), staff.Options{BcryptCost: bcrypt.MinCost, Unbound: func(id uint64) { told = append(told, id) }}, nil, nil)
-	if err := unbinder.Unbind(ctx, union, theirs.ID, "1.2.3.4"); errs.KindOf(err) != errs.KindNotFound {
-		t.Errorf("union unbinds another union's member: %v, want NotFound", err)
-	}
-	if err := unbinder.Unbind(ctx, union, mine.ID, "1.2.3.4"); err != nil {
-		t.Fatalf("Unbind = %v", err)
-	}
-	if err := unbinder.Unbind(ctx, union, mine.ID, "1.2.3.4"); errs.KindOf(err) != errs.KindConflict {
-		t.Errorf("second Unbind = %v, want Conflict", err)
-	}
-	var acc model.WeChatAccount
-	f.db.Order("id DESC").Take(&acc)
-	if len(told) != 1 || told[0] != acc.ID {
-		t.Errorf("Unbound told %v, want once, of account %d", told, acc.ID)
-	}
-	logs, total, err := f.s.AuditLog(ctx, union, audit.Filter{Action: "member."})
-	if err != nil || total != 1 || logs[0].Actor != "u1" || logs[0].UnionID != u1.ID {
-		t.Errorf("audit for unbind = %+v, %d, %v", logs, total, err)
-	}
 }
 
 // login signs username in and returns the staff member of the session with its token.
