@@ -19,8 +19,8 @@ import (
 
 	"huzhu/config"
 	"huzhu/model"
-	"huzhu/service/member"
 	"huzhu/service/kv"
+	"huzhu/service/member"
 	"huzhu/service/pii"
 	"huzhu/service/policy"
 	"huzhu/service/store"
