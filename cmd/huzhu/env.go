@@ -185,10 +185,6 @@ func (e *env) osUser() string {
 	return "unknown"
 }
 
-// actor is the name written to the audit log for command-line actions that act for nobody in
-// particular (faq drop-saved, the way out when serve cannot start).
-func (e *env) actor() string { return "cli:" + e.osUser() }
-
 // staffActor is the person a state-changing subcommand acts as: the staff account of --as, with
 // its role and union, so the command line is refused what the console would refuse that person;
 // or, with --break-glass REASON, the operating-system user acting as an admin, audited as such.
