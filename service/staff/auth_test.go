@@ -94,7 +94,7 @@ func TestUnknownAndKnownNamesAnswerAlike(t *testing.T) {
 	}
 
 	// Timing: the unknown name runs a bcrypt comparison of the same cost as the known one.
-	slow := staff.New(storetest.NewDB(t), kvtest.New(t), staff.Options{BcryptCost: 11, LoginsPerIP: 1000, FreeFailures: 1000}, nil,
+	slow := staff.New(storetest.NewDB(t), kvtest.New(t), staff.Options{BcryptCost: 8, LoginsPerIP: 1000, FreeFailures: 1000}, nil,
 		slog.New(slog.DiscardHandler))
 	if _, err := slow.CreateAccount(ctx, system(), staff.NewUser{Username: "op", Role: model.RoleOperator, Password: pw}); err != nil {
 		t.Fatal(err)
