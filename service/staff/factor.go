@@ -97,7 +97,8 @@ func (s *Service) SecondFactor(ctx context.Context, pending, code, ip string) (S
 		}
 		return Session{}, errBadCode()
 	}
-	_ = s.kv.Del(ctx, pendingKey(pending), throttleKey(pd.Username, ip))
+	_ = s.kv.Del(ctx, pendingKey(pending))
+	s.forgive(ctx, pd.Username, ip)
 	entry.Detail = map[string]string{"step": method}
 	if err := audit.Write(ctx, s.db, s.now(), entry); err != nil {
 		return Session{}, fmt.Errorf("second factor: %w", err)

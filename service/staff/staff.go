@@ -235,14 +235,9 @@ func errBadLogin() error {
 	return errs.New(errs.KindUnauthenticated, "staff.bad_login", "用户名或密码不对").WithFix("请检查后重试；连续输错时每次重试需要多等一会儿")
 }
 
-// throttle is the failure count of one (username, IP) pair and when it may try again.
-type throttle struct {
-	Failures int       `json:"n"`
-	Until    time.Time `json:"until"`
-}
-
-// throttleKey names the pair's counter: the name as typed (trimmed, lower-cased) and hashed, so
-// unknown and known names are throttled alike and the store holds no names.
+// throttleKey names the failure counter of one (username, IP) pair: the name as typed (trimmed,
+// lower-cased) and hashed, so unknown and known names are throttled alike and the store holds no
+// names. The counter is key+":n"; key+":until" holds when the pair may try again.
 func throttleKey(username, ip string) string {
 	h := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(username)) + "\x00" + ip))
 	return "admin-login:fail:" + hex.EncodeToString(h[:16])
@@ -250,43 +245,50 @@ func throttleKey(username, ip string) string {
 
 // slowDown returns TooMany while the pair must still wait after its last failure.
 func (s *Service) slowDown(ctx context.Context, username, ip string) error {
-	b, ok, err := s.kv.Get(ctx, throttleKey(username, ip))
+	b, ok, err := s.kv.Get(ctx, throttleKey(username, ip)+":until")
 	if err != nil {
 		return fmt.Errorf("login: throttle: %w", err)
 	}
-	var t throttle
-	if !ok || json.Unmarshal(b, &t) != nil {
+	var until time.Time
+	if !ok || until.UnmarshalText(b) != nil {
 		return nil
 	}
-	if now := s.now(); now.Before(t.Until) {
-		wait := t.Until.Sub(now)
+	if now := s.now(); now.Before(until) {
+		wait := until.Sub(now)
 		return errs.TooMany("staff.slow_down", "尝试太频繁，请稍等再试", wait).
 			WithFix(fmt.Sprintf("请在 %d 秒后再试；如忘记密码请联系管理员重设", int(wait.Seconds()+0.999)))
 	}
 	return nil
 }
 
-// fail counts a failure of the pair: after Options.FreeFailures, each failure makes the next
-// attempt wait twice as long as the last (1s, 2s, 4s…), up to Options.MaxDelay. The counter
-// is forgotten a day after the last failure.
+// fail counts a failure of the pair (atomically, so parallel guesses are all counted): after
+// Options.FreeFailures, each failure makes the next attempt wait twice as long as the last (1s,
+// 2s, 4s…), up to Options.MaxDelay. The count is forgotten a day after the pair's first failure.
 func (s *Service) fail(ctx context.Context, username, ip string) {
 	key := throttleKey(username, ip)
-	var t throttle
-	if b, ok, err := s.kv.Get(ctx, key); err == nil && ok {
-		_ = json.Unmarshal(b, &t)
+	n, err := s.kv.Incr(ctx, key+":n", 24*time.Hour)
+	if err != nil {
+		s.log.Warn("staff login: count failure", "err", err)
+		return
 	}
-	t.Failures++
-	if over := t.Failures - s.o.FreeFailures; over > 0 {
-		delay := s.o.MaxDelay
-		if over <= 20 {
-			delay = min(time.Duration(1<<(over-1))*time.Second, s.o.MaxDelay)
-		}
-		t.Until = s.now().Add(delay)
+	over := n - int64(s.o.FreeFailures)
+	if over <= 0 {
+		return
 	}
-	b, _ := json.Marshal(t)
-	if err := s.kv.Set(ctx, key, b, 24*time.Hour); err != nil {
+	delay := s.o.MaxDelay
+	if over <= 20 {
+		delay = min(time.Duration(1<<(over-1))*time.Second, s.o.MaxDelay)
+	}
+	b, _ := s.now().Add(delay).MarshalText()
+	if err := s.kv.Set(ctx, key+":until", b, 24*time.Hour); err != nil {
 		s.log.Warn("staff login: count failure", "err", err)
 	}
+}
+
+// forgive clears the pair's failures after a successful login.
+func (s *Service) forgive(ctx context.Context, username, ip string) {
+	key := throttleKey(username, ip)
+	_ = s.kv.Del(ctx, key+":n", key+":until")
 }
 
 // Login checks the password and opens a session, or, for an account with a second factor,
@@ -354,7 +356,7 @@ func (s *Service) Login(ctx context.Context, username, password, ip string) (Ses
 		}
 		return Session{Token: token, NeedsCode: true}, nil
 	}
-	_ = s.kv.Del(ctx, throttleKey(username, ip))
+	s.forgive(ctx, username, ip)
 	entry.Outcome = "ok"
 	if err := audit.Write(ctx, s.db, now, entry); err != nil {
 		return Session{}, fmt.Errorf("login: %w", err)
