@@ -67,9 +67,12 @@ func TestTOTPLogin(t *testing.T) {
 	if res, _ := op.post("/admin/account/totp", url.Values{"code": {"000000"}}); res.StatusCode != http.StatusBadRequest {
 		t.Errorf("a wrong enrolment code = %d, want 400", res.StatusCode)
 	}
-	// The page was shown again with a new secret: enrol with that one.
+	// The page shows the same secret again (a reload, a mistyped code): no need to scan again.
 	_, body = op.get("/admin/account/totp")
 	secret := secretRe.FindStringSubmatch(body)[1]
+	if secret != m[1] {
+		t.Errorf("the enrolment page shows a new secret after a mistake: %s, then %s", m[1], secret)
+	}
 	code, _ := totp.GenerateCode(secret, w.now)
 	res, body = op.post("/admin/account/totp", url.Values{"code": {code}})
 	if res.StatusCode != http.StatusOK || strings.Count(body, "<li><code>") != 10 {

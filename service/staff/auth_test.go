@@ -232,6 +232,9 @@ func TestTOTP(t *testing.T) {
 	if err != nil || len(en.QR) < 100 || string(en.QR[1:4]) != "PNG" || !strings.HasPrefix(en.URL, "otpauth://totp/") || en.Secret == "" {
 		t.Fatalf("BeginTOTP = %d-byte QR, %q, %v", len(en.QR), en.URL, err)
 	}
+	if again, err := f.s.BeginTOTP(ctx, st); err != nil || again.Secret != en.Secret {
+		t.Errorf("BeginTOTP again = %v, a new secret: want the pending one shown again", err)
+	}
 	if _, _, err := f.s.ConfirmTOTP(ctx, st, token, "000000", "ip"); errs.KindOf(err) != errs.KindInvalid {
 		t.Errorf("ConfirmTOTP with a wrong code = %v, want Invalid", err)
 	}

@@ -191,13 +191,28 @@ type Enrolment struct {
 	QR     []byte
 }
 
-// BeginTOTP makes a new TOTP secret for st and keeps it, sealed, until ConfirmTOTP proves the
-// app has it; a second call replaces it. It returns Unavailable without Options.Cipher.
+// BeginTOTP makes a TOTP secret for st and keeps it, sealed, until ConfirmTOTP proves the app
+// has it. Until then every call shows the same secret, so a reload or a mistyped code does not
+// make the person scan again. It returns Unavailable without Options.Cipher.
 func (s *Service) BeginTOTP(ctx context.Context, st Staff) (Enrolment, error) {
 	if s.o.Cipher == nil {
 		return Enrolment{}, errNoCipher()
 	}
-	key, err := totp.Generate(totp.GenerateOpts{Issuer: totpIssuer, AccountName: st.Username})
+	var u model.AdminUser
+	if err := s.db.WithContext(ctx).Select("id", "totp_pending_enc").Take(&u, st.ID).Error; err != nil {
+		return Enrolment{}, fmt.Errorf("begin TOTP: %w", err)
+	}
+	opts := totp.GenerateOpts{Issuer: totpIssuer, AccountName: st.Username}
+	if len(u.TOTPPendingEnc) > 0 {
+		secret, err := s.secret(u.TOTPPendingEnc)
+		if err != nil {
+			return Enrolment{}, err
+		}
+		if opts.Secret, err = base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret); err != nil {
+			return Enrolment{}, fmt.Errorf("begin TOTP: pending secret: %w", err)
+		}
+	}
+	key, err := totp.Generate(opts)
 	if err != nil {
 		return Enrolment{}, fmt.Errorf("begin TOTP: %w", err)
 	}
