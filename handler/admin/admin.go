@@ -43,7 +43,7 @@ var staticFS embed.FS
 const (
 	sessionCookie = "huzhu_admin"
 	loginCSRF     = "huzhu_admin_login"
-	pendingCookie = "huzhu_admin_2fa" // between the password and the second factor"
+	pendingCookie = "huzhu_admin_2fa" // between the password and the second factor
 	csrfField     = "_csrf"
 	prefix        = "/admin"
 )
