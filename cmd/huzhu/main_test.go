@@ -219,6 +219,16 @@ func TestSettleCommand(t *testing.T) {
 	if err := run(context.Background(), []string{"--as", "op2", "settle", "approve", "1"}, env, strings.NewReader(""), &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
+	db, err := store.Open(context.Background(), store.Options{SQLitePath: env("HUZHU_DATABASE_SQLITE_PATH")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var approval model.AuditLog
+	if err := db.Where("action = ?", "run.approve").Take(&approval).Error; err != nil || approval.Actor != "op2" ||
+		approval.Role != string(model.RoleOperator) || approval.Via != string(model.ViaCLI) {
+		t.Errorf("run.approve audit row = %+v, %v; want op2, operator, through the command line", approval, err)
+	}
+	_ = store.Close(db)
 	if !strings.Contains(out.String(), "已审核") {
 		t.Errorf("approve printed %q", out.String())
 	}
