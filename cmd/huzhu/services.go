@@ -138,7 +138,7 @@ func (e *env) demoStaff(ctx context.Context) (string, error) {
 		{Username: "demo-auditor", DisplayName: "演示账号", Role: model.RoleAuditor},
 	} {
 		u.Password = staff.NewToken()[:16]
-		if _, err := accounts.CreateUser(ctx, u, demo.Actor); err != nil {
+		if _, err := accounts.CreateAccount(ctx, model.Actor{Username: demo.Actor, Via: model.ViaSystem}, u); err != nil {
 			return "", fmt.Errorf("demo staff %s: %w", u.Username, err)
 		}
 		fmt.Fprintf(&b, "  %-14s %s  (%s)\n", u.Username, u.Password, u.Role.Label())
@@ -188,8 +188,7 @@ func (e *env) mount(ctx context.Context, app *fiber.App, _ *prometheus.Registry)
 		return fmt.Errorf("binding.proof: %w", err)
 	}
 	members := member.New(db, cipher, sessions, login, kvs, e.smsSender(), member.Options{Templates: templates, Proof: proof}, time.Now, e.log)
-	e.unbound = members.Forget
-	e.members = members
+	e.members = members // the console binds and unbinds through it too, so its binding cache hears at once
 	payouts := payout.New(db, engine, e.cal, payout.Options{}, time.Now)
 	api.New(stats.New(db, kvs, time.Minute, time.Now), members, payouts).Mount(app)
 	rules, err := e.rulebook(ctx, true)

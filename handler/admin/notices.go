@@ -77,7 +77,7 @@ func (a *Admin) backfill(c *fiber.Ctx, st staff.Staff) error {
 func (a *Admin) retry(c *fiber.Ctx, st staff.Staff) error {
 	ctx := c.UserContext()
 	if c.FormValue("id") == "all" {
-		n, err := a.d.Notices.RetryAllFailed(ctx, st.Username)
+		n, err := a.d.Notices.RetryAllFailed(ctx, a.actor(c, st))
 		if err != nil {
 			return err
 		}
@@ -87,7 +87,7 @@ func (a *Admin) retry(c *fiber.Ctx, st staff.Staff) error {
 	if err != nil {
 		return errs.NotFound("notice.not_found", "没有这条通知")
 	}
-	if err := a.d.Notices.Retry(ctx, id, st.Username); err != nil {
+	if err := a.d.Notices.Retry(ctx, id, a.actor(c, st)); err != nil {
 		return err
 	}
 	return c.Redirect(prefix+"/notifications?flash="+url.QueryEscape(fmt.Sprintf("通知 %d 已重新排队", id)), fiber.StatusSeeOther)

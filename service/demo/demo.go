@@ -38,6 +38,9 @@ type Summary struct {
 // Actor is the name the demo's settlement runs and audit rows carry.
 const Actor = "demo"
 
+// system is the seeder as the services see it: the process itself, which no role limits.
+func system() model.Actor { return model.Actor{Username: Actor, Via: model.ViaSystem} }
+
 // Seeder writes demo data through the real services.
 type Seeder struct {
 	db       *gorm.DB
@@ -114,11 +117,11 @@ func (s *Seeder) settleDue(ctx context.Context, now time.Time, firstYear int) ([
 			due = append(due, p)
 		}
 		for i, p := range due {
-			run, err := s.settle.Compute(ctx, p, Actor)
+			run, err := s.settle.Compute(ctx, p, system())
 			if err != nil {
 				return runs, fmt.Errorf("demo: %w", err)
 			}
-			if run, err = s.settle.Approve(ctx, run.ID, Actor); err != nil {
+			if run, err = s.settle.Approve(ctx, run.ID, system()); err != nil {
 				return runs, fmt.Errorf("demo: %w", err)
 			}
 			if i < len(due)-1 {
@@ -141,7 +144,7 @@ func (s *Seeder) pay(ctx context.Context, run model.SettlementRun) (model.Settle
 		return run, err
 	}
 	arrived := s.cal.Settlement(p).ArriveBy.Add(10 * time.Hour)
-	exp, err := s.payments.Export(ctx, run.ID, Actor)
+	exp, err := s.payments.Export(ctx, run.ID, system())
 	if err != nil {
 		return run, err
 	}
@@ -155,7 +158,7 @@ func (s *Seeder) pay(ctx context.Context, run model.SettlementRun) (model.Settle
 		for _, r := range rows[1:] {
 			fmt.Fprintf(&result, "%s,成功,%s\n", r[0], arrived.Format("2006-01-02 15:04:05"))
 		}
-		rep, err := s.payments.ImportResult(ctx, "demo-"+f.Name, strings.NewReader(result.String()), Actor)
+		rep, err := s.payments.ImportResult(ctx, "demo-"+f.Name, strings.NewReader(result.String()), system())
 		if err != nil {
 			return run, err
 		}

@@ -67,7 +67,7 @@ type Options struct {
 	// BindingCacheTTL is how long this process trusts a bound account's member without reading
 	// the database again [2s]; negative turns the cache off. Every authenticated request needs
 	// the binding, and reading it was a quarter of the API's database round trips. Unbinding
-	// through this Service, or by staff in the same process (Forget), takes effect at once; an
+	// through this Service (by the worker or by staff, UnbindMember) takes effect at once; an
 	// unbinding in another process takes effect within the TTL. Unbound accounts are never cached, so a fresh binding is
 	// seen at once everywhere.
 	BindingCacheTTL time.Duration
@@ -271,10 +271,6 @@ func (s *Service) principalOf(ctx context.Context, accountID uint64) (Principal,
 	}
 	return p, nil
 }
-
-// Forget drops the cached binding of an account whose binding was changed outside this Service
-// (staff unbinding a member in the same process), so the next request reads it again.
-func (s *Service) Forget(accountID uint64) { s.forget(accountID) }
 
 // forget drops the cached binding of an account whose binding this process changed.
 func (s *Service) forget(accountID uint64) {
