@@ -91,6 +91,10 @@ func (e *env) mountConsole(ctx context.Context, app *fiber.App, rules *rulebook.
 		defer cancel()
 		return jobs.Shutdown(sctx)
 	})
+	var demoWX admin.DemoWeChat // a nil interface unless the stand-in WeChat runs
+	if e.fakeWX != nil {
+		demoWX = e.fakeWX
+	}
 	a, err := admin.New(admin.Deps{
 		Staff:         accounts,
 		Settlement:    settle,
@@ -103,6 +107,7 @@ func (e *env) mountConsole(ctx context.Context, app *fiber.App, rules *rulebook.
 		Rules:         rules,
 		Calendar:      e.cal,
 		Jobs:          jobs,
+		DemoWeChat:    demoWX,
 		SecureCookies: strings.HasPrefix(e.cfg.HTTP.PublicURL, "https://"),
 		Log:           e.log,
 	})

@@ -23,6 +23,7 @@ import (
 	"huzhu/service/policy"
 	"huzhu/service/store"
 	"huzhu/service/wechat"
+	"huzhu/service/wechat/fakewechat"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -49,6 +50,8 @@ type env struct {
 	engine *policy.Engine
 	cal    *calendar.Calendar // built once from the library and calendar.extra_days
 	wx     *wechat.Client
+	// fakeWX is the stand-in WeChat server of wechat.fake (serve only; nil elsewhere).
+	fakeWX *fakewechat.Fake
 	// unbound tells the mini-program API of this process that staff unbound an account (set by
 	// serve before it mounts the console; nil elsewhere).
 	unbound func(accountID uint64)

@@ -38,6 +38,17 @@ func serveCmd(e *env) *cobra.Command {
 
 // serve builds the application, listens, and shuts down gracefully when ctx ends.
 func (e *env) serve(ctx context.Context, demo bool) error {
+	w := e.cfg.WeChat
+	if demo && w.OA.AppID == "" && w.MP.AppID == "" {
+		e.cfg.WeChat.Fake = true // the demo brings its own WeChat unless a real one is configured
+	}
+	if e.cfg.WeChat.Fake {
+		f, err := e.startFakeWeChat()
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+	}
 	db, err := e.openDB(ctx)
 	if err != nil {
 		return err
@@ -100,7 +111,16 @@ func (e *env) serve(ctx context.Context, demo bool) error {
 		e.log.Warn("the holiday calendar has no official days for these years: promised arrival dates skip weekends only",
 			"years", gaps, "fix", "add the State Council's days as calendar.extra_days, or upgrade huzhu")
 	}
+	e.logWeChatOff()
 	fmt.Fprintf(e.stdout, "huzhu is running at http://%s  (try /healthz, /api/v1/stats, /api/openapi.json and the console at /admin)\n", ln.Addr())
+	if demo && e.fakeWX != nil {
+		try, err := e.tryIt(ctx, ln.Addr().String())
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		fmt.Fprint(e.stdout, try)
+	}
 	fmt.Fprint(e.stdout, accounts)
 
 	errc := make(chan error, 1)

@@ -6,6 +6,7 @@ import (
 	"huzhu/service/errs"
 	"huzhu/service/notify"
 	"huzhu/service/staff"
+	"huzhu/service/wechat/fakewechat"
 	"net/url"
 	"strconv"
 
@@ -34,11 +35,17 @@ func (a *Admin) notices(c *fiber.Ctx, st staff.Staff) error {
 	for _, n := range failed {
 		rows = append(rows, failedNotice{Notification: n, MemberName: names[n.MemberID]})
 	}
+	var demo []fakewechat.Sent
+	if a.d.DemoWeChat != nil {
+		demo = a.d.DemoWeChat.Sent(50)
+	}
 	return a.render(c, "notifications", view{Title: "通知", Nav: "notifications", Staff: st, Flash: c.Query("flash"), Data: struct {
 		Counts   []notify.Count
 		Failed   []failedNotice
 		CanRetry bool
-	}{counts, rows, st.Can(staff.RetryNotice)}})
+		Demo     bool
+		DemoSent []fakewechat.Sent
+	}{counts, rows, st.Can(staff.RetryNotice), a.d.DemoWeChat != nil, demo}})
 }
 
 // failedNotice is a failed notice with the member's masked name, empty when the member is not

@@ -174,3 +174,41 @@ func (s *Seeder) pay(ctx context.Context, run model.SettlementRun) (model.Settle
 	}
 	return run, s.db.WithContext(ctx).Take(&run, run.ID).Error
 }
+
+// WorkerName is the name of the demo member whose roster facts are printed for trying the
+// mini-program API: the worked example of 工人日报 2021-09-13, with a year of payouts up to the
+// annual cap.
+const WorkerName = "李示例"
+
+// Worker is what a demo worker types to bind (all synthetic), and their member id.
+type Worker struct {
+	MemberID uint64
+	Name     string
+	IDNumber string
+	JingCard string
+	Phone    string
+}
+
+// DemoWorker returns the roster facts of the demo worker WorkerName, decrypted. It returns an
+// error wrapping gorm.ErrRecordNotFound when the database holds no demo.
+func (s *Seeder) DemoWorker(ctx context.Context) (Worker, error) {
+	var m model.Member
+	if err := s.db.WithContext(ctx).Where("name = ?", WorkerName).Order("id").Take(&m).Error; err != nil {
+		return Worker{}, fmt.Errorf("demo worker: %w", err)
+	}
+	w := Worker{MemberID: m.ID, Name: m.Name}
+	for _, f := range []struct {
+		enc []byte
+		out *string
+	}{{m.IDNumberEnc, &w.IDNumber}, {m.JingCardEnc, &w.JingCard}, {m.PhoneEnc, &w.Phone}} {
+		if len(f.enc) == 0 {
+			continue
+		}
+		v, err := s.cipher.Decrypt(f.enc)
+		if err != nil {
+			return Worker{}, fmt.Errorf("demo worker: decrypt: %w", err)
+		}
+		*f.out = v
+	}
+	return w, nil
+}

@@ -1,6 +1,7 @@
-// Package wechattest is a fake WeChat API server for tests: stable and classic access tokens,
-// mini-program login, template and subscribe messages and the menu. It records every request
-// and can fail, slow down or drop chosen calls.
+// Package wechattest is a fake WeChat API server for tests (package fakewechat, started for one
+// test): stable and classic access tokens, mini-program login and phone number, template and
+// subscribe messages and the menu. It records every request and can fail, slow down or drop
+// chosen calls.
 //
 //	fake := wechattest.New(t)
 //	wx := fake.Client(t)                    // a *wechat.Client pointed at the fake
@@ -13,137 +14,59 @@
 package wechattest
 
 import (
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"sort"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/silenceper/wechat/v2/util"
 
 	"huzhu/service/wechat"
+	"huzhu/service/wechat/fakewechat"
 )
 
 // Paths the fake serves.
 const (
-	PathStableToken   = "/cgi-bin/stable_token"
-	PathToken         = "/cgi-bin/token"
-	PathCode2Session  = "/sns/jscode2session"
-	PathTemplateSend  = "/cgi-bin/message/template/send"
-	PathSubscribeSend = "/cgi-bin/message/subscribe/send"
-	PathMenuCreate    = "/cgi-bin/menu/create"
+	PathStableToken   = fakewechat.PathStableToken
+	PathToken         = fakewechat.PathToken
+	PathCode2Session  = fakewechat.PathCode2Session
+	PathTemplateSend  = fakewechat.PathTemplateSend
+	PathSubscribeSend = fakewechat.PathSubscribeSend
+	PathMenuCreate    = fakewechat.PathMenuCreate
+	PathPhoneNumber   = fakewechat.PathPhoneNumber
 )
 
 // Credentials the fake accepts; Options uses them. Any other AppID gets 40013, a wrong secret
 // 40125, as WeChat answers.
 const (
-	OAAppID          = "wxfakeofficial00"
-	OASecret         = "fake-oa-secret-0123456789abcdef"
-	OAToken          = "huzhufaketoken"
-	OAEncodingAESKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-	MPAppID          = "wxfakeminiprog00"
-	MPSecret         = "fake-mp-secret-0123456789abcdef"
+	OAAppID          = fakewechat.OAAppID
+	OASecret         = fakewechat.OASecret
+	OAToken          = fakewechat.OAToken
+	OAEncodingAESKey = fakewechat.OAEncodingAESKey
+	MPAppID          = fakewechat.MPAppID
+	MPSecret         = fakewechat.MPSecret
 )
 
+// PhoneCodeTTL is how long a phone-number code stays valid, as WeChat documents.
+const PhoneCodeTTL = fakewechat.PhoneCodeTTL
+
 // Request is one request the fake received.
-type Request struct {
-	Method string
-	Path   string
-	Query  url.Values
-	Body   []byte
-}
-
-// Decode unmarshals the JSON body into v.
-func (r Request) Decode(v any) error { return json.Unmarshal(r.Body, v) }
-
-// AccessToken returns the access_token query parameter.
-func (r Request) AccessToken() string { return r.Query.Get("access_token") }
+type Request = fakewechat.Request
 
 // Message is the decoded body of a template or subscribe message, for assertions.
-type Message struct {
-	ToUser      string `json:"touser"`
-	TemplateID  string `json:"template_id"`
-	URL         string `json:"url"`
-	Page        string `json:"page"`
-	ClientMsgID string `json:"client_msg_id"`
-	State       string `json:"miniprogram_state"`
-	MiniProgram *struct {
-		AppID    string `json:"appid"`
-		PagePath string `json:"pagepath"`
-	} `json:"miniprogram"`
-	Data map[string]struct {
-		Value string `json:"value"`
-	} `json:"data"`
-}
-
-// Value returns the value of data key k.
-func (m Message) Value(k string) string { return m.Data[k].Value }
-
-type session struct{ openID, unionID string }
+type Message = fakewechat.Message
 
 // Fake is the fake WeChat server. Its methods are safe for concurrent use.
 type Fake struct {
-	// URL is the base URL to put in wechat.Options.APIBase.
-	URL string
-
-	srv  *httptest.Server
-	stop chan struct{}
-
-	mu        sync.Mutex
-	reqs      []Request
-	fails     map[string][]int64
-	httpFails map[string][]int
-	drops     map[string]int
-	delays    map[string]time.Duration
-	sessions  map[string]session
-	usedCodes map[string]bool
-	secrets   map[string]string // appid → secret
-	stable    map[string]string // appid → current stable token
-	valid     map[string]bool   // tokens WeChat accepts
-	seq       int
-	msgID     int64
+	*fakewechat.Fake
 }
 
-// New starts a fake for t and stops it when t ends.
+// New starts a fake on loopback for t and stops it when t ends.
 func New(t testing.TB) *Fake {
 	t.Helper()
-	f := &Fake{
-		stop:      make(chan struct{}),
-		fails:     map[string][]int64{},
-		httpFails: map[string][]int{},
-		drops:     map[string]int{},
-		delays:    map[string]time.Duration{},
-		sessions:  map[string]session{},
-		usedCodes: map[string]bool{},
-		secrets:   map[string]string{OAAppID: OASecret, MPAppID: MPSecret},
-		stable:    map[string]string{},
-		valid:     map[string]bool{},
-		msgID:     1000,
+	f := fakewechat.New(fakewechat.Options{})
+	if err := f.Start("127.0.0.1:0"); err != nil {
+		t.Fatalf("start fake WeChat: %v", err)
 	}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	f.URL = f.srv.URL
-	t.Cleanup(func() {
-		close(f.stop)
-		f.srv.CloseClientConnections()
-		f.srv.Close()
-	})
-	return f
-}
-
-// Options returns wechat.Options for both fake accounts, pointed at the fake, with a 3-second
-// HTTP timeout and the in-process token cache.
-func (f *Fake) Options() wechat.Options {
-	return wechat.Options{
-		OA:          wechat.OfficialAccount{AppID: OAAppID, AppSecret: OASecret, Token: OAToken, EncodingAESKey: OAEncodingAESKey},
-		MP:          wechat.MiniProgram{AppID: MPAppID, AppSecret: MPSecret},
-		APIBase:     f.URL,
-		HTTPTimeout: 3 * time.Second,
-	}
+	t.Cleanup(func() { _ = f.Close() })
+	return &Fake{f}
 }
 
 // Client builds a *wechat.Client from Options (after edit, when not nil, changes them) and
@@ -163,270 +86,13 @@ func (f *Fake) Client(t testing.TB, edit ...func(*wechat.Options)) *wechat.Clien
 	return c
 }
 
-// FailNext makes the next n calls to path answer errcode (with HTTP 200, as WeChat does).
-func (f *Fake) FailNext(path string, errcode int64, n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for range n {
-		f.fails[path] = append(f.fails[path], errcode)
-	}
-}
-
-// FailHTTP makes the next n calls to path answer the HTTP status with an HTML body, as a proxy
-// in front of WeChat would.
-func (f *Fake) FailHTTP(path string, status, n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for range n {
-		f.httpFails[path] = append(f.httpFails[path], status)
-	}
-}
-
-// Drop makes the next n calls to path close the connection without an answer. Go's transport
-// may retry a GET on a reused connection by itself, so prefer POST paths or n ≥ 2 for GETs.
-func (f *Fake) Drop(path string, n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.drops[path] += n
-}
-
-// Delay makes every later call to path wait d before answering (0 removes the delay). A client
-// that gives up first sees a timeout.
-func (f *Fake) Delay(path string, d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.delays[path] = d
-}
-
-// Code2SessionFor makes the login code valid, once, for the user.
-func (f *Fake) Code2SessionFor(code, openID, unionID string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.sessions[code] = session{openID: openID, unionID: unionID}
-}
-
-// RevokeTokens makes every token issued so far invalid (40001), as when the AppSecret is reset
-// or another system force-refreshes the token.
-func (f *Fake) RevokeTokens() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	clear(f.valid)
-	clear(f.stable)
-}
-
-// Requests returns the requests to path (every path when path is empty), oldest first.
-func (f *Fake) Requests(path string) []Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []Request
-	for _, r := range f.reqs {
-		if path == "" || r.Path == path {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// Count returns how many requests path received.
-func (f *Fake) Count(path string) int { return len(f.Requests(path)) }
-
 // Messages decodes the template or subscribe messages sent to path, oldest first. Requests that
 // WeChat answered with an error are included: filter on your side if needed.
 func (f *Fake) Messages(t testing.TB, path string) []Message {
 	t.Helper()
-	var out []Message
-	for _, r := range f.Requests(path) {
-		var m Message
-		if err := r.Decode(&m); err != nil {
-			t.Fatalf("decode %s body %q: %v", path, r.Body, err)
-		}
-		out = append(out, m)
+	out, err := f.Fake.Messages(path)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
-}
-
-// Paths returns the distinct paths called, sorted, for debugging.
-func (f *Fake) Paths() []string {
-	seen := map[string]bool{}
-	for _, r := range f.Requests("") {
-		seen[r.Path] = true
-	}
-	out := make([]string, 0, len(seen))
-	for p := range seen {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
-}
-
-type fault struct {
-	delay   time.Duration
-	drop    bool
-	status  int
-	errcode int64
-}
-
-func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body}
-
-	f.mu.Lock()
-	f.reqs = append(f.reqs, req)
-	var ft fault
-	ft.delay = f.delays[req.Path]
-	if f.drops[req.Path] > 0 {
-		f.drops[req.Path]--
-		ft.drop = true
-	} else if q := f.httpFails[req.Path]; len(q) > 0 {
-		ft.status, f.httpFails[req.Path] = q[0], q[1:]
-	} else if q := f.fails[req.Path]; len(q) > 0 {
-		ft.errcode, f.fails[req.Path] = q[0], q[1:]
-	}
-	f.mu.Unlock()
-
-	if ft.delay > 0 {
-		select {
-		case <-time.After(ft.delay):
-		case <-r.Context().Done():
-			return
-		case <-f.stop:
-			return
-		}
-	}
-	switch {
-	case ft.drop:
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler)
-	case ft.status != 0:
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(ft.status)
-		fmt.Fprintf(w, "<html><body>%d</body></html>", ft.status)
-		return
-	case ft.errcode != 0:
-		writeJSON(w, errBody(ft.errcode, errMsg(ft.errcode)))
-		return
-	}
-
-	f.mu.Lock()
-	resp := f.answer(req)
-	f.mu.Unlock()
-	writeJSON(w, resp)
-}
-
-// answer computes the normal answer; f.mu is held.
-func (f *Fake) answer(r Request) any {
-	switch r.Path {
-	case PathStableToken:
-		var b struct {
-			AppID        string `json:"appid"`
-			Secret       string `json:"secret"`
-			ForceRefresh bool   `json:"force_refresh"`
-		}
-		if err := r.Decode(&b); err != nil {
-			return errBody(47001, "data format error")
-		}
-		if e := f.checkApp(b.AppID, b.Secret); e != nil {
-			return e
-		}
-		tok, ok := f.stable[b.AppID]
-		if !ok || b.ForceRefresh || !f.valid[tok] {
-			delete(f.valid, tok)
-			tok = f.issue(b.AppID)
-			f.stable[b.AppID] = tok
-		}
-		return map[string]any{"access_token": tok, "expires_in": 7200}
-	case PathToken:
-		q := r.Query
-		if e := f.checkApp(q.Get("appid"), q.Get("secret")); e != nil {
-			return e
-		}
-		return map[string]any{"access_token": f.issue(q.Get("appid")), "expires_in": 7200}
-	case PathCode2Session:
-		q := r.Query
-		if e := f.checkApp(q.Get("appid"), q.Get("secret")); e != nil {
-			return e
-		}
-		code := q.Get("js_code")
-		if f.usedCodes[code] {
-			return errBody(40163, "code been used")
-		}
-		s, ok := f.sessions[code]
-		if !ok {
-			return errBody(40029, "invalid code")
-		}
-		f.usedCodes[code] = true
-		return map[string]any{"openid": s.openID, "unionid": s.unionID, "session_key": "sk-" + code}
-	case PathTemplateSend, PathSubscribeSend, PathMenuCreate:
-		if !f.valid[r.AccessToken()] {
-			return errBody(40001, "invalid credential, access_token is invalid or not latest")
-		}
-		var m Message
-		if err := r.Decode(&m); err != nil {
-			return errBody(47001, "data format error")
-		}
-		if r.Path == PathMenuCreate {
-			return errBody(0, "ok")
-		}
-		if m.ToUser == "" {
-			return errBody(40003, "invalid openid")
-		}
-		if m.TemplateID == "" {
-			return errBody(40037, "invalid template_id")
-		}
-		f.msgID++
-		return map[string]any{"errcode": 0, "errmsg": "ok", "msgid": f.msgID}
-	}
-	return errBody(404, "fake WeChat does not serve "+r.Path)
-}
-
-func (f *Fake) checkApp(appID, secret string) map[string]any {
-	want, ok := f.secrets[appID]
-	switch {
-	case !ok:
-		return errBody(40013, "invalid appid")
-	case secret != want:
-		return errBody(40125, "invalid appsecret")
-	}
-	return nil
-}
-
-func (f *Fake) issue(appID string) string {
-	f.seq++
-	tok := fmt.Sprintf("TOKEN-%s-%d", appID, f.seq)
-	f.valid[tok] = true
-	return tok
-}
-
-func errBody(code int64, msg string) map[string]any {
-	return map[string]any{"errcode": code, "errmsg": msg}
-}
-
-func errMsg(code int64) string {
-	switch code {
-	case -1:
-		return "system error"
-	case 40001:
-		return "invalid credential, access_token is invalid or not latest"
-	case 42001:
-		return "access_token expired"
-	case 43004:
-		return "require subscribe"
-	case 43101:
-		return "user refuse to accept the msg"
-	case 45009:
-		return "reach max api daily quota limit"
-	case 47003:
-		return "argument invalid! data.thing1.value invalid"
-	}
-	return fmt.Sprintf("fake error %d", code)
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	_ = json.NewEncoder(w).Encode(v)
 }

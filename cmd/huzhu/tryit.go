@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"huzhu/config"
+	"huzhu/model"
+	"huzhu/service/demo"
+	"huzhu/service/payment"
+	"huzhu/service/wechat/fakewechat"
+)
+
+// Template ids the stand-in WeChat's notices use when the configuration names none.
+const (
+	demoTemplateOA = "demo-oa-template"
+	demoTemplateMP = "demo-mp-template"
+)
+
+// startFakeWeChat starts the stand-in for WeChat's server API on loopback (wechat.fake, which
+// `serve --demo` turns on when no WeChat account is configured) and points the configuration at
+// it, with its demo accounts, callback token and AES key, and demo template ids where none are
+// set. Outside dev it refuses, whatever the configuration said.
+func (e *env) startFakeWeChat() (*fakewechat.Fake, error) {
+	if e.cfg.Env != "dev" {
+		return nil, errors.New("wechat.fake: the stand-in WeChat runs in dev only (it hands tokens to anyone)")
+	}
+	f := fakewechat.New(fakewechat.Options{Demo: true, MaxRequests: 2000})
+	if err := f.Start("127.0.0.1:0"); err != nil {
+		return nil, err
+	}
+	w := &e.cfg.WeChat
+	w.APIBase = f.URL
+	w.OA = config.WeChatApp{AppID: fakewechat.OAAppID, AppSecret: fakewechat.OASecret, Token: fakewechat.OAToken,
+		EncodingAESKey: fakewechat.OAEncodingAESKey}
+	w.MP = config.WeChatApp{AppID: fakewechat.MPAppID, AppSecret: fakewechat.MPSecret}
+	for _, t := range []*string{&w.Templates.OAArrived, &w.Templates.OAApproved, &w.Templates.OAFailed} {
+		if *t == "" {
+			*t = demoTemplateOA
+		}
+	}
+	for _, t := range []*string{&w.Templates.MPArrived, &w.Templates.MPApproved, &w.Templates.MPFailed} {
+		if *t == "" {
+			*t = demoTemplateMP
+		}
+	}
+	e.fakeWX = f
+	return f, nil
+}
+
+// logWeChatOff says, at start, which parts are off for want of a WeChat account and which key
+// turns each on, so that a 404 on the callback or a 503 on login is not a mystery.
+func (e *env) logWeChatOff() {
+	w := e.cfg.WeChat
+	if w.OA.AppID == "" {
+		e.log.Info("the official account's callback /wechat/callback is off (404): no official account is configured",
+			"fix", "set wechat.oa.app_id, app_secret, token and encoding_aes_key (HUZHU_WECHAT_OA_*), or try it with huzhu serve --demo")
+	}
+	if w.MP.AppID == "" {
+		e.log.Info("mini-program login is off: POST /api/v1/session answers 503 login.wechat_unavailable",
+			"fix", "set wechat.mp.app_id and app_secret (HUZHU_WECHAT_MP_*), or try it with huzhu serve --demo")
+	}
+}
+
+// tryIt returns the 试一试 block printed after start-up in the demo: curl commands that log in
+// as the demo worker with the stand-in WeChat, bind, list payouts, and talk to the callback
+// with a valid signature. addr is where the server listens.
+func (e *env) tryIt(ctx context.Context, addr string) (string, error) {
+	base := "http://" + reachable(addr)
+	db, err := e.openDB(ctx)
+	if err != nil {
+		return "", err
+	}
+	cipher, err := e.piiCipher()
+	if err != nil {
+		return "", err
+	}
+	settle, cal, err := e.settlementService(ctx)
+	if err != nil {
+		return "", err
+	}
+	w, err := demo.New(db, cipher, settle, payment.New(db, cipher, cal, time.Now, e.log), cal, e.log).DemoWorker(ctx)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n试一试（演示数据全部是虚构的；微信是本进程内的模拟服务器，任何 wx.login code 都是一个新账号）：\n")
+	fmt.Fprintf(&b, "  职工看到的页面：%s/preview\n", base)
+	fmt.Fprintf(&b, "  以演示职工 %s 的身份调用小程序接口（花名册：身份证 %s，京卡 %s，手机 %s）：\n", w.Name, w.IDNumber, w.JingCard, w.Phone)
+	fmt.Fprintf(&b, "    TOKEN=$(curl -s -X POST %s/api/v1/session -H 'Content-Type: application/json' -d '{\"code\":\"demo\"}' | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')\n", base)
+	fmt.Fprintf(&b, "    curl -s -X POST %s/api/v1/binding -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n", base)
+	fmt.Fprintf(&b, "      -d '{\"name\":\"%s\",\"id_number\":\"%s\",\"jing_card\":\"%s\",\"phone_code\":\"phone-%s\"}'\n", w.Name, w.IDNumber, w.JingCard, w.Phone)
+	fmt.Fprintf(&b, "    curl -s \"%s/api/v1/payouts?year=%d\" -H \"Authorization: Bearer $TOKEN\"\n", base, time.Now().In(model.Shanghai).Year()-1)
+	fmt.Fprintf(&b, "    （phone_code 是小程序手机号按钮给的 code；模拟微信把 phone-<手机号> 当作验证过的这个号码）\n")
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	nonce := "demo" + ts[len(ts)-4:]
+	fmt.Fprintf(&b, "  给公众号发一条消息（签名已算好，可直接复制）：\n")
+	fmt.Fprintf(&b, "    curl -s -X POST '%s/wechat/callback?signature=%s&timestamp=%s&nonce=%s' -H 'Content-Type: text/xml' \\\n",
+		base, callbackSignature(e.cfg.WeChat.OA.Token, ts, nonce), ts, nonce)
+	fmt.Fprintf(&b, "      -d '<xml><ToUserName><![CDATA[gh_demo]]></ToUserName><FromUserName><![CDATA[demo-follower]]></FromUserName><CreateTime>%s</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[我能参加吗]]></Content><MsgId>%s</MsgId></xml>'\n", ts, ts)
+	fmt.Fprintf(&b, "  模拟微信收到的通知：%s/admin/notifications（用下面的账号登录）\n", base)
+	return b.String(), nil
+}
+
+// callbackSignature is WeChat's signature of a callback: the SHA-1 of token, timestamp and nonce,
+// sorted and joined.
+func callbackSignature(token, timestamp, nonce string) string {
+	parts := []string{token, timestamp, nonce}
+	sort.Strings(parts)
+	sum := sha1.Sum([]byte(strings.Join(parts, "")))
+	return hex.EncodeToString(sum[:])
+}
+
+// reachable turns a listen address into one a local curl can reach (0.0.0.0 → 127.0.0.1).
+func reachable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
