@@ -28,7 +28,16 @@ type Config struct {
 	WeChat   WeChat   `yaml:"wechat"`
 	Notify   Notify   `yaml:"notify"`
 	Calendar Calendar `yaml:"calendar"`
+	Binding  Binding  `yaml:"binding"`
 	Log      Log      `yaml:"log"`
+}
+
+// Binding configures how workers bind their WeChat account to their roster entry. Proof is how
+// they prove the roster phone is theirs: "wechat_phone" (the mini-program's phone-number
+// button, SMS as the fallback), "sms" (a code sent to the roster phone) or "none" (the typed
+// roster facts alone: dev only, refused in prod).
+type Binding struct {
+	Proof string `yaml:"proof"`
 }
 
 // HTTP configures the Fiber server.
@@ -162,7 +171,10 @@ func Default() Config {
 		WeChat:   WeChat{APIBase: "https://api.weixin.qq.com", HTTPTimeout: 10 * time.Second},
 		Notify: Notify{Enabled: true, RatePerSecond: 200, QuietStart: "22:00", QuietEnd: "08:00", MaxAttempts: 8, Batch: 100,
 			Lease: 60 * time.Second, SMS: SMS{Provider: "log"}},
-		Log: Log{Level: "info", Format: "json"},
+		// sms in every environment by default: in dev the log provider writes the code to the
+		// log, so the demo binds without a verified mini-program; prod needs the http provider.
+		Binding: Binding{Proof: "sms"},
+		Log:     Log{Level: "info", Format: "json"},
 	}
 }
 
@@ -377,6 +389,19 @@ func (c Config) Validate() error {
 			bad(key+".date", fmt.Sprintf("%s is given twice (also calendar.extra_days[%d])", d.Date, j), "one entry per date")
 		}
 		seenDays[d.Date] = i
+	}
+	switch c.Binding.Proof {
+	case "wechat_phone":
+		if c.WeChat.MP.AppID == "" {
+			bad("binding.proof", "wechat_phone needs the mini-program (wechat.mp.app_id) to ask WeChat for the verified phone", "sms")
+		}
+	case "sms":
+	case "none":
+		if c.Env == "prod" {
+			bad("binding.proof", "none is refused in prod: the roster facts are printed in every roster and bank file, so anyone could bind anyone", "wechat_phone")
+		}
+	default:
+		bad("binding.proof", fmt.Sprintf("%q is not wechat_phone, sms or none", c.Binding.Proof), "wechat_phone")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -43,12 +43,14 @@ func TestBadValuesAllReported(t *testing.T) {
 		"HUZHU_LOG_LEVEL":                  "loud",
 		"HUZHU_NOTIFY_QUIET_START":         "25:00",
 		"HUZHU_WECHAT_OA_ENCODING_AES_KEY": "short",
+		"HUZHU_BINDING_PROOF":              "none",
 	}))
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
 	for _, want := range []string{"redis.addr: \"localhost\" has no port (example: 127.0.0.1:6379)", "log.level", "notify.quiet_start",
-		"security.pii_key", "security.session_secret", "wechat.oa.encoding_aes_key", "notify.sms.provider: must be http in prod"} {
+		"security.pii_key", "security.session_secret", "wechat.oa.encoding_aes_key", "notify.sms.provider: must be http in prod",
+		"binding.proof: none is refused in prod"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
@@ -125,5 +127,29 @@ func TestWeChatFakeRefused(t *testing.T) {
 				t.Fatalf("Load error = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestBindingProof(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string // "" valid, else a part of the error
+	}{
+		{map[string]string{}, ""},
+		{map[string]string{"HUZHU_BINDING_PROOF": "none"}, ""},
+		{map[string]string{"HUZHU_BINDING_PROOF": "wechat_phone", "HUZHU_WECHAT_MP_APP_ID": "wx1", "HUZHU_WECHAT_MP_APP_SECRET": "s"}, ""},
+		{map[string]string{"HUZHU_BINDING_PROOF": "wechat_phone"}, "binding.proof: wechat_phone needs the mini-program"},
+		{map[string]string{"HUZHU_BINDING_PROOF": "phone"}, `binding.proof: "phone" is not wechat_phone, sms or none`},
+	}
+	for _, tc := range tests {
+		cfg, err := Load("", env(tc.env))
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("Load(%v) = %v, want valid", tc.env, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("Load(%v) = %v, want %q", tc.env, err, tc.want)
+		case tc.want == "" && tc.env["HUZHU_BINDING_PROOF"] == "" && cfg.Binding.Proof != "sms":
+			t.Errorf("default proof = %q, want sms", cfg.Binding.Proof)
+		}
 	}
 }

@@ -108,6 +108,7 @@ func (e *env) mountConsole(ctx context.Context, app *fiber.App, rules *rulebook.
 		Calendar:      e.cal,
 		Jobs:          jobs,
 		DemoWeChat:    demoWX,
+		Members:       e.members,
 		SecureCookies: strings.HasPrefix(e.cfg.HTTP.PublicURL, "https://"),
 		Log:           e.log,
 	})

@@ -45,6 +45,7 @@ func apiServer(t *testing.T) (string, *wechattest.Fake, *gorm.DB) {
 		"HUZHU_NOTIFY_ENABLED":          "false",
 		"HUZHU_DATABASE_MAX_OPEN_CONNS": "32",
 		"HUZHU_HTTP_BODY_LIMIT_KB":      "64",
+		"HUZHU_BINDING_PROOF":           "wechat_phone",
 	}
 	var db *gorm.DB
 	if storetest.Backend() == "mysql" {
@@ -158,7 +159,9 @@ func signIn(t *testing.T, base string, fake *wechattest.Fake, w worker, hc *http
 		t.Fatalf("login = %d %v %v", st, m, err)
 	}
 	c.token = m["token"].(string)
-	st, m, err = c.do("POST", "/api/v1/binding", map[string]string{"name": w.name, "id_number": w.idNo, "jing_card": w.card, "phone": w.phone})
+	phoneCode := fmt.Sprintf("phone-%d-%d", w.id, time.Now().UnixNano())
+	fake.PhoneNumberFor(phoneCode, w.phone)
+	st, m, err = c.do("POST", "/api/v1/binding", map[string]string{"name": w.name, "id_number": w.idNo, "jing_card": w.card, "phone_code": phoneCode})
 	if err != nil || st != 201 {
 		t.Fatalf("bind member %d = %d %v %v", w.id, st, m, err)
 	}

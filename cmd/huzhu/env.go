@@ -19,6 +19,7 @@ import (
 	"huzhu/model"
 	"huzhu/service/calendar"
 	"huzhu/service/kv"
+	"huzhu/service/member"
 	"huzhu/service/pii"
 	"huzhu/service/policy"
 	"huzhu/service/store"
@@ -55,6 +56,9 @@ type env struct {
 	// unbound tells the mini-program API of this process that staff unbound an account (set by
 	// serve before it mounts the console; nil elsewhere).
 	unbound func(accountID uint64)
+	// members is the mini-program's member service of this process, for the console's page
+	// "为职工绑定" (set by serve before it mounts the console; nil elsewhere).
+	members *member.Service
 }
 
 // override makes key read as v, whatever the file and the environment say.

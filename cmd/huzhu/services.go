@@ -183,8 +183,13 @@ func (e *env) mount(ctx context.Context, app *fiber.App, _ *prometheus.Registry)
 			templates = append(templates, t)
 		}
 	}
-	members := member.New(db, cipher, sessions, login, kvs, e.smsSender(), member.Options{Templates: templates}, time.Now, e.log)
+	proof, err := member.ParseProof(e.cfg.Binding.Proof)
+	if err != nil {
+		return fmt.Errorf("binding.proof: %w", err)
+	}
+	members := member.New(db, cipher, sessions, login, kvs, e.smsSender(), member.Options{Templates: templates, Proof: proof}, time.Now, e.log)
 	e.unbound = members.Forget
+	e.members = members
 	payouts := payout.New(db, engine, e.cal, payout.Options{}, time.Now)
 	api.New(stats.New(db, kvs, time.Minute, time.Now), members, payouts).Mount(app)
 	rules, err := e.rulebook(ctx, true)

@@ -24,6 +24,7 @@ import (
 	"huzhu/service/errs"
 	"huzhu/service/importer"
 	"huzhu/service/job"
+	"huzhu/service/member"
 	"huzhu/service/notify"
 	"huzhu/service/payment"
 	"huzhu/service/policy"
@@ -66,6 +67,9 @@ type Deps struct {
 	// DemoWeChat, set only by the demo, is the stand-in WeChat server: the 通知 page lists the
 	// messages it received, so that a newcomer sees what WeChat would have delivered.
 	DemoWeChat DemoWeChat
+	// Members binds members to WeChat accounts for workers checked in person ("为职工绑定") and
+	// lifts binding lock-outs. Without it those pages answer Unavailable.
+	Members *member.Service
 	// SecureCookies sets the Secure flag, for consoles served over https.
 	SecureCookies bool
 	Now           func() time.Time
@@ -223,6 +227,9 @@ func (a *Admin) Mount(app *fiber.App) {
 	g.Get("/members", a.auth(a.need(staff.ViewMembers, a.members)))
 	g.Get("/members/:id", a.auth(a.need(staff.ViewMembers, a.member)))
 	g.Post("/members/:id/unbind", a.auth(a.need(staff.UnbindMember, a.unbind)))
+	g.Get("/members/:id/bind", a.auth(a.need(staff.UnbindMember, a.bindPage)))
+	g.Post("/members/:id/bind", a.auth(a.need(staff.UnbindMember, a.bindMember)))
+	g.Post("/members/:id/unlock", a.auth(a.need(staff.UnbindMember, a.unlockMember)))
 	g.Get("/notifications", a.auth(a.need(staff.ViewPlan, a.notices)))
 	g.Post("/notifications/retry", a.auth(a.need(staff.RetryNotice, a.retry)))
 	g.Get("/faq", a.auth(a.need(staff.AskBot, a.faq)))

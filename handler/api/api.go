@@ -48,6 +48,7 @@ func (a *API) Mount(r fiber.Router) {
 
 	v1.Post("/binding", a.auth, a.bind)
 	v1.Post("/binding/sms-code", a.auth, a.sendBindCode)
+	v1.Post("/binding/desk-code", a.auth, a.deskCode)
 	v1.Delete("/binding", a.auth, a.unbind)
 	v1.Get("/me", a.auth, a.me)
 	v1.Get("/me/eligibility", a.auth, a.myEligibility)

@@ -33,7 +33,7 @@ func TestMiniProgramJourney(t *testing.T) {
 		}
 	}
 
-	r := w.call(t, "POST", "/api/v1/binding", tok, a.bindBody())
+	r := w.call(t, "POST", "/api/v1/binding", tok, w.bindBody(t, a))
 	if r.status != 201 {
 		t.Fatalf("bind = %d %s", r.status, r.body)
 	}
@@ -48,7 +48,7 @@ func TestMiniProgramJourney(t *testing.T) {
 	if st, _ := r.m["statuses"].([]any); len(st) != 1 || st[0].(map[string]any)["kind"] != "hardship" {
 		t.Errorf("statuses = %v, want hardship", r.m["statuses"])
 	}
-	if r := w.call(t, "POST", "/api/v1/binding", tok, a.bindBody()); r.status != 409 || r.str("code") != "binding.already_bound" {
+	if r := w.call(t, "POST", "/api/v1/binding", tok, w.bindBody(t, a)); r.status != 409 || r.str("code") != "binding.already_bound" {
 		t.Errorf("second bind = %d %s, want 409 binding.already_bound", r.status, r.body)
 	}
 
@@ -254,7 +254,7 @@ func TestOwnDataOnly(t *testing.T) {
 	}
 	// B cannot take over A's member by binding A's data while A is bound.
 	tokB2 := w.login(t, person{openID: "openid-b2"})
-	if r := w.call(t, "POST", "/api/v1/binding", tokB2, a.bindBody()); r.status != 409 || r.str("code") != "binding.member_taken" {
+	if r := w.call(t, "POST", "/api/v1/binding", tokB2, w.bindBody(t, a)); r.status != 409 || r.str("code") != "binding.member_taken" {
 		t.Errorf("binding A's member from another WeChat = %d %s, want 409 binding.member_taken", r.status, r.body)
 	}
 	// Unbinding B touches only B.
@@ -267,7 +267,7 @@ func TestOwnDataOnly(t *testing.T) {
 // TestBindingNoOracle: every mismatch gets the same answer; failures lock the account out; every
 // attempt leaves an audit row without the numbers.
 func TestBindingNoOracle(t *testing.T) {
-	w := newWorld(t)
+	w := newWorld(t, func(o *member.Options) { o.AccountAnyFailures = 5 })
 	a, b, c := w.seed(t)
 	tok := w.login(t, person{openID: "openid-guesser"})
 	unknown := a
@@ -285,7 +285,7 @@ func TestBindingNoOracle(t *testing.T) {
 	var first map[string]any
 	for i, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
-			r := w.call(t, "POST", "/api/v1/binding", tok, v.p.bindBody())
+			r := w.call(t, "POST", "/api/v1/binding", tok, w.bindBody(t, v.p))
 			if i == len(variants)-1 {
 				// The fifth failure of the account is still answered as a mismatch.
 				if r.status != 404 {
@@ -303,7 +303,7 @@ func TestBindingNoOracle(t *testing.T) {
 			}
 		})
 	}
-	r := w.call(t, "POST", "/api/v1/binding", tok, a.bindBody())
+	r := w.call(t, "POST", "/api/v1/binding", tok, w.bindBody(t, a))
 	if r.status != 429 || r.str("code") != "binding.locked" {
 		t.Fatalf("correct data after 5 failures = %d %s, want 429 binding.locked", r.status, r.body)
 	}
@@ -326,20 +326,20 @@ func TestBindingNoOracle(t *testing.T) {
 
 	// C has no 京卡: the social-security card binds C; a 京卡 holder cannot bind by social card.
 	tokC := w.login(t, c)
-	if r := w.call(t, "POST", "/api/v1/binding", tokC, c.bindBody()); r.status != 201 || r.m["bank_account"] == nil {
+	if r := w.call(t, "POST", "/api/v1/binding", tokC, w.bindBody(t, c)); r.status != 201 || r.m["bank_account"] == nil {
 		t.Errorf("bind C by social card = %d %s", r.status, r.body)
 	}
 	bySocial := b
 	bySocial.Jing = ""
 	tokB := w.login(t, b)
-	if r := w.call(t, "POST", "/api/v1/binding", tokB, bySocial.bindBody()); r.status != 404 {
+	if r := w.call(t, "POST", "/api/v1/binding", tokB, w.bindBody(t, bySocial)); r.status != 404 {
 		t.Errorf("bind 京卡 holder B by social card = %d %s, want 404", r.status, r.body)
 	}
 }
 
-// TestBindingWithSMS: with RequireSMS the code sent to the roster phone is needed.
+// TestBindingWithSMS: in sms mode the code sent to the roster phone is needed.
 func TestBindingWithSMS(t *testing.T) {
-	w := newWorld(t, func(o *member.Options) { o.RequireSMS = true })
+	w := newWorld(t, func(o *member.Options) { o.Proof = member.ProofSMS })
 	a, _, _ := w.seed(t)
 	tok := w.login(t, a)
 	if r := w.call(t, "POST", "/api/v1/binding", tok, a.bindBody()); r.status != 400 || r.str("field") != "sms_code" {

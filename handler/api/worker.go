@@ -22,12 +22,15 @@ type sessionResponse struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshUntil string `json:"refresh_until"`
 	Bound        bool   `json:"bound"`
+	// BindingProof tells the mini-program which proof to ask for when binding.
+	BindingProof string  `json:"binding_proof"`
+	Notice       *string `json:"notice"`
 }
 
-func newSessionResponse(c *fiber.Ctx, l member.Login) sessionResponse {
+func (a *API) newSessionResponse(c *fiber.Ctx, l member.Login) sessionResponse {
 	left := l.Token.ExpiresAt.Sub(c.Context().Time()).Seconds()
 	return sessionResponse{Token: l.Token.Value, TokenType: "Bearer", ExpiresAt: timeJSON(l.Token.ExpiresAt), ExpiresIn: max(int64(left), 0),
-		RefreshUntil: timeJSON(l.Token.RefreshUntil), Bound: l.Bound}
+		RefreshUntil: timeJSON(l.Token.RefreshUntil), Bound: l.Bound, BindingProof: string(a.members.Proof()), Notice: optional(l.Notice)}
 }
 
 func (a *API) login(c *fiber.Ctx) error {
@@ -40,7 +43,7 @@ func (a *API) login(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(newSessionResponse(c, l))
+	return c.JSON(a.newSessionResponse(c, l))
 }
 
 func (a *API) refresh(c *fiber.Ctx) error {
@@ -50,7 +53,7 @@ func (a *API) refresh(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(newSessionResponse(c, l))
+	return c.JSON(a.newSessionResponse(c, l))
 }
 
 type bindRequest struct {
@@ -59,11 +62,14 @@ type bindRequest struct {
 	JingCard   string `json:"jing_card"`
 	SocialCard string `json:"social_card"`
 	Phone      string `json:"phone"`
+	PhoneCode  string `json:"phone_code"`
 	SMSCode    string `json:"sms_code"`
+	TakeBack   bool   `json:"take_back"`
 }
 
 func (r bindRequest) input() member.BindRequest {
-	return member.BindRequest{Name: r.Name, IDNumber: r.IDNumber, JingCard: r.JingCard, SocialCard: r.SocialCard, Phone: r.Phone, SMSCode: r.SMSCode}
+	return member.BindRequest{Name: r.Name, IDNumber: r.IDNumber, JingCard: r.JingCard, SocialCard: r.SocialCard, Phone: r.Phone,
+		PhoneCode: r.PhoneCode, SMSCode: r.SMSCode, TakeBack: r.TakeBack}
 }
 
 func (a *API) bind(c *fiber.Ctx) error {
@@ -93,6 +99,20 @@ func (a *API) sendBindCode(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(codeSentResponse{Phone: sent.Phone, ExpiresIn: int64(sent.ExpiresIn.Seconds())})
+}
+
+type deskCodeResponse struct {
+	Code      string `json:"code"`
+	ExpiresIn int64  `json:"expires_in"`
+}
+
+func (a *API) deskCode(c *fiber.Ctx) error {
+	dc, err := a.members.IssueDeskCode(c.UserContext(), principalOf(c))
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(deskCodeResponse{Code: dc.Code, ExpiresIn: int64(dc.ExpiresIn.Seconds())})
 }
 
 func (a *API) unbind(c *fiber.Ctx) error {

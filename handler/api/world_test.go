@@ -257,11 +257,29 @@ func (p person) bindBody() string {
 	return string(b)
 }
 
+// bindBody is p's binding request with a fresh phone-number code for p's phone, as the
+// mini-program sends it after the worker taps the phone-number button.
+func (w *world) bindBody(t *testing.T, p person) string {
+	t.Helper()
+	var m map[string]any
+	must(t, json.Unmarshal([]byte(p.bindBody()), &m))
+	m["phone_code"] = w.phoneCode(p.Phone)
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// phoneCode registers a fresh phone-number code for phone with the fake WeChat.
+func (w *world) phoneCode(phone string) string {
+	code := fmt.Sprintf("phone-%d", time.Now().UnixNano())
+	w.fake.PhoneNumberFor(code, phone)
+	return code
+}
+
 // loginBound logs p in and binds them.
 func (w *world) loginBound(t *testing.T, p person) string {
 	t.Helper()
 	tok := w.login(t, p)
-	if r := w.call(t, "POST", "/api/v1/binding", tok, p.bindBody()); r.status != 201 {
+	if r := w.call(t, "POST", "/api/v1/binding", tok, w.bindBody(t, p)); r.status != 201 {
 		t.Fatalf("bind %s = %d %s", p.Name, r.status, r.body)
 	}
 	return tok

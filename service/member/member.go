@@ -19,9 +19,11 @@ import (
 	"huzhu/service/wechat"
 )
 
-// WeChat exchanges a wx.login code for the user's identity (service/wechat.Client does).
+// WeChat exchanges a wx.login code for the user's identity and a phone-number button code for
+// the user's verified phone (service/wechat.Client does both).
 type WeChat interface {
 	Code2Session(ctx context.Context, code string) (wechat.Session, error)
+	PhoneNumber(ctx context.Context, code string) (wechat.Phone, error)
 }
 
 // Sender sends one text message to a mobile phone (notify.LogSMS and notify.HTTPSMS do).
@@ -31,26 +33,34 @@ type Sender interface {
 
 // Options tune a Service. Zero values take the defaults in brackets.
 type Options struct {
-	// AccountFailures is how many failed binding attempts one WeChat account may make per
-	// FailureWindow before it is locked out until the window ends [5].
+	// Proof is how a worker proves that the roster phone is theirs when binding
+	// [ProofWeChatPhone].
+	Proof Proof
+	// AccountFailures is how many failed binding attempts one WeChat account may make for one
+	// ID number per FailureWindow before that pair is locked out until the window ends [5].
+	// Failures are never counted against the ID number alone, so nobody can lock a worker out
+	// by typing their ID number.
 	AccountFailures int64
+	// AccountAnyFailures is the same limit per WeChat account whatever the ID number, so one
+	// account cannot try many people [20].
+	AccountAnyFailures int64
 	// IPFailures is the same limit per client IP [20].
 	IPFailures int64
-	// PersonFailures is the same limit per typed ID number, so that many accounts and addresses
-	// together cannot guess one person's card [10].
-	PersonFailures int64
-	// FailureWindow is the window of the three failure limits and so the lock-out time [24h].
+	// FailureWindow is the window of the failure limits and so the lock-out time [24h].
 	FailureWindow time.Duration
 	// IPAttemptsPerHour bounds all binding attempts and SMS code requests from one IP [60].
 	IPAttemptsPerHour int64
 	// LoginsPerMinute bounds logins from one client IP [300].
 	LoginsPerMinute int64
-	// RequireSMS makes Bind require the code SendBindCode sent to the roster phone [false].
-	RequireSMS bool
 	// SMSCodeTTL is how long a binding code is valid [5m].
 	SMSCodeTTL time.Duration
 	// SMSPerHour bounds the codes sent for one account [5].
 	SMSPerHour int64
+	// DeskCodeTTL is how long the code a worker shows at the union desk is valid [30m].
+	DeskCodeTTL time.Duration
+	// NoticeTTL is how long the notice to an account whose binding was taken back waits for
+	// the account's next login [30 days].
+	NoticeTTL time.Duration
 	// Templates are the mini-program subscribe-message template ids the worker may accept; empty
 	// accepts any well-formed id.
 	Templates []string
@@ -81,19 +91,28 @@ type Service struct {
 	bound    *expirable.LRU[uint64, uint64] // account id → member id of bound accounts; nil: off
 }
 
-// New returns a Service. wx may be nil when no mini-program is configured (Login then answers
-// Unavailable); sms may be nil when no SMS provider is configured (SendBindCode then answers
-// Unavailable, and RequireSMS must be false).
+// New returns a Service. wx may be nil when no mini-program is configured (Login and the
+// phone-number proof then answer Unavailable); sms may be nil when no SMS provider is
+// configured (SendBindCode then answers Unavailable).
 func New(db *gorm.DB, cipher *pii.Cipher, sessions *session.Issuer, wx WeChat, kvs kv.Store, sms Sender, o Options,
 	now func() time.Time, log *slog.Logger) *Service {
 	if o.AccountFailures <= 0 {
 		o.AccountFailures = 5
 	}
+	if o.AccountAnyFailures <= 0 {
+		o.AccountAnyFailures = 20
+	}
 	if o.IPFailures <= 0 {
 		o.IPFailures = 20
 	}
-	if o.PersonFailures <= 0 {
-		o.PersonFailures = 10
+	if o.Proof == "" {
+		o.Proof = ProofWeChatPhone
+	}
+	if o.DeskCodeTTL <= 0 {
+		o.DeskCodeTTL = 30 * time.Minute
+	}
+	if o.NoticeTTL <= 0 {
+		o.NoticeTTL = 30 * 24 * time.Hour
 	}
 	if o.FailureWindow <= 0 {
 		o.FailureWindow = 24 * time.Hour
@@ -137,10 +156,13 @@ type Principal struct {
 var ErrNotBound = &errs.Error{Kind: errs.KindForbidden, Code: "member.not_bound", Message: "请先绑定工会会员信息",
 	Fix: "请在“绑定会员卡”页面填写姓名、身份证号、京卡卡号和手机号"}
 
-// Login is the outcome of a wx.login: the session token and whether the account is bound.
+// Login is the outcome of a wx.login: the session token, whether the account is bound, and a
+// notice the worker must read once (their binding was taken back by the member's verified
+// owner, or moved by union staff), empty when there is none.
 type Login struct {
-	Token session.Token
-	Bound bool
+	Token  session.Token
+	Bound  bool
+	Notice string
 }
 
 // Login exchanges a wx.login code with WeChat, records the account by its mini-program openid
@@ -176,7 +198,7 @@ func (s *Service) Login(ctx context.Context, code, ip string) (Login, error) {
 	if err != nil {
 		return Login{}, fmt.Errorf("login: record account: %w", err)
 	}
-	return Login{Token: s.sessions.Issue(acct.ID), Bound: acct.MemberID != nil}, nil
+	return Login{Token: s.sessions.Issue(acct.ID), Bound: acct.MemberID != nil, Notice: s.takeNotice(ctx, acct.ID)}, nil
 }
 
 // errNoMiniProgram is the answer to a login when the server has no mini-program configured; the
@@ -214,7 +236,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (Login, error) {
 	if err != nil {
 		return Login{}, err
 	}
-	return Login{Token: t, Bound: p.MemberID != 0}, nil
+	return Login{Token: t, Bound: p.MemberID != 0, Notice: s.takeNotice(ctx, t.AccountID)}, nil
 }
 
 // Authenticate verifies a session token and returns the caller with their member as bound now

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,11 +30,38 @@ type fixture struct {
 	cipher *pii.Cipher
 	m      model.Member
 	req    member.BindRequest
+	sms    *smsRecorder
+}
+
+// smsRecorder records the texts sent, as an SMS gateway would deliver them.
+type smsRecorder struct {
+	mu   sync.Mutex
+	sent []string // "phone|text"
+}
+
+func (r *smsRecorder) Send(_ context.Context, phone, text string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sent = append(r.sent, phone+"|"+text)
+	return nil
+}
+
+// code returns the six-digit code of the last text.
+func (r *smsRecorder) code(t *testing.T) string {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.sent) == 0 {
+		t.Fatal("no SMS sent")
+	}
+	_, text, _ := strings.Cut(r.sent[len(r.sent)-1], "|")
+	i := strings.Index(text, "验证码")
+	return text[i+len("验证码"):][:6]
 }
 
 func newFixture(t *testing.T, o member.Options) *fixture {
 	t.Helper()
-	f := &fixture{db: storetest.NewDB(t), fake: wechattest.New(t)}
+	f := &fixture{db: storetest.NewDB(t), fake: wechattest.New(t), sms: &smsRecorder{}}
 	var err error
 	if f.cipher, err = pii.New([]byte("member-test-pii-key-0123456789abcdef")); err != nil {
 		t.Fatal(err)
@@ -41,7 +70,7 @@ func newFixture(t *testing.T, o member.Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.svc = member.New(f.db, f.cipher, sessions, f.fake.Client(t), kvtest.New(t), nil, o, func() time.Time { return now }, nil)
+	f.svc = member.New(f.db, f.cipher, sessions, f.fake.Client(t), kvtest.New(t), f.sms, o, func() time.Time { return now }, nil)
 	u := model.Union{Code: "U1", Name: "示例工会", PaysDues: true}
 	mustDo(t, f.db.Create(&u).Error)
 	id := "11010119900101123"
@@ -150,10 +179,10 @@ func TestLoginErrors(t *testing.T) {
 	}
 }
 
-// TestLockOuts: the per-IP and per-person limits hold across accounts, so many WeChat accounts
-// cannot share the guessing.
+// TestLockOuts: the per-IP limit holds across accounts, so many WeChat accounts on one address
+// cannot share the guessing; an account is locked for one ID number after AccountFailures.
 func TestLockOuts(t *testing.T) {
-	f := newFixture(t, member.Options{AccountFailures: 100, IPFailures: 3, PersonFailures: 4})
+	f := newFixture(t, member.Options{Proof: member.ProofNone, AccountFailures: 2, IPFailures: 3})
 	ctx := context.Background()
 	wrong := f.req
 	wrong.Phone = "13800009999"
@@ -168,27 +197,66 @@ func TestLockOuts(t *testing.T) {
 			t.Errorf("attempt %d = %v, want no_match", i+1, err)
 		}
 	}
-	if e, ok := errs.As(attempts[3]); !ok || e.Code != "binding.locked" || e.RetryAfter <= 0 {
-		t.Errorf("4th attempt from the IP = %v, want binding.locked with RetryAfter", attempts[3])
+	if e, ok := errs.As(attempts[3]); !ok || e.Code != "binding.locked" || e.RetryAfter <= 0 || !strings.Contains(e.Message, "24小时") {
+		t.Errorf("4th attempt from the IP = %v, want binding.locked with RetryAfter and the wait in the message", attempts[3])
 	}
-	// From another IP the person is locked after the 4th failure in total.
+	// From another IP, one account is locked for the ID number after its 2nd failure.
 	_, p := f.login(t, "guess-x", "")
-	if _, err := f.svc.Bind(ctx, p, wrong, "10.2.2.2"); !errors.Is(err, member.ErrNoMatch) {
-		t.Errorf("4th failure for the person = %v, want no_match", err)
+	for i := range 2 {
+		if _, err := f.svc.Bind(ctx, p, wrong, "10.2.2.2"); !errors.Is(err, member.ErrNoMatch) {
+			t.Errorf("failure %d of the account = %v, want no_match", i+1, err)
+		}
 	}
-	_, p = f.login(t, "owner", "")
-	if _, err := f.svc.Bind(ctx, p, f.req, "10.3.3.3"); errs.KindOf(err) != errs.KindTooMany {
-		t.Errorf("the person's own correct attempt while locked = %v, want TooMany", err)
+	if _, err := f.svc.Bind(ctx, p, f.req, "10.2.2.2"); errs.KindOf(err) != errs.KindTooMany {
+		t.Errorf("the account's correct attempt while locked = %v, want TooMany", err)
+	} else if e, _ := errs.As(err); !strings.Contains(e.Fix, fmt.Sprintf("微信账号编号：%d", p.AccountID)) {
+		t.Errorf("lock fix = %q, want the account number staff need to lift it", e.Fix)
 	}
 	var n int64
 	f.db.Model(&model.AuditLog{}).Where("action = ? AND outcome = ?", "binding.attempt", "failed").Count(&n)
-	if n != 4 {
-		t.Errorf("failed audit rows = %d, want 4", n)
+	if n != 5 {
+		t.Errorf("failed audit rows = %d, want 5", n)
+	}
+}
+
+// TestStrangerCannotLockWorker: failures typed with a worker's ID number from other accounts
+// and another address do not stop the worker binding from their own account; they lock only
+// the stranger.
+func TestStrangerCannotLockWorker(t *testing.T) {
+	f := newFixture(t, member.Options{Proof: member.ProofNone})
+	ctx := context.Background()
+	wrong := f.req
+	wrong.JingCard = "6217990000009999"
+	var last error
+	for i := range 18 {
+		_, p := f.login(t, fmt.Sprintf("stranger-%d", i%3), "")
+		_, last = f.svc.Bind(ctx, p, wrong, "10.66.0.1")
+	}
+	if errs.KindOf(last) != errs.KindTooMany {
+		t.Errorf("the stranger's 18th attempt = %v, want the stranger locked", last)
+	}
+	_, p := f.login(t, "worker", "")
+	if _, err := f.svc.Bind(ctx, p, f.req, "10.1.2.3"); err != nil {
+		t.Fatalf("the worker's own bind after a stranger's failures = %v, want bound", err)
+	}
+}
+
+// TestLockMessageMinutes: the locked answer says how long to wait.
+func TestLockMessageMinutes(t *testing.T) {
+	f := newFixture(t, member.Options{Proof: member.ProofNone, AccountFailures: 1, FailureWindow: 90 * time.Minute})
+	ctx := context.Background()
+	wrong := f.req
+	wrong.Name = "李某"
+	_, p := f.login(t, "slow", "")
+	_, _ = f.svc.Bind(ctx, p, wrong, "10.0.0.9")
+	_, err := f.svc.Bind(ctx, p, wrong, "10.0.0.9")
+	if e, ok := errs.As(err); !ok || e.Code != "binding.locked" || !strings.Contains(e.Message, "1小时30分钟") {
+		t.Errorf("locked = %v, want the wait of 1小时30分钟 in the message", err)
 	}
 }
 
 func TestBindAndProfile(t *testing.T) {
-	f := newFixture(t, member.Options{})
+	f := newFixture(t, member.Options{Proof: member.ProofNone})
 	ctx := context.Background()
 	_, p := f.login(t, "mp-a", "")
 	spaced := f.req
@@ -250,7 +318,7 @@ func TestPreferences(t *testing.T) {
 // unbinding made elsewhere (staff, another process) once the TTL has passed.
 func TestBindingCache(t *testing.T) {
 	const ttl = 200 * time.Millisecond
-	f := newFixture(t, member.Options{BindingCacheTTL: ttl})
+	f := newFixture(t, member.Options{BindingCacheTTL: ttl, Proof: member.ProofNone})
 	ctx := context.Background()
 	l, p := f.login(t, "mp-cache", "")
 	auth := func() member.Principal {
