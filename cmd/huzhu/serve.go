@@ -85,6 +85,10 @@ func (e *env) serve(ctx context.Context, demo bool) error {
 	if err := e.mount(ctx, app, reg); err != nil {
 		return err
 	}
+	var self string // this server's base URL, set once it listens, before it serves
+	if err := e.mountPreview(ctx, app, func() string { return self }); err != nil {
+		return err
+	}
 	// Background work outlives the request context of shutdown: it is stopped after the HTTP
 	// server has drained, so a notice queued by a last request is still picked up next start.
 	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -111,6 +115,7 @@ func (e *env) serve(ctx context.Context, demo bool) error {
 		e.log.Warn("the holiday calendar has no official days for these years: promised arrival dates skip weekends only",
 			"years", gaps, "fix", "add the State Council's days as calendar.extra_days, or upgrade huzhu")
 	}
+	self = "http://" + reachable(ln.Addr().String())
 	e.logWeChatOff()
 	fmt.Fprintf(e.stdout, "huzhu is running at http://%s  (try /healthz, /api/v1/stats, /api/openapi.json and the console at /admin)\n", ln.Addr())
 	if demo && e.fakeWX != nil {

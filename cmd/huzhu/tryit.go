@@ -12,7 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
 	"huzhu/config"
+	"huzhu/handler/preview"
 	"huzhu/model"
 	"huzhu/service/demo"
 	"huzhu/service/payment"
@@ -75,19 +78,11 @@ func (e *env) logWeChatOff() {
 // with a valid signature. addr is where the server listens.
 func (e *env) tryIt(ctx context.Context, addr string) (string, error) {
 	base := "http://" + reachable(addr)
-	db, err := e.openDB(ctx)
+	d, err := e.demoSeeder(ctx)
 	if err != nil {
 		return "", err
 	}
-	cipher, err := e.piiCipher()
-	if err != nil {
-		return "", err
-	}
-	settle, cal, err := e.settlementService(ctx)
-	if err != nil {
-		return "", err
-	}
-	w, err := demo.New(db, cipher, settle, payment.New(db, cipher, cal, time.Now, e.log), cal, e.log).DemoWorker(ctx)
+	w, err := d.DemoWorker(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -108,6 +103,43 @@ func (e *env) tryIt(ctx context.Context, addr string) (string, error) {
 	fmt.Fprintf(&b, "      -d '<xml><ToUserName><![CDATA[gh_demo]]></ToUserName><FromUserName><![CDATA[demo-follower]]></FromUserName><CreateTime>%s</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[我能参加吗]]></Content><MsgId>%s</MsgId></xml>'\n", ts, ts)
 	fmt.Fprintf(&b, "  模拟微信收到的通知：%s/admin/notifications（用下面的账号登录）\n", base)
 	return b.String(), nil
+}
+
+// mountPreview mounts the worker preview (/preview) when the stand-in WeChat runs: its logins
+// only work there. self returns this server's base URL once it listens.
+func (e *env) mountPreview(ctx context.Context, app *fiber.App, self func() string) error {
+	if e.fakeWX == nil {
+		return nil
+	}
+	var w preview.Worker
+	if d, err := e.demoSeeder(ctx); err != nil {
+		return err
+	} else if dw, err := d.DemoWorker(ctx); err == nil {
+		w = preview.Worker{Name: dw.Name, IDNumber: dw.IDNumber, JingCard: dw.JingCard, Phone: dw.Phone}
+	}
+	p, err := preview.New(preview.Options{Base: self, Worker: w, WeChat: e.fakeWX, Log: e.log})
+	if err != nil {
+		return err
+	}
+	p.Mount(app)
+	return nil
+}
+
+// demoSeeder builds the demo's seeder over the configured stores.
+func (e *env) demoSeeder(ctx context.Context) (*demo.Seeder, error) {
+	db, err := e.openDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cipher, err := e.piiCipher()
+	if err != nil {
+		return nil, err
+	}
+	settle, cal, err := e.settlementService(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return demo.New(db, cipher, settle, payment.New(db, cipher, cal, time.Now, e.log), cal, e.log), nil
 }
 
 // callbackSignature is WeChat's signature of a callback: the SHA-1 of token, timestamp and nonce,

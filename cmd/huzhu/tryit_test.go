@@ -125,4 +125,12 @@ func TestServeWithoutWeChatSaysWhichKey(t *testing.T) {
 	if res.StatusCode != http.StatusNotFound {
 		t.Errorf("POST /wechat/callback without an official account = %d, want 404", res.StatusCode)
 	}
+	res, err = http.Get(base + "/preview/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /preview/ without the stand-in WeChat = %d, want 404 (the preview is for the demo)", res.StatusCode)
+	}
 }

@@ -135,6 +135,7 @@ type Fake struct {
 	valid     map[string]bool   // tokens WeChat accepts
 	seq       int
 	users     int
+	logins    map[string]string // demo login code → the openid it became, latest only
 	msgID     int64
 }
 
@@ -150,6 +151,7 @@ func New(opts Options) *Fake {
 		sessions:  map[string]session{},
 		usedCodes: map[string]bool{},
 		phones:    map[string]phoneGrant{},
+		logins:    map[string]string{},
 		secrets:   map[string]string{OAAppID: OASecret, MPAppID: MPSecret},
 		stable:    map[string]string{},
 		valid:     map[string]bool{},
@@ -305,6 +307,17 @@ func (f *Fake) Messages(path string) ([]Message, error) {
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// maxLogins bounds the demo's memory of login codes.
+const maxLogins = 10000
+
+// OpenIDOf returns the openid the demo login code last became ("" when unknown), so that the
+// worker preview can show the messages sent to the worker it logged in as.
+func (f *Fake) OpenIDOf(code string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.logins[code]
 }
 
 // Sent is one template or subscribe message the fake received, as the console shows it.
@@ -491,6 +504,10 @@ func (f *Fake) answer(r Request) map[string]any {
 			f.users++
 			s = session{openID: fmt.Sprintf("demo-openid-%d-%d", time.Now().UnixNano()%1e9, f.users),
 				unionID: fmt.Sprintf("demo-unionid-%d-%d", time.Now().UnixNano()%1e9, f.users)}
+			if len(f.logins) >= maxLogins {
+				clear(f.logins)
+			}
+			f.logins[code] = s.openID
 		default:
 			return errBody(40029, "invalid code")
 		}
