@@ -31,7 +31,7 @@ const (
 // startFakeWeChat starts the stand-in for WeChat's server API on loopback (wechat.fake, which
 // `serve --demo` turns on when no WeChat account is configured) and points the configuration at
 // it, with its demo accounts, callback token and AES key, and demo template ids where none are
-// set. Outside dev it refuses, whatever the configuration said.
+// set, and binding.proof wechat_phone. Outside dev it refuses, whatever the configuration said.
 func (e *env) startFakeWeChat() (*fakewechat.Fake, error) {
 	if e.cfg.Env != "dev" {
 		return nil, errors.New("wechat.fake: the stand-in WeChat runs in dev only (it hands tokens to anyone)")
@@ -55,6 +55,8 @@ func (e *env) startFakeWeChat() (*fakewechat.Fake, error) {
 			*t = demoTemplateMP
 		}
 	}
+	// The demo binds as production should: with the phone-number button, SMS as the fallback.
+	e.cfg.Binding.Proof = "wechat_phone"
 	e.fakeWX = f
 	return f, nil
 }
