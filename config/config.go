@@ -97,6 +97,30 @@ type WeChatApp struct {
 	AppSecret      string `yaml:"app_secret" secret:"true"`
 	Token          string `yaml:"token" secret:"true"`
 	EncodingAESKey string `yaml:"encoding_aes_key" secret:"true"`
+	// Mode is the official account's message encryption (消息加解密方式), as chosen in WeChat's
+	// 服务器配置: "plain" (明文), "compatible" (兼容: plain and encrypted both accepted, while
+	// switching) or "safe" (安全: encrypted only). Empty: safe when EncodingAESKey is set,
+	// plain otherwise. Official account only.
+	Mode string `yaml:"mode"`
+}
+
+// Message encryption modes of the official account's callback (wechat.oa.mode).
+const (
+	ModePlain      = "plain"
+	ModeCompatible = "compatible"
+	ModeSafe       = "safe"
+)
+
+// MessageMode returns the callback's encryption mode: Mode, or its default (safe when an
+// EncodingAESKey is set, plain otherwise).
+func (a WeChatApp) MessageMode() string {
+	switch {
+	case a.Mode != "":
+		return a.Mode
+	case a.EncodingAESKey != "":
+		return ModeSafe
+	}
+	return ModePlain
 }
 
 // Templates are the WeChat template ids of each notice kind.
@@ -355,6 +379,21 @@ func (c Config) Validate() error {
 	}
 	if k := c.WeChat.OA.EncodingAESKey; k != "" && len(k) != 43 {
 		bad("wechat.oa.encoding_aes_key", fmt.Sprintf("is %d characters, WeChat's key has 43", len(k)), "the 43-character key from the WeChat admin page")
+	}
+	switch oa := c.WeChat.OA; oa.Mode {
+	case "", ModePlain, ModeCompatible, ModeSafe:
+		if oa.Mode == ModePlain && oa.EncodingAESKey != "" {
+			bad("wechat.oa.mode", "is plain while wechat.oa.encoding_aes_key is set: plain messages would be accepted although a key is configured",
+				"safe (安全模式; compatible while switching over), or remove the key")
+		}
+		if (oa.Mode == ModeCompatible || oa.Mode == ModeSafe) && oa.EncodingAESKey == "" {
+			bad("wechat.oa.mode", fmt.Sprintf("is %s, which needs wechat.oa.encoding_aes_key", oa.Mode), "the 43-character EncodingAESKey from 服务器配置")
+		}
+	default:
+		bad("wechat.oa.mode", fmt.Sprintf("%q is not a message encryption mode; want plain (明文), compatible (兼容) or safe (安全)", oa.Mode), "safe")
+	}
+	if c.WeChat.MP.Mode != "" {
+		bad("wechat.mp.mode", "is set, but only the official account has a message mode", "remove it; set wechat.oa.mode instead")
 	}
 	if c.Notify.RatePerSecond <= 0 {
 		bad("notify.rate_per_second", "must be positive", "200")

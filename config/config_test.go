@@ -153,3 +153,43 @@ func TestBindingProof(t *testing.T) {
 		}
 	}
 }
+
+// TestOAMessageMode: wechat.oa.mode takes WeChat's three modes, defaults from the key, and is
+// refused where it would contradict the key.
+func TestOAMessageMode(t *testing.T) {
+	const key = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+	tests := []struct {
+		name, mode, key string
+		want, problem   string
+	}{
+		{"no key: plain", "", "", ModePlain, ""},
+		{"key: safe", "", key, ModeSafe, ""},
+		{"compatible with a key", "compatible", key, ModeCompatible, ""},
+		{"safe with a key", "safe", key, ModeSafe, ""},
+		{"plain without a key", "plain", "", ModePlain, ""},
+		{"plain with a key", "plain", key, "", "wechat.oa.mode: is plain while wechat.oa.encoding_aes_key is set"},
+		{"safe without a key", "safe", "", "", "wechat.oa.mode: is safe, which needs wechat.oa.encoding_aes_key"},
+		{"compatible without a key", "compatible", "", "", "wechat.oa.mode: is compatible, which needs"},
+		{"unknown mode", "aes", key, "", `wechat.oa.mode: "aes" is not a message encryption mode`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Load("", env(map[string]string{"HUZHU_WECHAT_OA_MODE": tc.mode, "HUZHU_WECHAT_OA_ENCODING_AES_KEY": tc.key}))
+			if tc.problem != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.problem) || !strings.Contains(err.Error(), "(example: ") {
+					t.Fatalf("Load(mode %q) = %v, want %q with an example", tc.mode, err, tc.problem)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.WeChat.OA.MessageMode(); got != tc.want {
+				t.Errorf("MessageMode() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	if _, err := Load("", env(map[string]string{"HUZHU_WECHAT_MP_MODE": "safe"})); err == nil || !strings.Contains(err.Error(), "wechat.mp.mode") {
+		t.Errorf("wechat.mp.mode accepted: %v", err)
+	}
+}

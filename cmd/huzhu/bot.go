@@ -93,7 +93,11 @@ func (e *env) mountBotWith(ctx context.Context, app *fiber.App, kb *bot.KB) erro
 	if err != nil {
 		return err
 	}
-	wxh.New(b, wx, wxh.Options{}, e.log).Mount(app)
+	kvs, err := e.openKV(ctx)
+	if err != nil {
+		return err
+	}
+	wxh.New(b, wx, wxh.Options{Mode: e.cfg.WeChat.OA.MessageMode(), Nonces: kvs}, e.log).Mount(app)
 	return nil
 }
 

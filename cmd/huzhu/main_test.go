@@ -83,7 +83,7 @@ func startServeOut(t *testing.T, getenv func(string) string, args ...string) (st
 			t.Error("serve did not shut down within 20 s")
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(180 * time.Second) // the demo takes ~50 s under -race on a loaded 2-core machine
 	for time.Now().Before(deadline) {
 		if m := addrRe.FindStringSubmatch(out.String()); m != nil {
 			return m[1], out

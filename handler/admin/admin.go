@@ -316,9 +316,7 @@ func (a *Admin) fail(c *fiber.Ctx, st staff.Staff, err error) error {
 	status := fiber.StatusInternalServerError
 	if ok && e.Kind != errs.KindInternal {
 		status = handler.Status(e.Kind)
-		if e.RetryAfter > 0 {
-			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(e.RetryAfter.Seconds()+0.999)))
-		}
+		handler.RetryAfter(c, e)
 	} else {
 		a.d.Log.Error("admin: internal error", "route", c.Route().Path, "err", err, "request_id", c.Locals("request_id"))
 		e = errs.New(errs.KindInternal, "internal", "系统繁忙，请稍后再试")
@@ -383,6 +381,7 @@ func (a *Admin) login(c *fiber.Ctx) error {
 	if err != nil {
 		if e, ok := errs.As(err); ok && e.Kind != errs.KindInternal {
 			c.Status(handler.Status(e.Kind))
+			handler.RetryAfter(c, e)
 			return a.render(c, "login", view{Title: "登录", CSRF: cookie, Err: e, Data: safeNext(c.FormValue("next"))})
 		}
 		return err
