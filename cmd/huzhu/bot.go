@@ -193,7 +193,7 @@ func wechatCmd(e *env) *cobra.Command {
 		},
 	}
 	menu.Flags().BoolVar(&dry, "dry-run", false, "print the menu instead of publishing it")
-	cmd.AddCommand(menu)
+	cmd.AddCommand(menu, sayCmd(e))
 	return cmd
 }
 

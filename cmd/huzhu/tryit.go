@@ -1,18 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
-	"sort"
-	"strconv"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/spf13/cobra"
 
 	"huzhu/config"
 	"huzhu/handler/preview"
@@ -97,12 +97,8 @@ func (e *env) tryIt(ctx context.Context, addr string) (string, error) {
 	fmt.Fprintf(&b, "      -d '{\"name\":\"%s\",\"id_number\":\"%s\",\"jing_card\":\"%s\",\"phone_code\":\"phone-%s\"}'\n", w.Name, w.IDNumber, w.JingCard, w.Phone)
 	fmt.Fprintf(&b, "    curl -s \"%s/api/v1/payouts?year=%d\" -H \"Authorization: Bearer $TOKEN\"\n", base, time.Now().In(model.Shanghai).Year()-1)
 	fmt.Fprintf(&b, "    （phone_code 是小程序手机号按钮给的 code；模拟微信把 phone-<手机号> 当作验证过的这个号码）\n")
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	nonce := "demo" + ts[len(ts)-4:]
-	fmt.Fprintf(&b, "  给公众号发一条消息（签名已算好，可直接复制）：\n")
-	fmt.Fprintf(&b, "    curl -s -X POST '%s/wechat/callback?signature=%s&timestamp=%s&nonce=%s' -H 'Content-Type: text/xml' \\\n",
-		base, callbackSignature(e.cfg.WeChat.OA.Token, ts, nonce), ts, nonce)
-	fmt.Fprintf(&b, "      -d '<xml><ToUserName><![CDATA[gh_demo]]></ToUserName><FromUserName><![CDATA[demo-follower]]></FromUserName><CreateTime>%s</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[我能参加吗]]></Content><MsgId>%s</MsgId></xml>'\n", ts, ts)
+	fmt.Fprintf(&b, "  给公众号发一条消息（签名、加密与微信相同；机器人的回答打印出来）：\n")
+	fmt.Fprintf(&b, "    go run ./cmd/huzhu wechat say --server %s 我能参加吗\n", base)
 	fmt.Fprintf(&b, "  模拟微信收到的通知：%s/admin/notifications（用下面的账号登录）\n", base)
 	return b.String(), nil
 }
@@ -144,15 +140,6 @@ func (e *env) demoSeeder(ctx context.Context) (*demo.Seeder, error) {
 	return demo.New(db, cipher, settle, payment.New(db, cipher, cal, time.Now, e.log), cal, e.log), nil
 }
 
-// callbackSignature is WeChat's signature of a callback: the SHA-1 of token, timestamp and nonce,
-// sorted and joined.
-func callbackSignature(token, timestamp, nonce string) string {
-	parts := []string{token, timestamp, nonce}
-	sort.Strings(parts)
-	sum := sha1.Sum([]byte(strings.Join(parts, "")))
-	return hex.EncodeToString(sum[:])
-}
-
 // reachable turns a listen address into one a local curl can reach (0.0.0.0 → 127.0.0.1).
 func reachable(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
@@ -163,4 +150,64 @@ func reachable(addr string) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// sayCmd is `huzhu wechat say`: send the official account's callback a text message as a
+// follower would, signed (and encrypted when there is an AES key) as WeChat does, and print the
+// bot's answer. Without an official account configured it speaks as the demo's stand-in WeChat,
+// so it talks to `huzhu serve --demo`.
+func sayCmd(e *env) *cobra.Command {
+	var server, from string
+	cmd := &cobra.Command{
+		Use:     "say TEXT",
+		Short:   "Send the callback /wechat/callback a signed message as a follower and print the bot's answer",
+		Example: "  huzhu wechat say 我能参加吗\n  huzhu wechat say --server http://127.0.0.1:8081 --from my-openid 我的钱到了吗",
+		Args:    oneArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			oa := e.cfg.WeChat.OA
+			if oa.AppID == "" {
+				oa = config.WeChatApp{AppID: fakewechat.OAAppID, Token: fakewechat.OAToken, EncodingAESKey: fakewechat.OAEncodingAESKey}
+			}
+			if server == "" {
+				server = "http://" + reachable(e.cfg.HTTP.Addr)
+			}
+			key := oa.EncodingAESKey
+			if oa.MessageMode() == config.ModePlain {
+				key = ""
+			}
+			now := time.Now()
+			q, body, err := fakewechat.SignPush(fakewechat.Push{ToUser: "gh_huzhu", FromUser: from, Text: args[0], At: now, MsgID: now.UnixNano()},
+				oa.AppID, oa.Token, key)
+			if err != nil {
+				return err
+			}
+			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, strings.TrimRight(server, "/")+"/wechat/callback?"+q.Encode(), bytes.NewReader(body))
+			if err != nil {
+				return fmt.Errorf("--server %q: %w", server, err)
+			}
+			req.Header.Set("Content-Type", "text/xml")
+			res, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+			if err != nil {
+				return fmt.Errorf("send to %s: %w (is huzhu serve running there? --server)", server, err)
+			}
+			defer res.Body.Close()
+			reply, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+			if res.StatusCode != http.StatusOK {
+				return fmt.Errorf("the callback answered %d %s (404: no official account configured there; 403: token, key or mode differ from the server's)",
+					res.StatusCode, strings.TrimSpace(string(reply)))
+			}
+			text, err := fakewechat.OpenReply(reply, oa.AppID, key)
+			if err != nil {
+				return err
+			}
+			if text == "" {
+				text = "（公众号没有回复）"
+			}
+			fmt.Fprintln(e.stdout, text)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&server, "server", "", "where huzhu serve listens (default: http.addr)")
+	cmd.Flags().StringVar(&from, "from", "demo-follower", "the follower's openid")
+	return cmd
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -25,7 +27,7 @@ func TestServeDemoBringsWeChat(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	text := out.String()
-	for _, want := range []string{"试一试", "/api/v1/session", `{"code":"demo"}`, "phone_code", "/api/v1/payouts", "/wechat/callback?signature=", "/preview", "demo-admin"} {
+	for _, want := range []string{"试一试", "/api/v1/session", `{"code":"demo"}`, "phone_code", "/api/v1/payouts", "wechat say --server", "/preview", "demo-admin"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("start-up output lacks %q:\n%s", want, text)
 		}
@@ -44,10 +46,21 @@ func TestServeDemoBringsWeChat(t *testing.T) {
 		if err != nil {
 			t.Fatalf("sh: %v\n%s\nscript:\n%s", err, got, script)
 		}
-		for _, want := range []string{`"member_id":`, `"status_label":"已到账"`, `"arrived_fen":20065300`, "基本医疗保险"} {
+		for _, want := range []string{`"member_id":`, `"status_label":"已到账"`, `"arrived_fen":20065300`, `"reason":"年度已达最高额 200,653 元"`} {
 			if !strings.Contains(string(got), want) {
 				t.Errorf("output of the printed commands lacks %q:\n%s", want, got)
 			}
+		}
+	})
+
+	t.Run("huzhu wechat say talks to the callback in safe mode", func(t *testing.T) {
+		var out bytes.Buffer
+		getenv := testEnv(t, nil)
+		if err := run(context.Background(), []string{"wechat", "say", "--server", base, "我能参加吗"}, getenv, strings.NewReader(""), &out, io.Discard); err != nil {
+			t.Fatalf("wechat say: %v", err)
+		}
+		if !strings.Contains(out.String(), "基本医疗保险") {
+			t.Errorf("wechat say printed %q, want the bot's answer about coverage", out.String())
 		}
 	})
 
