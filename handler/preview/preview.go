@@ -82,7 +82,7 @@ func New(o Options) (*Preview, error) {
 	}
 	p := &Preview{o: o, pages: map[string]*template.Template{}}
 	for _, name := range []string{"home", "bind", "eligibility", "estimate", "payouts", "payout", "preferences", "notices"} {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New("layout.html").Funcs(funcs()).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("preview template %s: %w", name, err)
 		}
@@ -101,27 +101,29 @@ func field(v any, key string) any {
 	return ""
 }
 
-var funcs = template.FuncMap{
-	"field": field,
-	"list": func(v any) []any {
-		l, _ := v.([]any)
-		return l
-	},
-	"num": func(v any) string {
-		if f, ok := v.(float64); ok {
-			return fmt.Sprintf("%.0f", f)
-		}
-		return fmt.Sprint(v)
-	},
-	"when": func(t time.Time) string { return t.Format("2006-01-02 15:04") },
-	// at shows an API date-time (RFC 3339, Beijing time) as the mini-program would.
-	"at": func(v any) string {
-		s, _ := v.(string)
-		if t, err := time.Parse(time.RFC3339, s); err == nil {
-			return t.Format("2006-01-02 15:04")
-		}
-		return s
-	},
+func funcs() template.FuncMap {
+	return template.FuncMap{
+		"field": field,
+		"list": func(v any) []any {
+			l, _ := v.([]any)
+			return l
+		},
+		"num": func(v any) string {
+			if f, ok := v.(float64); ok {
+				return fmt.Sprintf("%.0f", f)
+			}
+			return fmt.Sprint(v)
+		},
+		"when": func(t time.Time) string { return t.Format("2006-01-02 15:04") },
+		// at shows an API date-time (RFC 3339, Beijing time) as the mini-program would.
+		"at": func(v any) string {
+			s, _ := v.(string)
+			if t, err := time.Parse(time.RFC3339, s); err == nil {
+				return t.Format("2006-01-02 15:04")
+			}
+			return s
+		},
+	}
 }
 
 // Mount adds the preview's pages under Prefix.
