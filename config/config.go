@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"strconv"
@@ -363,6 +364,10 @@ func (c Config) Validate() error {
 		if c.Notify.SMS.Provider == "log" {
 			bad("notify.sms.provider", "must be http in prod: the log provider sends nothing and writes binding codes to the log", "http")
 		}
+		if u, err := url.Parse(c.HTTP.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || loopback(u.Hostname()) {
+			bad("http.public_url", fmt.Sprintf("%q: must be set in prod to the address workers' phones reach, since the bot's replies and menus link to it", c.HTTP.PublicURL),
+				"HUZHU_HTTP_PUBLIC_URL=https://huzhu.example.org")
+		}
 	} else if c.Security.PIIKey != "" && len(c.Security.PIIKey) < 32 {
 		bad("security.pii_key", "is shorter than 32 characters", "HUZHU_SECURITY_PII_KEY=$(openssl rand -base64 48)")
 	}
@@ -473,4 +478,14 @@ func maskSecrets(v reflect.Value) {
 			fv.SetString("***")
 		}
 	}
+}
+
+// loopback reports whether host names this machine (localhost, 127.0.0.0/8, ::1): a link to it
+// works on the server only, never on a worker's phone.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -50,9 +50,37 @@ func TestBadValuesAllReported(t *testing.T) {
 	}
 	for _, want := range []string{"redis.addr: \"localhost\" has no port (example: 127.0.0.1:6379)", "log.level", "notify.quiet_start",
 		"security.pii_key", "security.session_secret", "wechat.oa.encoding_aes_key", "notify.sms.provider: must be http in prod",
-		"binding.proof: none is refused in prod"} {
+		"binding.proof: none is refused in prod", `http.public_url: "http://127.0.0.1:8080": must be set in prod`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+// TestPublicURLInProd: the bot's replies and menus link to http.public_url, so prod refuses to
+// start while it is left at the loopback default or is not an http(s) URL (issue 16: replies
+// linked to http://127.0.0.1:8080).
+func TestPublicURLInProd(t *testing.T) {
+	prod := map[string]string{"HUZHU_ENV": "prod", "HUZHU_SECURITY_PII_KEY": strings.Repeat("k", 40),
+		"HUZHU_SECURITY_SESSION_SECRET": strings.Repeat("s", 40), "HUZHU_REDIS_ADDR": "127.0.0.1:6379", "HUZHU_NOTIFY_SMS_PROVIDER": "http",
+		"HUZHU_NOTIFY_SMS_URL": "https://sms.example.org/send"}
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"", false}, {"http://localhost:8080", false}, {"http://[::1]:8080", false}, {"huzhu.example.org", false},
+		{"https://huzhu.example.org", true},
+	} {
+		e := map[string]string{}
+		for k, v := range prod {
+			e[k] = v
+		}
+		if tc.url != "" {
+			e["HUZHU_HTTP_PUBLIC_URL"] = tc.url
+		}
+		_, err := Load("", env(e))
+		if bad := err != nil && strings.Contains(err.Error(), "http.public_url"); bad == tc.ok {
+			t.Errorf("prod with public_url %q: err = %v, want refused %v", tc.url, err, !tc.ok)
 		}
 	}
 }

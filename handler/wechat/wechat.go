@@ -91,6 +91,11 @@ type Options struct {
 	Nonces NonceStore
 	// Now is the clock the timestamps are checked against. Nil: time.Now.
 	Now func() time.Time
+	// Followers links followers to workers on subscribe and on messages from unknown openids;
+	// nil: no linking (the bot still records the follow state).
+	Followers Followers
+	// Receipts takes WeChat's template-message receipts (TEMPLATESENDJOBFINISH); nil: ignored.
+	Receipts Receipts
 }
 
 // Handler is the callback.
@@ -150,6 +155,9 @@ func (h *Handler) callback(c *fiber.Ctx) error {
 	defer cancel()
 	w := &recorder{header: http.Header{}}
 	srv, err := h.wx.Server(r, w, func(m *message.MixMessage) *message.Reply {
+		if !h.event(ctx, m) {
+			return nil
+		}
 		rep, err := h.bot.Handle(ctx, toMessage(m))
 		if err != nil {
 			h.log.Error("wechat callback: answer", "err", err)

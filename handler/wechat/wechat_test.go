@@ -34,6 +34,7 @@ import (
 	"huzhu/service/errs"
 	"huzhu/service/kv"
 	"huzhu/service/kv/kvtest"
+	"huzhu/service/payout"
 	"huzhu/service/policy"
 	"huzhu/service/store/storetest"
 	"huzhu/service/wechat"
@@ -72,7 +73,12 @@ func newFixtureLog(t testing.TB, state kv.Store, mode string, log *slog.Logger) 
 	if state == nil {
 		state = kvtest.New(t)
 	}
-	b := bot.New(kb, calendar.New(model.Shanghai), db, state, bot.Options{}, func() time.Time { return testNow }, nil)
+	engine, err := policy.New(vs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payouts := payout.New(db, engine, calendar.New(model.Shanghai), payout.Options{}, func() time.Time { return testNow })
+	b := bot.New(kb, calendar.New(model.Shanghai), db, payouts, state, bot.Options{}, func() time.Time { return testNow }, nil)
 	app := handler.New(handler.Options{BodyLimit: 256 << 10})
 	wxh.New(b, wx, wxh.Options{Mode: mode, Nonces: state, Now: func() time.Time { return testNow }}, log).Mount(app)
 	return &fixture{app: app, db: db, cb: wx.Callback(), wx: wx}

@@ -1,6 +1,7 @@
 // Package fakewechat is a stand-in for WeChat's server API: stable and classic access tokens,
-// mini-program login and phone number, template and subscribe messages and the menu. It records
-// every request and can fail, slow down or drop chosen calls.
+// mini-program login and phone number, template messages (with client_msg_id de-duplication),
+// subscribe messages, the menu, and the follower list and user information. It records every
+// request and can fail, slow down or drop chosen calls.
 //
 // Tests use it through package wechattest. `huzhu serve --demo` runs one on loopback in Demo
 // mode, where any wx.login code is a fresh user and a phone-number code "phone-<11 digits>" is
@@ -35,6 +36,9 @@ const (
 	PathSubscribeSend = "/cgi-bin/message/subscribe/send"
 	PathMenuCreate    = "/cgi-bin/menu/create"
 	PathPhoneNumber   = "/wxa/business/getuserphonenumber"
+	PathUserInfo      = "/cgi-bin/user/info"
+	PathUserInfoBatch = "/cgi-bin/user/info/batchget"
+	PathUserGet       = "/cgi-bin/user/get"
 )
 
 // Credentials the fake accepts; Options uses them. Any other AppID gets 40013, a wrong secret
@@ -125,6 +129,7 @@ type Fake struct {
 	fails     map[string][]int64
 	httpFails map[string][]int
 	drops     map[string]int
+	dropAfter map[string]int
 	delays    map[string]time.Duration
 	sessions  map[string]session
 	usedCodes map[string]bool
@@ -134,10 +139,33 @@ type Fake struct {
 	stable    map[string]string // appid → current stable token
 	valid     map[string]bool   // tokens WeChat accepts
 	seq       int
-	users     int
+	demoUsers int
 	logins    map[string]string // demo login code → the openid it became, latest only
 	msgID     int64
+
+	followers []follower       // in follow order, as user/get lists them
+	pageSize  int              // user/get page size; WeChat's is 10,000
+	now       func() time.Time // the de-duplication window's clock
+	sentBy    map[string]sent  // touser|client_msg_id → first delivery
+	delivered map[string]int   // touser|client_msg_id (or touser|template|n) → deliveries
+	deduped   int
 }
+
+type follower struct {
+	openID, unionID string
+	subscribed      bool
+}
+
+type sent struct {
+	msgID int64
+	at    time.Time
+}
+
+// DedupWindow is how long WeChat drops a template message that repeats the openid and
+// client_msg_id of one already sent: "对于同一个openid + client_msg_id, 只发送一条消息, 10分钟有效,
+// 超过10分钟不保证效果". The fake drops repeats inside the window (answering ok with the first
+// msgid; WeChat does not document its answer) and delivers them again after it.
+const DedupWindow = 10 * time.Minute
 
 // New returns a fake that is not listening yet: call Start, or use it as an http.Handler.
 func New(opts Options) *Fake {
@@ -147,6 +175,7 @@ func New(opts Options) *Fake {
 		fails:     map[string][]int64{},
 		httpFails: map[string][]int{},
 		drops:     map[string]int{},
+		dropAfter: map[string]int{},
 		delays:    map[string]time.Duration{},
 		sessions:  map[string]session{},
 		usedCodes: map[string]bool{},
@@ -156,6 +185,10 @@ func New(opts Options) *Fake {
 		stable:    map[string]string{},
 		valid:     map[string]bool{},
 		msgID:     1000,
+		pageSize:  10000,
+		now:       time.Now,
+		sentBy:    map[string]sent{},
+		delivered: map[string]int{},
 	}
 }
 
@@ -239,6 +272,15 @@ func (f *Fake) Drop(path string, n int) {
 	f.drops[path] += n
 }
 
+// DropAfterSend makes the next n calls to path do their work (a template message is
+// delivered) and then close the connection without an answer: the caller cannot tell whether
+// WeChat sent it, as when a connection breaks after the request went out.
+func (f *Fake) DropAfterSend(path string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dropAfter[path] += n
+}
+
 // Delay makes every later call to path wait d before answering (0 removes the delay). A client
 // that gives up first sees a timeout.
 func (f *Fake) Delay(path string, d time.Duration) {
@@ -277,6 +319,67 @@ func (f *Fake) RevokeTokens() {
 	defer f.mu.Unlock()
 	clear(f.valid)
 	clear(f.stable)
+}
+
+// Follow makes openID a follower of the official account. unionID is what user/info returns,
+// as WeChat does when the account is bound to an Open Platform account; "" as when it is not.
+func (f *Fake) Follow(openID, unionID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.followers {
+		if f.followers[i].openID == openID {
+			f.followers[i] = follower{openID, unionID, true}
+			return
+		}
+	}
+	f.followers = append(f.followers, follower{openID, unionID, true})
+}
+
+// Unfollow makes openID stop following: user/get leaves it out and user/info answers
+// subscribe 0 with nothing else, as WeChat does.
+func (f *Fake) Unfollow(openID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.followers {
+		if f.followers[i].openID == openID {
+			f.followers[i].subscribed = false
+		}
+	}
+}
+
+// SetPageSize sets how many openids one user/get page holds (WeChat: 10,000), so that tests can
+// page through a few followers.
+func (f *Fake) SetPageSize(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pageSize = n
+}
+
+// SetClock sets the clock of the client_msg_id de-duplication window.
+func (f *Fake) SetClock(now func() time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = now
+}
+
+// Delivered returns how many times template messages reached each person, keyed by
+// touser|client_msg_id (touser|template_id|n for messages without one); duplicates dropped
+// inside DedupWindow are not counted.
+func (f *Fake) Delivered() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]int, len(f.delivered))
+	for k, v := range f.delivered {
+		out[k] = v
+	}
+	return out
+}
+
+// Deduped returns how many template messages the fake dropped as repeats inside DedupWindow.
+func (f *Fake) Deduped() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.deduped
 }
 
 // Requests returns the requests to path (every path when path is empty), oldest first.
@@ -445,9 +548,30 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	f.mu.Lock()
 	resp := f.answer(*req)
-	code, _ := resp["errcode"].(int64)
+	var code int64
+	switch c := resp["errcode"].(type) {
+	case int64:
+		code = c
+	case int:
+		code = int64(c)
+	}
 	req.Answered, req.Errcode = true, code
+	// The work is done (a template message delivered); the caller may still not hear of it.
+	dropAfter := f.dropAfter[req.Path] > 0
+	if dropAfter {
+		f.dropAfter[req.Path]--
+		req.Answered = false
+	}
 	f.mu.Unlock()
+	if dropAfter {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
 	writeJSON(w, resp)
 }
 
@@ -501,9 +625,9 @@ func (f *Fake) answer(r Request) map[string]any {
 		case ok:
 			f.usedCodes[code] = true
 		case f.opts.Demo && code != "":
-			f.users++
-			s = session{openID: fmt.Sprintf("demo-openid-%d-%d", time.Now().UnixNano()%1e9, f.users),
-				unionID: fmt.Sprintf("demo-unionid-%d-%d", time.Now().UnixNano()%1e9, f.users)}
+			f.demoUsers++
+			s = session{openID: fmt.Sprintf("demo-openid-%d-%d", time.Now().UnixNano()%1e9, f.demoUsers),
+				unionID: fmt.Sprintf("demo-unionid-%d-%d", time.Now().UnixNano()%1e9, f.demoUsers)}
 			if len(f.logins) >= maxLogins {
 				clear(f.logins)
 			}
@@ -531,8 +655,16 @@ func (f *Fake) answer(r Request) map[string]any {
 		if m.TemplateID == "" {
 			return errBody(40037, "invalid template_id")
 		}
+		if r.Path == PathTemplateSend {
+			return f.deliverTemplate(m)
+		}
 		f.msgID++
 		return map[string]any{"errcode": int64(0), "errmsg": "ok", "msgid": f.msgID}
+	case PathUserInfo, PathUserInfoBatch, PathUserGet:
+		if !f.valid[r.AccessToken()] {
+			return errBody(40001, "invalid credential, access_token is invalid or not latest")
+		}
+		return f.users(r)
 	}
 	return errBody(404, "fake WeChat does not serve "+r.Path)
 }
@@ -584,6 +716,101 @@ func (f *Fake) appOfToken(tok string) string {
 	return ""
 }
 
+// deliverTemplate records a template message, dropping a repeat of openid and client_msg_id
+// inside DedupWindow; f.mu is held.
+func (f *Fake) deliverTemplate(m Message) map[string]any {
+	now := f.now()
+	key := m.ToUser + "|" + m.ClientMsgID
+	if m.ClientMsgID != "" {
+		if s, ok := f.sentBy[key]; ok && now.Sub(s.at) < DedupWindow {
+			f.deduped++
+			return map[string]any{"errcode": 0, "errmsg": "ok", "msgid": s.msgID}
+		}
+	} else {
+		key = fmt.Sprintf("%s|%s|%d", m.ToUser, m.TemplateID, f.msgID+1)
+	}
+	f.msgID++
+	f.delivered[key]++
+	if m.ClientMsgID != "" {
+		f.sentBy[key] = sent{msgID: f.msgID, at: now}
+	}
+	return map[string]any{"errcode": 0, "errmsg": "ok", "msgid": f.msgID}
+}
+
+// users answers user/info, user/info/batchget and user/get; f.mu is held. Like WeChat, an
+// unknown openid is 40003, a user who stopped following has subscribe 0 and nothing else, and
+// unionid is present only when the follower has one (the account bound to an Open Platform account).
+func (f *Fake) users(r Request) map[string]any {
+	info := func(openID string) (map[string]any, bool) {
+		for _, u := range f.followers {
+			if u.openID != openID {
+				continue
+			}
+			if !u.subscribed {
+				return map[string]any{"subscribe": 0, "openid": openID}, true
+			}
+			out := map[string]any{"subscribe": 1, "openid": openID, "language": "zh_CN", "subscribe_time": 1746842400}
+			if u.unionID != "" {
+				out["unionid"] = u.unionID
+			}
+			return out, true
+		}
+		return nil, false
+	}
+	switch r.Path {
+	case PathUserInfo:
+		u, ok := info(r.Query.Get("openid"))
+		if !ok {
+			return errBody(40003, "invalid openid")
+		}
+		return u
+	case PathUserInfoBatch:
+		var b struct {
+			UserList []struct {
+				OpenID string `json:"openid"`
+			} `json:"user_list"`
+		}
+		if err := r.Decode(&b); err != nil {
+			return errBody(47001, "data format error")
+		}
+		if len(b.UserList) > 100 {
+			return errBody(45032, "user list size exceeds limit")
+		}
+		list := []map[string]any{}
+		for _, it := range b.UserList {
+			u, ok := info(it.OpenID)
+			if !ok {
+				return errBody(40003, "invalid openid")
+			}
+			list = append(list, u)
+		}
+		return map[string]any{"user_info_list": list}
+	}
+	var subs []string
+	for _, u := range f.followers {
+		if u.subscribed {
+			subs = append(subs, u.openID)
+		}
+	}
+	start := 0
+	if next := r.Query.Get("next_openid"); next != "" {
+		start = len(subs)
+		for i, id := range subs {
+			if id == next {
+				start = i + 1
+				break
+			}
+		}
+	}
+	end := min(start+f.pageSize, len(subs))
+	page := append([]string{}, subs[start:end]...)
+	next := ""
+	if len(page) > 0 {
+		next = page[len(page)-1]
+	}
+	return map[string]any{"total": len(subs), "count": len(page), "data": map[string]any{"openid": page}, "next_openid": next}
+}
+
 func (f *Fake) checkApp(appID, secret string) map[string]any {
 	want, ok := f.secrets[appID]
 	switch {
@@ -622,6 +849,8 @@ func errMsg(code int64) string {
 		return "reach max api daily quota limit"
 	case 47003:
 		return "argument invalid! data.thing1.value invalid"
+	case 40003:
+		return "invalid openid"
 	}
 	return fmt.Sprintf("fake error %d", code)
 }

@@ -1,7 +1,8 @@
 // Package wechattest is a fake WeChat API server for tests (package fakewechat, started for one
-// test): stable and classic access tokens, mini-program login and phone number, template and
-// subscribe messages and the menu. It records every request and can fail, slow down or drop
-// chosen calls.
+// test): stable and classic access tokens, mini-program login and phone number, template
+// messages (with client_msg_id de-duplication), subscribe messages, the menu, and the follower
+// list and user information; plus the XML of the events WeChat pushes to the callback
+// (events.go). It records every request and can fail, slow down or drop chosen calls.
 //
 //	fake := wechattest.New(t)
 //	wx := fake.Client(t)                    // a *wechat.Client pointed at the fake
@@ -31,6 +32,9 @@ const (
 	PathSubscribeSend = fakewechat.PathSubscribeSend
 	PathMenuCreate    = fakewechat.PathMenuCreate
 	PathPhoneNumber   = fakewechat.PathPhoneNumber
+	PathUserInfo      = fakewechat.PathUserInfo
+	PathUserInfoBatch = fakewechat.PathUserInfoBatch
+	PathUserGet       = fakewechat.PathUserGet
 )
 
 // Credentials the fake accepts; Options uses them. Any other AppID gets 40013, a wrong secret
@@ -96,3 +100,7 @@ func (f *Fake) Messages(t testing.TB, path string) []Message {
 	}
 	return out
 }
+
+// DedupWindow is how long WeChat drops a template message that repeats the openid and
+// client_msg_id of one already sent (see fakewechat.DedupWindow).
+const DedupWindow = fakewechat.DedupWindow
