@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -98,7 +99,7 @@ func (e *env) tryIt(ctx context.Context, addr string) (string, error) {
 	fmt.Fprintf(&b, "    curl -s \"%s/api/v1/payouts?year=%d\" -H \"Authorization: Bearer $TOKEN\"\n", base, time.Now().In(model.Shanghai).Year()-1)
 	fmt.Fprintf(&b, "    （phone_code 是小程序手机号按钮给的 code；模拟微信把 phone-<手机号> 当作验证过的这个号码）\n")
 	fmt.Fprintf(&b, "  给公众号发一条消息（签名、加密与微信相同；机器人的回答打印出来）：\n")
-	fmt.Fprintf(&b, "    go run ./cmd/huzhu wechat say --server %s 我能参加吗\n", base)
+	fmt.Fprintf(&b, "    %s wechat say --server %s 我能参加吗\n", selfCommand(), base)
 	fmt.Fprintf(&b, "  模拟微信收到的通知：%s/admin/notifications（用下面的账号登录）\n", base)
 	return b.String(), nil
 }
@@ -138,6 +139,15 @@ func (e *env) demoSeeder(ctx context.Context) (*demo.Seeder, error) {
 		return nil, err
 	}
 	return demo.New(db, cipher, settle, payment.New(db, cipher, cal, time.Now, e.log), cal, e.log), nil
+}
+
+// selfCommand is how to run this program again from a shell: "go run ./cmd/huzhu" when it was
+// started by go run (its binary lives in a temporary build directory), its own name otherwise.
+func selfCommand() string {
+	if exe := os.Args[0]; !strings.Contains(exe, "go-build") {
+		return exe // as it was typed: a path, or a name found on $PATH
+	}
+	return "go run ./cmd/huzhu"
 }
 
 // reachable turns a listen address into one a local curl can reach (0.0.0.0 → 127.0.0.1).
@@ -203,7 +213,7 @@ func sayCmd(e *env) *cobra.Command {
 			if text == "" {
 				text = "（公众号没有回复）"
 			}
-			fmt.Fprintln(e.stdout, text)
+			fmt.Fprintln(e.stdout, reTag.ReplaceAllString(text, "")) // links are for WeChat, not the terminal
 			return nil
 		},
 	}
