@@ -97,6 +97,10 @@ func (e *env) mountConsole(ctx context.Context, app *fiber.App, rules *rulebook.
 		defer cancel()
 		return jobs.Shutdown(sctx)
 	})
+	var demoWX admin.DemoWeChat // a nil interface unless the stand-in WeChat runs
+	if e.fakeWX != nil {
+		demoWX = e.fakeWX
+	}
 	var followers *member.Followers
 	if e.cfg.WeChat.OA.AppID != "" {
 		wx, err := e.wechatClient(ctx)
@@ -123,6 +127,7 @@ func (e *env) mountConsole(ctx context.Context, app *fiber.App, rules *rulebook.
 		Rules:         rules,
 		Calendar:      e.cal,
 		Jobs:          jobs,
+		DemoWeChat:    demoWX,
 		SecureCookies: strings.HasPrefix(e.cfg.HTTP.PublicURL, "https://"),
 		Log:           e.log,
 	})

@@ -27,6 +27,7 @@ import (
 	"huzhu/service/policy"
 	"huzhu/service/store"
 	"huzhu/service/wechat"
+	"huzhu/service/wechat/fakewechat"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -55,6 +56,8 @@ type env struct {
 	engine *policy.Engine
 	cal    *calendar.Calendar // built once from the library and calendar.extra_days
 	wx     *wechat.Client
+	// fakeWX is the stand-in WeChat server of wechat.fake (serve only; nil elsewhere).
+	fakeWX *fakewechat.Fake
 	// members is the mini-program API's member service of this process (set by serve before it
 	// mounts the console; nil elsewhere): the console binds ("为职工绑定") and unbinds through it.
 	members *member.Service

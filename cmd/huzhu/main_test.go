@@ -75,6 +75,14 @@ var addrRe = regexp.MustCompile(`running at (http://[0-9.:]+)`)
 // test ends, and the test fails if it did not shut down cleanly.
 func startServe(t *testing.T, getenv func(string) string, args ...string) string {
 	t.Helper()
+	base, _ := startServeOut(t, getenv, args...)
+	return base
+}
+
+// startServeOut is startServe that also returns what the server printed (read it only after
+// start-up: the buffer is written while serving).
+func startServeOut(t *testing.T, getenv func(string) string, args ...string) (string, *syncBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan error, 1)
@@ -95,7 +103,7 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) string
 	deadline := time.Now().Add(180 * time.Second) // the demo takes ~50 s under -race on a loaded 2-core machine
 	for time.Now().Before(deadline) {
 		if m := addrRe.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
+			return m[1], out
 		}
 		select {
 		case err := <-done:
@@ -104,7 +112,7 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) string
 		}
 	}
 	t.Fatalf("serve did not start: %s", out.String())
-	return ""
+	return "", nil
 }
 
 func get(t *testing.T, url string) (int, string) {

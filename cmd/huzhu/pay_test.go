@@ -12,8 +12,9 @@ import (
 	"testing"
 )
 
-// TestPayCommands drives the payment cycle from the command line on the demo: the newest
-// outpatient run is approved and unpaid; export it, answer 成功 for every transfer, reconcile.
+// TestPayCommands drives the payment cycle from the command line on the demo written as of a
+// settlement day, 2026-10-21, when the 2026-Q3 outpatient run is approved and not yet exported:
+// export it, answer 成功 for every transfer, reconcile.
 func TestPayCommands(t *testing.T) {
 	env := testEnv(t, nil)
 	cli := func(args ...string) (string, error) {
@@ -21,7 +22,7 @@ func TestPayCommands(t *testing.T) {
 		err := run(context.Background(), args, env, strings.NewReader(""), &out, io.Discard)
 		return out.String(), err
 	}
-	if out, err := cli("demo"); err != nil || !strings.Contains(out, "240 members") || !strings.Contains(out, "demo-operator") {
+	if out, err := cli("demo", "--as-of", "2026-10-21"); err != nil || !strings.Contains(out, "240 members") || !strings.Contains(out, "demo-operator") {
 		t.Fatalf("demo: %q, %v", out, err)
 	}
 	list, err := cli("settle", "list")

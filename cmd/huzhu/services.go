@@ -91,6 +91,11 @@ func (e *env) settlementService(ctx context.Context) (*settlement.Service, *cale
 // accounts it creates are returned as lines to print last, where they do not scroll away, and
 // the settlement's per-run log lines are held back: the demo's own summary says what happened.
 func (e *env) seedDemo(ctx context.Context) (accounts string, err error) {
+	return e.seedDemoAsOf(ctx, time.Now())
+}
+
+// seedDemoAsOf is seedDemo written as it would have been at asOf (huzhu demo --as-of).
+func (e *env) seedDemoAsOf(ctx context.Context, asOf time.Time) (accounts string, err error) {
 	loud := e.log
 	e.log = slog.New(minLevel{loud.Handler(), slog.LevelWarn})
 	defer func() { e.log = loud }()
@@ -108,7 +113,7 @@ func (e *env) seedDemo(ctx context.Context) (accounts string, err error) {
 	}
 	start := time.Now()
 	pay := payment.New(db, cipher, cal, time.Now, e.log)
-	sum, err := demo.New(db, cipher, settle, pay, cal, e.log).Seed(ctx, time.Now(), demo.Options{})
+	sum, err := demo.New(db, cipher, settle, pay, cal, e.log).Seed(ctx, asOf, demo.Options{})
 	if err != nil {
 		return "", err
 	}

@@ -32,6 +32,7 @@ import (
 	"huzhu/service/settlement"
 	"huzhu/service/staff"
 	"huzhu/service/stats"
+	"huzhu/service/wechat/fakewechat"
 )
 
 //go:embed templates/*.html
@@ -71,10 +72,18 @@ type Deps struct {
 	// Rules saves staff's edits of the FAQ and the policy versions and swaps them into FAQ and
 	// Policy (which must be its KB and Engine). Without it those two pages are read-only.
 	Rules *rulebook.Service
+	// DemoWeChat, set only by the demo, is the stand-in WeChat server: the 通知 page lists the
+	// messages it received, so that a newcomer sees what WeChat would have delivered.
+	DemoWeChat DemoWeChat
 	// SecureCookies sets the Secure flag, for consoles served over https.
 	SecureCookies bool
 	Now           func() time.Time
 	Log           *slog.Logger
+}
+
+// DemoWeChat is the demo's stand-in WeChat server (package fakewechat).
+type DemoWeChat interface {
+	Sent(limit int) []fakewechat.Sent
 }
 
 // Admin serves the console.

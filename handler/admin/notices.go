@@ -12,6 +12,7 @@ import (
 	"huzhu/service/member"
 	"huzhu/service/notify"
 	"huzhu/service/staff"
+	"huzhu/service/wechat/fakewechat"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -42,13 +43,19 @@ func (a *Admin) notices(c *fiber.Ctx, st staff.Staff) error {
 	for _, n := range failed {
 		rows = append(rows, failedNotice{Notification: n, MemberName: names[n.MemberID]})
 	}
+	var demo []fakewechat.Sent
+	if a.d.DemoWeChat != nil {
+		demo = a.d.DemoWeChat.Sent(50)
+	}
 	return a.render(c, "notifications", view{Title: "通知", Nav: "notifications", Staff: st, Flash: c.Query("flash"), Data: struct {
 		Counts      []notify.Count
 		Reach       notify.Reach
 		Failed      []failedNotice
 		CanRetry    bool
 		CanBackfill bool
-	}{counts, reach, rows, st.Can(staff.RetryNotice), st.Can(staff.RetryNotice) && a.d.Followers != nil}})
+		Demo        bool
+		DemoSent    []fakewechat.Sent
+	}{counts, reach, rows, st.Can(staff.RetryNotice), st.Can(staff.RetryNotice) && a.d.Followers != nil, a.d.DemoWeChat != nil, demo}})
 }
 
 // failedNotice is a failed notice with the member's masked name, empty when the member is not

@@ -180,7 +180,7 @@ func (s *Service) Login(ctx context.Context, code, ip string) (Login, error) {
 		return Login{}, err
 	}
 	if s.wx == nil {
-		return Login{}, errs.New(errs.KindUnavailable, "login.wechat_unavailable", "暂时无法登录，请稍后再试")
+		return Login{}, errNoMiniProgram
 	}
 	ws, err := s.wx.Code2Session(ctx, code)
 	if err != nil {
@@ -200,6 +200,11 @@ func (s *Service) Login(ctx context.Context, code, ip string) (Login, error) {
 	}
 	return Login{Token: s.sessions.Issue(acct.ID), Bound: acct.MemberID != nil, Notice: s.takeNotice(ctx, acct.ID)}, nil
 }
+
+// errNoMiniProgram is the answer to a login when the server has no mini-program configured; the
+// fix is for whoever runs the server, so it names the setting.
+var errNoMiniProgram = errs.New(errs.KindUnavailable, "login.wechat_unavailable", "暂时无法登录，请稍后再试").
+	WithFix("服务器没有配置小程序：运维人员需设置 wechat.mp.app_id 和 wechat.mp.app_secret（环境变量 HUZHU_WECHAT_MP_APP_ID、HUZHU_WECHAT_MP_APP_SECRET）；只想试用可运行 huzhu serve --demo")
 
 func loginError(err error) error {
 	if errors.Is(err, wechat.ErrNotConfigured) {

@@ -428,7 +428,7 @@ func (w *worker) memberLines(lines []model.PayoutLine, m *member, records []reco
 		w.expl = policy.AppendSteps(w.expl[:0], l.Steps)
 		lines = append(lines, model.PayoutLine{RunID: runID, MemberID: m.ID, RecordID: l.RecordID, Year: l.Year,
 			ClaimType: l.ClaimType, BillDate: l.BillDate, PolicyCode: l.PolicyCode, BaseFen: l.BaseFen, AmountFen: l.AmountFen,
-			Eligible: true, Explanation: string(w.expl), Status: model.LineComputed})
+			Eligible: true, Reason: model.Fit(l.Reason, 255), Explanation: string(w.expl), Status: model.LineComputed})
 	}
 	return lines, nil
 }
