@@ -681,7 +681,21 @@ func (kb *KB) Match(q string) Match {
 		e := d.entries[i]
 		return Match{Band: BandAnswer, Pinned: true, Hits: []Hit{{ID: e.ID, Question: e.Question, Score: 1, Confidence: 1}}}
 	}
-	res := d.ix.search(q, 3)
+	res := d.ix.search(q, len(d.entries))
+	who := whose(normalize(q))
+	for i := range res {
+		if d.entries[res[i].doc].Kind != KindPersonal {
+			continue
+		}
+		switch who {
+		case whoseOwn:
+			res[i].rank += personalBoost
+		case whoseGeneral, whoseOthers:
+			res[i].rank -= personalBoost
+		}
+	}
+	sortScored(res)
+	res = res[:min(len(res), 3)]
 	m := Match{Band: BandDecline, Hits: make([]Hit, len(res))}
 	for i, r := range res {
 		e := d.entries[r.doc]
@@ -691,6 +705,9 @@ func (kb *KB) Match(q string) Match {
 		return m
 	}
 	m.Band = d.th.band(res, utf8.RuneCountInString(compact(q)))
+	if who == whoseOthers && d.entries[res[0].doc].Kind == KindPersonal {
+		m.Band = BandDecline // someone else's money: never from data, never guessed
+	}
 	return m
 }
 

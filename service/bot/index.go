@@ -191,12 +191,7 @@ func (ix *index) search(query string, k int) []scored {
 	for i := range out {
 		out[i].rank = out[i].confidence + rankScore*out[i].score/top
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].rank != out[j].rank {
-			return out[i].rank > out[j].rank
-		}
-		return out[i].doc < out[j].doc
-	})
+	sortScored(out)
 	if len(out) > k {
 		out = out[:k]
 	}
@@ -210,4 +205,15 @@ func dup(seen []string, t string) bool {
 		}
 	}
 	return false
+}
+
+// sortScored orders results by rank, best first (ties: lower document number first, so results
+// are deterministic).
+func sortScored(out []scored) {
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].rank != out[j].rank {
+			return out[i].rank > out[j].rank
+		}
+		return out[i].doc < out[j].doc
+	})
 }
