@@ -44,8 +44,9 @@ type analyzer struct {
 	toneless *strings.Replacer
 }
 
-// minSlipTarget is how often the knowledge base must use a phrase for a slip to be read as it
-// (lexicon terms, sayings and words count twice).
+// minSlipTarget is how often the knowledge base must use a phrase for a slip to be read as it.
+// Lexicon terms, sayings and words are always targets: staff wrote them as wanted spellings
+// ("封定线" is read as the saying "封顶线", then as its term).
 const minSlipTarget = 3
 
 // wordPrefix marks a whole-word term, so that it never equals a character or an ASCII run.
@@ -88,11 +89,11 @@ func newAnalyzer(lex []LexTerm, words []string, texts []string) *analyzer {
 	}
 	for _, t := range lex {
 		for _, s := range append([]string{t.Term}, t.Say...) {
-			freq[normalize(s)] += 2 // the lexicon's phrases are wanted spellings
+			freq[normalize(s)] += minSlipTarget // the lexicon's phrases are wanted spellings
 		}
 	}
 	for _, w := range words {
-		freq[normalize(w)] += 2
+		freq[normalize(w)] += minSlipTarget
 	}
 	best := map[string]int{}
 	for p, n := range freq {
