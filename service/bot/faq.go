@@ -68,7 +68,10 @@ type faqFile struct {
 	Pinned  []pin     `yaml:"pinned"`
 	Lexicon []LexTerm `yaml:"lexicon"`
 	Words   []string  `yaml:"words"`
-	Entries []Entry   `yaml:"entries"`
+	// Offtopic are words of topics the knowledge base does not answer (落户, 加班费, 挂号): a
+	// question that says one is declined, however much of the rest of it an entry shares.
+	Offtopic []string `yaml:"offtopic"`
+	Entries  []Entry  `yaml:"entries"`
 }
 
 // Links are the texts the answers show for the {bind} and {estimate_link} placeholders: an
@@ -144,6 +147,7 @@ type kbData struct {
 	pinned   map[string]int // compact text → entry
 	popular  []int
 	ix       *index
+	offtopic []string // normalized words of topics not answered
 	th       Thresholds
 	fill     map[string]*strings.Replacer // policy version code → placeholder filler
 	versions []policy.Version
@@ -237,7 +241,7 @@ func ParseSource(data []byte) (*Source, error) {
 // Clone returns a deep copy of s.
 func (s *Source) Clone() *Source {
 	c := &Source{f: faqFile{Popular: slices.Clone(s.f.Popular), Entries: make([]Entry, len(s.f.Entries)),
-		Words: slices.Clone(s.f.Words)}}
+		Words: slices.Clone(s.f.Words), Offtopic: slices.Clone(s.f.Offtopic)}}
 	for _, t := range s.f.Lexicon {
 		c.f.Lexicon = append(c.f.Lexicon, LexTerm{Term: t.Term, Say: slices.Clone(t.Say)})
 	}
@@ -447,7 +451,9 @@ func (s *Source) Build(versions []policy.Version, links Links, th Thresholds) (*
 		texts = append(texts, e.Phrasings...)
 	}
 	rewrite := newAnalyzer(f.Lexicon, nil, nil).rewrite
-	checkLexicon(f.Lexicon, f.Words, rewrite.Replace(normalize(strings.Join(texts, "\n"))), bad)
+	kbText := rewrite.Replace(normalize(strings.Join(texts, "\n")))
+	checkLexicon(f.Lexicon, f.Words, kbText, bad)
+	kb.offtopic = checkOfftopic(f.Offtopic, kbText, bad)
 	if len(probs) > 0 {
 		return nil, errors.Join(probs...)
 	}
@@ -690,7 +696,7 @@ func (kb *KB) Match(q string) Match {
 		switch who {
 		case whoseOwn:
 			res[i].rank += personalBoost
-		case whoseGeneral, whoseOthers:
+		case whoseGeneral:
 			res[i].rank -= personalBoost
 		}
 	}
@@ -705,10 +711,27 @@ func (kb *KB) Match(q string) Match {
 		return m
 	}
 	m.Band = d.th.band(res, utf8.RuneCountInString(compact(q)))
-	if who == whoseOthers && d.entries[res[0].doc].Kind == KindPersonal {
+	switch {
+	case who == whoseOthers && d.entries[res[0].doc].Kind == KindPersonal:
 		m.Band = BandDecline // someone else's money: never from data, never guessed
+	case m.Band != BandDecline && d.offtopicIn(q):
+		m.Band = BandDecline
 	}
 	return m
+}
+
+// offtopicIn reports whether q says a word of a topic the knowledge base does not answer.
+func (d *kbData) offtopicIn(q string) bool {
+	if len(d.offtopic) == 0 {
+		return false
+	}
+	q = d.ix.an.prepare(q, true)
+	for _, w := range d.offtopic {
+		if strings.Contains(q, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // Popular returns the questions shown when the bot declines, in file order.

@@ -282,3 +282,36 @@ const (
 	devV2Top1Floor    = 0.0
 	devV2DeclineFloor = 0.0
 )
+
+// TestMatchRules checks the rules of Match beside retrieval on the shipped knowledge base, each
+// against the same question without the rule's cue: whose money a question is about (a personal
+// entry for the asker's own payment, its general twin otherwise, a decline for someone else's),
+// off-topic words, and a long story's clear best entry.
+func TestMatchRules(t *testing.T) {
+	kb := shippedKB(t)
+	tests := []struct {
+		q, want string // want: an entry id answered, or "no answer" (suggested or declined)
+	}{
+		{"下回几号能到账", "my_next"},
+		{"一般几号能到账", "when_paid"},
+		{"我的那笔钱到了吗", "my_arrival"},
+		{"同事的那笔钱到了吗", "no answer"},
+		{"工友今年报了多少", "no answer"},
+		{"同事说二次报销能报一半", "ratio"},
+		{"加班费怎么算", "no answer"},
+		{"工伤怎么算", "r_work_injury"},
+		{"北京落户要什么条件", "no answer"},
+		{"参加二次报销要什么条件", "who_covered"},
+		{"我上个月在单位附近的医院做了个小手术 医保结算完自己又掏了三千多 听说有个二次报销能返一部分 这个钱一般过多久能打到卡上", "when_paid"},
+	}
+	for _, tc := range tests {
+		m := kb.Match(tc.q)
+		got := "no answer"
+		if m.Band == BandAnswer {
+			got = m.Best()
+		}
+		if got != tc.want {
+			t.Errorf("Match(%q) = %s (best %s, conf %.2f), want %s", tc.q, got, m.Best(), m.Hits[0].Confidence, tc.want)
+		}
+	}
+}

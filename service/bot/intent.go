@@ -12,8 +12,9 @@ import "strings"
 //     payment that has or has not arrived is always somebody's;
 //   - self: the asker speaks of themselves, but not of their money (我能报吗, 我住院没给报):
 //     as likely a question about the plan as about their lines, so the rank is left alone;
-//   - others: the asker names someone else's money (同事, 工友, 别人的): the bot never answers
-//     that from data, so a personal entry is not answered;
+//   - others: the asker names someone else (同事, 工友, 别人的): a personal entry keeps its
+//     rank, and when it wins the bot declines, as it never answers someone else's money from
+//     data ("同事说能报一半" still finds the general entry);
 //   - general: neither.
 const (
 	whoseGeneral = iota
@@ -30,7 +31,7 @@ var (
 )
 
 // personalBoost is how much the cues move a personal entry's rank: up for the asker's own
-// case, down for a general question.
+// case, down for a general question (neither for self or others).
 const personalBoost = 0.15
 
 // whose returns the cue of q (normalized) about whose case it asks.

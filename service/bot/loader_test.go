@@ -36,6 +36,9 @@ func TestParseFAQRejects(t *testing.T) {
 		{"lexicon saying is a term", "lexicon:\n  - {term: 问题甲, say: [问题乙]}\n  - {term: 问题乙, say: [乙的事]}\nentries:\n" + ok,
 			[]string{`saying "问题乙" of "问题甲" is also a term`}},
 		{"word nowhere", "words: [京卡]\nentries:\n" + ok, []string{`word "京卡" appears in no entry`}},
+		{"valid offtopic", "offtopic: [落户, 加班费]\nentries:\n" + ok, nil},
+		{"offtopic word the entries use", "offtopic: [落户, 问题甲]\nentries:\n" + ok, []string{`word "问题甲" appears in the entries`}},
+		{"offtopic word too short", "offtopic: [税]\nentries:\n" + ok, []string{`word "税" must be 2 to 12 characters`}},
 		{"answer too long", "entries:\n" + strings.Replace(ok, "每年最多{cap}。", strings.Repeat("很长的回答。", 120), 1), []string{"bytes, want at most"}},
 	}
 	vs := shippedVersions(t)
