@@ -8,7 +8,7 @@ import "strings"
 // word. So the ranking reads the question's cues of whose case it is:
 //
 //   - own: the asker speaks of their own money (我的, 给我, 我今年), of "the next" or "that"
-//     payment (下次, 下回, 那笔), or asks whether something has happened (到了吗, 打了没): a
+//     payment (下次, 下回, 那笔), or asks what has happened (到了吗, 打了没, 报了多少): a
 //     payment that has or has not arrived is always somebody's;
 //   - self: the asker speaks of themselves, but not of their money (我能报吗, 我住院没给报):
 //     as likely a question about the plan as about their lines, so the rank is left alone;
@@ -25,7 +25,7 @@ const (
 
 var (
 	ownCues = []string{"我的", "俺的", "给我", "我今年", "我还", "我这笔", "我那笔", "下次", "下回", "下一次", "下一回", "下一笔", "下笔", "那笔", "这笔",
-		"到了吗", "到了没", "到账了", "到账没", "到帐了", "到帐没", "打了没", "发了没", "来了没", "到没到"}
+		"报了多少", "报了几", "拿了多少", "领了多少", "发了多少", "给了多少", "到了吗", "到了没", "到账了", "到账没", "到帐了", "到帐没", "打了没", "发了没", "来了没", "到没到"}
 	selfCues   = []string{"我", "俺", "自己", "本人"}
 	othersCues = []string{"同事", "工友", "别人", "朋友", "他的", "她的", "张三", "李四"}
 )
