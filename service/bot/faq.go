@@ -687,8 +687,9 @@ func (kb *KB) Match(q string) Match {
 		e := d.entries[i]
 		return Match{Band: BandAnswer, Pinned: true, Hits: []Hit{{ID: e.ID, Question: e.Question, Score: 1, Confidence: 1}}}
 	}
-	res := d.ix.search(q, len(d.entries))
-	who := whose(normalize(q))
+	p := d.ix.an.prepare(q, true)
+	res := d.ix.searchPrepared(p, len(d.entries))
+	who := whose(p)
 	for i := range res {
 		if d.entries[res[i].doc].Kind != KindPersonal {
 			continue
@@ -714,18 +715,15 @@ func (kb *KB) Match(q string) Match {
 	switch {
 	case who == whoseOthers && d.entries[res[0].doc].Kind == KindPersonal:
 		m.Band = BandDecline // someone else's money: never from data, never guessed
-	case m.Band != BandDecline && d.offtopicIn(q):
+	case m.Band != BandDecline && d.offtopicIn(p):
 		m.Band = BandDecline
 	}
 	return m
 }
 
-// offtopicIn reports whether q says a word of a topic the knowledge base does not answer.
+// offtopicIn reports whether q (prepared by the analyzer) says a word of a topic the knowledge
+// base does not answer.
 func (d *kbData) offtopicIn(q string) bool {
-	if len(d.offtopic) == 0 {
-		return false
-	}
-	q = d.ix.an.prepare(q, true)
 	for _, w := range d.offtopic {
 		if strings.Contains(q, w) {
 			return true

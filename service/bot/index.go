@@ -132,7 +132,12 @@ type scored struct {
 // found in the document. Terms no document has count in the query's weight, so unrelated
 // chit-chat scores low.
 func (ix *index) search(query string, k int) []scored {
-	chars, words := ix.an.terms(ix.an.prepare(query, true))
+	return ix.searchPrepared(ix.an.prepare(query, true), k)
+}
+
+// searchPrepared is search of a query already read by the analyzer (analyzer.prepare).
+func (ix *index) searchPrepared(prepared string, k int) []scored {
+	chars, words := ix.an.terms(prepared)
 	terms := append(chars, words...)
 	if len(terms) == 0 || ix.n == 0 {
 		return nil

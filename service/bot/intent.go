@@ -34,7 +34,7 @@ var (
 // case, down for a general question (neither for self or others).
 const personalBoost = 0.15
 
-// whose returns the cue of q (normalized) about whose case it asks.
+// whose returns the cue of q (normalized or prepared by the analyzer) about whose case it asks.
 func whose(q string) int {
 	for _, c := range othersCues {
 		if strings.Contains(q, c) {
