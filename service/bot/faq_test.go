@@ -277,10 +277,11 @@ var devV2SharedWithFAQ = []string{"我能参加不", "农民工能参加吗", "�
 	"哈喽", "太感谢了", "你能做什么", "我要找真人", "客服电话", "社保卡丢了怎么补办", "怎么参加医保", "养老金的问题",
 	"工伤怎么认定", "生育保险怎么报", "商业保险能同时报吗"}
 
-// Floors of TestDevV2, a little below the figures at the commit that set them.
+// Floors of TestDevV2, a little below the figures at the commit that set them (91.9% top-1,
+// 94.6% decline recall; 74.8% and 82.1% before any tuning for the set).
 const (
-	devV2Top1Floor    = 0.0
-	devV2DeclineFloor = 0.0
+	devV2Top1Floor    = 89.0
+	devV2DeclineFloor = 91.0
 )
 
 // TestMatchRules checks the rules of Match beside retrieval on the shipped knowledge base, each
