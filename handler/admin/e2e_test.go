@@ -106,6 +106,15 @@ func TestBrowser(t *testing.T) {
 	if err := w.db.Take(&run).Error; err != nil {
 		t.Fatalf("no run after compute: %v", err)
 	}
+	// Four eyes: the admin who computed the run may not approve it; the page says so.
+	step("own run", chromedp.Navigate(base+"/admin/runs"), chromedp.WaitVisible("#runs"))
+	if s := text("#runs"); !strings.Contains(s, "需他人审批") {
+		t.Errorf("the runs page offers the admin their own run: %q", s)
+	}
+	// As if another operator had recomputed it: the admin may approve that.
+	if err := w.db.Model(&run).Update("created_by", "op1").Error; err != nil {
+		t.Fatal(err)
+	}
 	step("approve", chromedp.Navigate(base+"/admin/runs"), through("#runs form button"), chromedp.WaitVisible(".flash"))
 	if s := text(".flash"); !strings.Contains(s, "已审核") || !strings.Contains(s, "20.00") {
 		t.Errorf("after approval the page says %q", s)

@@ -171,7 +171,7 @@ func (w *world) seed(t *testing.T) (a, b, c person) {
 		must(t, err)
 		run, err := settle.Compute(ctx, p, asActor("test"))
 		must(t, err)
-		_, err = settle.Approve(ctx, run.ID, asActor("test"))
+		_, err = settle.Approve(ctx, run.ID, asActor("checker"))
 		must(t, err)
 	}
 	line := func(recordNo string) model.PayoutLine {

@@ -94,7 +94,7 @@ func (f *fixture) approved(p string) model.SettlementRun {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if run, err = f.settle.Approve(context.Background(), run.ID, asActor("t")); err != nil {
+	if run, err = f.settle.Approve(context.Background(), run.ID, asActor("checker")); err != nil {
 		f.t.Fatal(err)
 	}
 	return run

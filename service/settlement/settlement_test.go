@@ -272,7 +272,7 @@ func TestLateRecordJoinsTheNextRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Approve(context.Background(), jan.ID, asActor("t")); err != nil {
+	if _, err := f.svc.Approve(context.Background(), jan.ID, asActor("boss")); err != nil {
 		t.Fatal(err)
 	}
 	late := f.record(m, model.ClaimInpatient, "2026-01-25", 20000, 0) // imported after January was settled
@@ -548,7 +548,8 @@ func TestWhoMayApprove(t *testing.T) {
 		{"an auditor", person("op1", model.RoleOperator), person("aud", model.RoleAuditor), "staff.forbidden"},
 		{"a union", person("op1", model.RoleOperator), person("u1", model.RoleUnion), "staff.forbidden"},
 		{"nobody named", person("op1", model.RoleOperator), model.Actor{Role: model.RoleOperator, Via: model.ViaCLI}, "staff.forbidden"},
-		{"an admin, their own run", person("a1", model.RoleAdmin), person("a1", model.RoleAdmin), ""},
+		{"an admin, their own run", person("a1", model.RoleAdmin), person("a1", model.RoleAdmin), "run.own_run"},
+		{"an admin, an operator's run", person("op1", model.RoleOperator), person("a1", model.RoleAdmin), ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
