@@ -12,14 +12,20 @@ import (
 // demoCmd is `huzhu demo`: write the synthetic demo into an empty database without serving it.
 func demoCmd(e *env) *cobra.Command {
 	var asOf string
+	var reset bool
 	cmd := &cobra.Command{
-		Use:   "demo [--as-of YYYY-MM-DD]",
+		Use:   "demo [--as-of YYYY-MM-DD | --reset-accounts]",
 		Short: "Fill an empty database with the synthetic demo plan (unions, members, 医保 records, paid runs)",
 		Long: "Fill an empty database with the synthetic demo plan, true on the day it is made: runs whose promised\n" +
 			"arrival day has passed are paid, the others in transit or awaiting export. --as-of writes it as it\n" +
 			"would have been at noon of an earlier day, e.g. a settlement day (the 21st) to try approving and paying.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if reset {
+				accounts, err := e.resetDemoStaff(cmd.Context())
+				fmt.Fprint(e.stdout, accounts)
+				return err
+			}
 			at := time.Now()
 			if asOf != "" {
 				d, err := time.ParseInLocation(time.DateOnly, asOf, model.Shanghai)
@@ -36,5 +42,6 @@ func demoCmd(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&asOf, "as-of", "", "write the demo as it was at noon of this day (default: now)")
+	cmd.Flags().BoolVar(&reset, "reset-accounts", false, "give the demo's console accounts new passwords and print them (the data stay)")
 	return cmd
 }

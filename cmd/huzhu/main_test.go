@@ -290,3 +290,46 @@ func policyVersionYAML(t *testing.T, code string) []byte {
 	t.Fatalf("no shipped version %s", code)
 	return nil
 }
+
+// TestDemoResetAccounts: a newcomer whose demo passwords are gone gets new ones; they log in
+// straight away (no forced change: the system set them, as at creation), and the old ones stop.
+func TestDemoResetAccounts(t *testing.T) {
+	getenv := testEnv(t, nil)
+	cli := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(context.Background(), args, getenv, strings.NewReader(""), &out, io.Discard)
+		return out.String(), err
+	}
+	if _, err := cli("demo", "--reset-accounts"); err == nil || !strings.Contains(err.Error(), "no demo accounts") {
+		t.Fatalf("reset on an empty database = %v, want it refused", err)
+	}
+	first, err := cli("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := cli("demo", "--reset-accounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := regexp.MustCompile(`(?m)^\s+demo-admin\s+(\S+)`)
+	old, fresh := pw.FindStringSubmatch(first), pw.FindStringSubmatch(second)
+	if old == nil || fresh == nil || old[1] == fresh[1] || strings.Count(second, "demo-") != 4 {
+		t.Fatalf("passwords before %q after %q", first, second)
+	}
+	e := &env{getenv: getenv, stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
+	if err := e.load(); err != nil {
+		t.Fatal(err)
+	}
+	defer e.close()
+	accounts, err := e.staffService(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := accounts.Login(context.Background(), "demo-admin", fresh[1], "127.0.0.1")
+	if err != nil || s.Staff.MustChangePassword {
+		t.Fatalf("login with the new password = %+v, %v; want in, no forced change", s, err)
+	}
+	if _, err := accounts.Login(context.Background(), "demo-admin", old[1], "127.0.0.2"); err == nil {
+		t.Error("the old password still logs in")
+	}
+}

@@ -151,6 +151,38 @@ func (e *env) demoStaff(ctx context.Context) (string, error) {
 	return b.String(), nil
 }
 
+// resetDemoStaff gives the demo's console accounts (demo-*) new passwords and returns them as
+// lines to print, for a newcomer whose first passwords are gone. Nothing else changes.
+func (e *env) resetDemoStaff(ctx context.Context) (string, error) {
+	accounts, err := e.staffService(ctx)
+	if err != nil {
+		return "", err
+	}
+	sys := model.Actor{Username: demo.Actor, Via: model.ViaSystem}
+	list, err := accounts.Accounts(ctx, sys)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString("demo: new passwords for the console accounts of the demo (shown once):\n")
+	n := 0
+	for _, a := range list {
+		if !strings.HasPrefix(a.Username, "demo-") {
+			continue
+		}
+		pw := staff.NewToken()[:16]
+		if err := accounts.ResetPassword(ctx, sys, a.ID, pw); err != nil {
+			return "", fmt.Errorf("reset demo account %s: %w", a.Username, err)
+		}
+		fmt.Fprintf(&b, "  %-14s %s  (%s)\n", a.Username, pw, a.Role.Label())
+		n++
+	}
+	if n == 0 {
+		return "", fmt.Errorf("this database has no demo accounts: run huzhu serve --demo on an empty one first")
+	}
+	return b.String(), nil
+}
+
 // mount adds the routes of every front: the JSON API, the staff console and the official
 // account's callback.
 func (e *env) mount(ctx context.Context, app *fiber.App, _ *prometheus.Registry) error {

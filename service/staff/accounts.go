@@ -186,10 +186,10 @@ func (s *Service) ResetPassword(ctx context.Context, a model.Actor, id uint64, p
 			return err
 		}
 		// Someone else chose this password: the account must choose its own at the next login
-		// (unless it is the actor's own account).
+		// (unless it is the actor's own account, or the system's demo accounts, as at creation).
 		err := tx.Model(&model.AdminUser{}).Where("id = ?", u.ID).
 			Updates(map[string]any{"password_hash": string(hash), "failed_logins": 0, "locked_until": nil, "updated_at": s.now(),
-				"must_change_password": u.Username != a.Username}).Error
+				"must_change_password": u.Username != a.Username && a.Via != model.ViaSystem}).Error
 		if err != nil {
 			return fmt.Errorf("update: %w", err)
 		}
