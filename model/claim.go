@@ -214,3 +214,23 @@ type ClaimDocument struct {
 	UploadedAt time.Time `gorm:"not null"`
 	DeletedAt  *time.Time
 }
+
+// SameBill reports whether two records describe the same bill: the same member, hospital (spaces
+// ignored), visit and discharge dates and 自付一. A claim's record and a feed record that are the
+// same bill are never both paid.
+func SameBill(a, b MedicalRecord) bool {
+	return a.MemberID == b.MemberID && a.VisitDate == b.VisitDate && a.DischargeDate == b.DischargeDate &&
+		a.SelfPay1Fen == b.SelfPay1Fen && squeeze(a.Hospital) == squeeze(b.Hospital)
+}
+
+// squeeze drops every space (ASCII and the full-width 　) so "北京 协和医院" matches "北京协和医院".
+func squeeze(s string) string {
+	out := make([]rune, 0, len(s))
+	for _, r := range s {
+		if r == ' ' || r == '\t' || r == '\u3000' || r == '\u00a0' {
+			continue
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}

@@ -57,3 +57,28 @@ func TestClaimKindsNeedDocuments(t *testing.T) {
 		t.Errorf("remote emergency needs %v, want the 急诊章 proof", docs)
 	}
 }
+
+func TestSameBill(t *testing.T) {
+	base := MedicalRecord{MemberID: 1, VisitDate: "2026-10-02", DischargeDate: "2026-10-20", Hospital: "河北省 第一医院", SelfPay1Fen: 12345}
+	tests := []struct {
+		name   string
+		change func(*MedicalRecord)
+		want   bool
+	}{
+		{"identical", func(*MedicalRecord) {}, true},
+		{"spaces in the hospital", func(r *MedicalRecord) { r.Hospital = "河北省第一医院　" }, true},
+		{"other member", func(r *MedicalRecord) { r.MemberID = 2 }, false},
+		{"other hospital", func(r *MedicalRecord) { r.Hospital = "河北省第二医院" }, false},
+		{"other visit date", func(r *MedicalRecord) { r.VisitDate = "2026-10-03" }, false},
+		{"other discharge date", func(r *MedicalRecord) { r.DischargeDate = "" }, false},
+		{"other 自付一", func(r *MedicalRecord) { r.SelfPay1Fen++ }, false},
+		{"other total only", func(r *MedicalRecord) { r.TotalFen = 1 }, true},
+	}
+	for _, tc := range tests {
+		b := base
+		tc.change(&b)
+		if got := SameBill(base, b); got != tc.want {
+			t.Errorf("%s: SameBill = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
