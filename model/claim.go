@@ -81,12 +81,15 @@ func (d DocKind) Label() string {
 func (d DocKind) Valid() bool { return d.Label() != string(d) }
 
 // RequiredDocs returns the documents a claim of kind k must carry before it can be submitted.
+// The paper form also asks for a copy of the 京卡: here the money goes to the account on the
+// roster, which a worker cannot change through a claim, so the copy would prove nothing and is
+// optional (DocJingCard).
 func (k ClaimKind) RequiredDocs() []DocKind {
 	switch k {
 	case ClaimRemoteEmergency:
-		return []DocKind{DocSocialCard, DocReceipt, DocEmergency}
+		return []DocKind{DocReceipt, DocEmergency}
 	case ClaimAboveCap:
-		return []DocKind{DocSocialCard, DocJingCard, DocReceipt}
+		return []DocKind{DocSocialCard, DocReceipt}
 	}
 	return nil
 }

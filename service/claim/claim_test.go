@@ -175,8 +175,8 @@ func TestStartChecksTheBill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Status != model.ClaimDraft || c.UnionID != f.u1.ID || len(c.Missing) != 3 {
-		t.Errorf("new claim: status %s, union %d, missing %v; want a draft of union %d missing 3 documents", c.Status, c.UnionID, c.Missing, f.u1.ID)
+	if c.Status != model.ClaimDraft || c.UnionID != f.u1.ID || len(c.Missing) != 2 {
+		t.Errorf("new claim: status %s, union %d, missing %v; want a draft of union %d missing 2 documents", c.Status, c.UnionID, c.Missing, f.u1.ID)
 	}
 	_, err = f.svc.Mine(ctx, f.other.ID, c.ID)
 	wantCode(t, "another worker's claim", err, "claim.not_found")
@@ -486,11 +486,11 @@ func TestPurgeDeletesDocumentsOfEndedClaims(t *testing.T) {
 		t.Errorf("Purge the day of withdrawal = %d, %v; want nothing yet", n, err)
 	}
 	f.clock = f.clock.Add(31 * 24 * time.Hour)
-	if n, err := f.svc.Purge(ctx, 0); err != nil || n != 3 {
-		t.Errorf("Purge a month later = %d, %v; want the 3 documents of the withdrawn claim", n, err)
+	if n, err := f.svc.Purge(ctx, 0); err != nil || n != 2 {
+		t.Errorf("Purge a month later = %d, %v; want the 2 documents of the withdrawn claim", n, err)
 	}
-	if n := countFiles(t, f.root); n != 3 {
-		t.Errorf("%d objects left, want the 3 of the live claim", n)
+	if n := countFiles(t, f.root); n != 2 {
+		t.Errorf("%d objects left, want the 2 of the live claim", n)
 	}
 	got, err := f.svc.Mine(ctx, f.worker.ID, ended.ID)
 	if err != nil || len(got.Documents) != 0 {
