@@ -146,7 +146,7 @@ func newClaimResponse(c claim.Claim) claimResponse {
 		Hospital: c.Hospital, TotalFen: c.TotalFen, TotalYuan: c.TotalFen.Yuan(), SelfPay1Fen: c.SelfPay1Fen, SelfPay1Yuan: c.SelfPay1Fen.Yuan(),
 		AboveCapFen: c.AboveCapFen, AboveCapYuan: c.AboveCapFen.Yuan(), MajorDisease: c.MajorDisease, Note: c.Note, Editable: c.Status.Editable(),
 		Documents: make([]documentJSON, 0, len(c.Documents)), Required: docLabels(c.Kind.RequiredDocs()), Missing: docLabels(c.Missing),
-		Timeline: []claimEventJSON{{Status: string(model.ClaimDraft), Label: model.ClaimDraft.Label(), At: timeJSON(c.CreatedAt)}},
+		Timeline:  []claimEventJSON{{Status: string(model.ClaimDraft), Label: model.ClaimDraft.Label(), At: timeJSON(c.CreatedAt)}},
 		CreatedAt: timeJSON(c.CreatedAt)}
 	if c.Status == model.ClaimReturned {
 		label := c.ReturnCode
