@@ -104,6 +104,7 @@ func (e *env) mountConsole(ctx context.Context, app *fiber.App, rules *rulebook.
 		Calendar:      e.cal,
 		Jobs:          jobs,
 		Members:       e.members,
+		Claims:        e.claims,
 		SecureCookies: strings.HasPrefix(e.cfg.HTTP.PublicURL, "https://"),
 		Log:           e.log,
 	})

@@ -18,6 +18,7 @@ import (
 	"huzhu/config"
 	"huzhu/model"
 	"huzhu/service/calendar"
+	"huzhu/service/claim"
 	"huzhu/service/kv"
 	"huzhu/service/member"
 	"huzhu/service/pii"
@@ -56,6 +57,9 @@ type env struct {
 	// members is the mini-program's member service of this process, for the console's page
 	// "为职工绑定" (set by serve before it mounts the console; nil elsewhere).
 	members *member.Service
+	// claims is the supplementary-claim service of this process, shared by the API and the
+	// console (set by serve before it mounts the console; nil elsewhere).
+	claims *claim.Service
 }
 
 // override makes key read as v, whatever the file and the environment say.

@@ -21,6 +21,7 @@ import (
 	"huzhu/model"
 	"huzhu/service/bot"
 	"huzhu/service/calendar"
+	"huzhu/service/claim"
 	"huzhu/service/errs"
 	"huzhu/service/importer"
 	"huzhu/service/job"
@@ -66,6 +67,8 @@ type Deps struct {
 	// Members binds members to WeChat accounts for workers checked in person ("为职工绑定") and
 	// lifts binding lock-outs. Without it those pages answer Unavailable.
 	Members *member.Service
+	// Claims reviews supplementary claims. Without it the claims pages answer Unavailable.
+	Claims *claim.Service
 	// SecureCookies sets the Secure flag, for consoles served over https.
 	SecureCookies bool
 	Now           func() time.Time
@@ -241,6 +244,7 @@ func (a *Admin) Mount(app *fiber.App) {
 	g.Get("/jobs/:id", a.auth(a.need(staff.ViewPlan, a.jobView)))
 	g.Get("/jobs/:id/file", a.auth(a.need(staff.DownloadFiles, a.jobFile)))
 	g.Get("/jobs/:id/problems.csv", a.auth(a.need(staff.ViewPlan, a.jobProblems)))
+	a.mountClaims(g)
 	g.Get("/api/me", a.api("", a.apiMe))
 	g.Get("/api/jobs", a.api(staff.ViewPlan, a.apiJobs))
 	g.Get("/api/jobs/:id", a.api(staff.ViewPlan, a.apiJob))
