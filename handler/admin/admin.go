@@ -158,6 +158,10 @@ func funcs() template.FuncMap {
 				return "核算通知"
 			case model.NoticeFailedTx:
 				return "转账失败通知"
+			case model.NoticeClaimReturned:
+				return "补充申请退回通知"
+			case model.NoticeClaimConfirmed:
+				return "补充申请确认通知"
 			}
 			return string(k)
 		},

@@ -180,6 +180,11 @@ func TestClaimEndToEnd(t *testing.T) {
 	if r.m["status"].(map[string]any)["code"] != "paid" {
 		t.Errorf("after the bank's result = %s, want 已到账", r.body)
 	}
+	var kinds []string
+	must(t, w.db.Model(&model.Notification{}).Where("member_id = ? AND kind LIKE ?", a.ID, "claim%").Order("id").Pluck("kind", &kinds).Error)
+	if strings.Join(kinds, ",") != "claim_returned,claim_confirmed" {
+		t.Errorf("claim notices = %v, want the return and the confirmation", kinds)
+	}
 	var notices []model.Notification
 	must(t, w.db.Where("member_id = ? AND kind = ?", a.ID, model.NoticeArrived).Find(&notices).Error)
 	if len(notices) != 1 || !strings.Contains(notices[0].Payload, fmt.Sprintf(`"amount_fen":%d`, estimated)) {

@@ -286,6 +286,11 @@ func TestReviewFlow(t *testing.T) {
 	if c, err = f.svc.Confirm(ctx, f.operator, c.ID); err != nil || c.Status != model.ClaimConfirmed || c.RecordID == 0 {
 		t.Fatalf("Confirm = %+v, %v", c.Claim, err)
 	}
+	var kinds []string
+	f.db.Model(&model.Notification{}).Where("member_id = ?", f.worker.ID).Order("id").Pluck("kind", &kinds)
+	if strings.Join(kinds, ",") != "claim_returned,claim_confirmed" {
+		t.Errorf("notices to the worker = %v, want the return and the confirmation", kinds)
+	}
 	var rec model.MedicalRecord
 	if err := f.db.Take(&rec, c.RecordID).Error; err != nil {
 		t.Fatal(err)

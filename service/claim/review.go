@@ -12,6 +12,7 @@ import (
 	"huzhu/model"
 	"huzhu/service/audit"
 	"huzhu/service/errs"
+	"huzhu/service/notify"
 )
 
 // Staff is the person acting in the console: who, in which role, for which union (union staff),
@@ -239,7 +240,7 @@ func (s *Service) Return(ctx context.Context, st Staff, claimID uint64, reason, 
 	if utf8.RuneCountInString(note) > MaxNote {
 		return Claim{}, errs.Invalidf("note", "请精简说明", "说明最多%d个字", MaxNote)
 	}
-	return s.act(ctx, st, claimID, "claim.return", func(_ *gorm.DB, c *model.Claim) (map[string]any, error) {
+	return s.act(ctx, st, claimID, "claim.return", func(tx *gorm.DB, c *model.Claim) (map[string]any, error) {
 		switch {
 		case st.Role == model.RoleAuditor:
 			return nil, errs.New(errs.KindForbidden, "claim.forbidden", "审计账号只能查看")
@@ -252,6 +253,10 @@ func (s *Service) Return(ctx context.Context, st Staff, claimID uint64, reason, 
 		c.Status, c.ReturnCode, c.ReturnNote, c.ReturnedAt = model.ClaimReturned, reason, note, &now
 		c.Returns++
 		c.UnionApprovedBy, c.UnionApprovedAt = "", nil
+		if _, err := notify.Enqueue(ctx, tx, notify.Notice{Subject: fmt.Sprintf("claim:%d:return:%d", c.ID, c.Returns), MemberID: c.MemberID,
+			Kind: model.NoticeClaimReturned, At: now, Payload: notify.Payload{ClaimID: c.ID, Reason: label}}); err != nil {
+			return nil, err
+		}
 		return map[string]any{"reason": reason, "label": label, "note": note}, nil
 	})
 }
@@ -303,6 +308,11 @@ func (s *Service) Confirm(ctx context.Context, st Staff, claimID uint64) (Claim,
 		}
 		now := s.now()
 		c.Status, c.ConfirmedBy, c.ConfirmedAt, c.RecordID, c.DuplicateOf = model.ClaimConfirmed, st.Username, &now, rec.ID, 0
+		if _, err := notify.Enqueue(ctx, tx, notify.Notice{Subject: fmt.Sprintf("claim:%d", c.ID), MemberID: c.MemberID,
+			Kind: model.NoticeClaimConfirmed, At: now, Payload: notify.Payload{ClaimID: c.ID,
+				ClaimTypes: c.ClaimType.Class().Label()}}); err != nil {
+			return nil, err
+		}
 		return map[string]any{"record": rec.ID, "self_pay1_fen": c.SelfPay1Fen, "above_cap_fen": c.AboveCapFen,
 			"union_approved_by": c.UnionApprovedBy}, nil
 	})
