@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -112,6 +113,13 @@ func TestClaimReview(t *testing.T) {
 	}
 	if _, body := office.get(page); !strings.Contains(body, "办事处已确认") {
 		t.Errorf("after confirmation the page says: %.500s", body)
+	}
+	// The dashboard counts it: U1 has one claim 办事处已确认; another union sees none of it.
+	if _, body := office.get("/admin/"); !regexp.MustCompile(`<tr><td>U1</td><td>第一工会</td>(<td class="n">0</td>){3}<td class="n">1</td>`).MatchString(body) {
+		t.Errorf("dashboard claims table: %.300s", body[strings.Index(body, "claims-by-union"):])
+	}
+	if _, body := other.get("/admin/"); strings.Contains(body, "<td>U1</td><td>第一工会</td><td class=\"n\">") {
+		t.Error("another union's dashboard counts U1's claims")
 	}
 	var actions []string
 	w.db.Model(&model.AuditLog{}).Where("target = ?", fmt.Sprintf("claim:%d", c.ID)).Order("id").Pluck("action", &actions)

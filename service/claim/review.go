@@ -321,3 +321,58 @@ func (s *Service) Confirm(ctx context.Context, st Staff, claimID uint64) (Claim,
 	}
 	return c, err
 }
+
+// UnionCount is the number of claims of one union in each status (drafts left out: they are the
+// worker's own until submitted).
+type UnionCount struct {
+	UnionID  uint64
+	Code     string
+	Name     string
+	ByStatus map[model.ClaimStatus]int64
+	Total    int64
+}
+
+// CountedStatuses are the statuses Counts reports, in the order of the flow.
+var CountedStatuses = []model.ClaimStatus{model.ClaimSubmitted, model.ClaimReturned, model.ClaimUnionApproved, model.ClaimConfirmed,
+	model.ClaimSettled, model.ClaimPaid, model.ClaimWithdrawn}
+
+// countedStatus is a claim's status as Counts reports it; the same text in SELECT and GROUP BY, as
+// MySQL's ONLY_FULL_GROUP_BY wants. (A line's 'arrived' is model.LineArrived; 'paid' and 'settled'
+// are model.ClaimPaid and model.ClaimSettled.)
+const countedStatus = "CASE WHEN l.status = 'arrived' THEN 'paid' WHEN l.id IS NOT NULL THEN 'settled' ELSE c.status END"
+
+// Counts returns the claims per union and status that st may see (union staff: their own union),
+// by union code. Settled and paid come from the claims' payout lines, as everywhere.
+func (s *Service) Counts(ctx context.Context, st Staff) ([]UnionCount, error) {
+	if !st.Role.Valid() {
+		return nil, errs.New(errs.KindForbidden, "claim.forbidden", "无权查看补充申请")
+	}
+	q := s.db.WithContext(ctx).Table("claims AS c").
+		Select("c.union_id, u.code, u.name, " + countedStatus + " AS status, COUNT(*) AS n").
+		Joins("JOIN unions AS u ON u.id = c.union_id").
+		Joins("LEFT JOIN payout_lines AS l ON c.record_id <> 0 AND l.record_id = c.record_id").
+		Where("c.status <> ?", model.ClaimDraft)
+	if st.Role == model.RoleUnion {
+		q = q.Where("c.union_id = ?", st.UnionID)
+	}
+	var rows []struct {
+		UnionID    uint64
+		Code, Name string
+		Status     model.ClaimStatus
+		N          int64
+	}
+	if err := q.Group("c.union_id, u.code, u.name, " + countedStatus).
+		Order("u.code").Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("count claims: %w", err)
+	}
+	var out []UnionCount
+	for _, r := range rows {
+		if len(out) == 0 || out[len(out)-1].UnionID != r.UnionID {
+			out = append(out, UnionCount{UnionID: r.UnionID, Code: r.Code, Name: r.Name, ByStatus: map[model.ClaimStatus]int64{}})
+		}
+		u := &out[len(out)-1]
+		u.ByStatus[r.Status] += r.N
+		u.Total += r.N
+	}
+	return out, nil
+}
