@@ -348,7 +348,7 @@ func (s *Service) Counts(ctx context.Context, st Staff) ([]UnionCount, error) {
 		return nil, errs.New(errs.KindForbidden, "claim.forbidden", "无权查看补充申请")
 	}
 	q := s.db.WithContext(ctx).Table("claims AS c").
-		Select("c.union_id, u.code, u.name, " + countedStatus + " AS status, COUNT(*) AS n").
+		Select("c.union_id, u.code, u.name, "+countedStatus+" AS status, COUNT(*) AS n").
 		Joins("JOIN unions AS u ON u.id = c.union_id").
 		Joins("LEFT JOIN payout_lines AS l ON c.record_id <> 0 AND l.record_id = c.record_id").
 		Where("c.status <> ?", model.ClaimDraft)
