@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"strconv"
@@ -114,6 +115,30 @@ type WeChatApp struct {
 	AppSecret      string `yaml:"app_secret" secret:"true"`
 	Token          string `yaml:"token" secret:"true"`
 	EncodingAESKey string `yaml:"encoding_aes_key" secret:"true"`
+	// Mode is the official account's message encryption (消息加解密方式), as chosen in WeChat's
+	// 服务器配置: "plain" (明文), "compatible" (兼容: plain and encrypted both accepted, while
+	// switching) or "safe" (安全: encrypted only). Empty: safe when EncodingAESKey is set,
+	// plain otherwise. Official account only.
+	Mode string `yaml:"mode"`
+}
+
+// Message encryption modes of the official account's callback (wechat.oa.mode).
+const (
+	ModePlain      = "plain"
+	ModeCompatible = "compatible"
+	ModeSafe       = "safe"
+)
+
+// MessageMode returns the callback's encryption mode: Mode, or its default (safe when an
+// EncodingAESKey is set, plain otherwise).
+func (a WeChatApp) MessageMode() string {
+	switch {
+	case a.Mode != "":
+		return a.Mode
+	case a.EncodingAESKey != "":
+		return ModeSafe
+	}
+	return ModePlain
 }
 
 // Templates are the WeChat template ids of each notice kind.
@@ -369,6 +394,10 @@ func (c Config) Validate() error {
 		if c.Notify.SMS.Provider == "log" {
 			bad("notify.sms.provider", "must be http in prod: the log provider sends nothing and writes binding codes to the log", "http")
 		}
+		if u, err := url.Parse(c.HTTP.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || loopback(u.Hostname()) {
+			bad("http.public_url", fmt.Sprintf("%q: must be set in prod to the address workers' phones reach, since the bot's replies and menus link to it", c.HTTP.PublicURL),
+				"HUZHU_HTTP_PUBLIC_URL=https://huzhu.example.org")
+		}
 	} else if c.Security.PIIKey != "" && len(c.Security.PIIKey) < 32 {
 		bad("security.pii_key", "is shorter than 32 characters", "HUZHU_SECURITY_PII_KEY=$(openssl rand -base64 48)")
 	}
@@ -377,6 +406,21 @@ func (c Config) Validate() error {
 	}
 	if k := c.WeChat.OA.EncodingAESKey; k != "" && len(k) != 43 {
 		bad("wechat.oa.encoding_aes_key", fmt.Sprintf("is %d characters, WeChat's key has 43", len(k)), "the 43-character key from the WeChat admin page")
+	}
+	switch oa := c.WeChat.OA; oa.Mode {
+	case "", ModePlain, ModeCompatible, ModeSafe:
+		if oa.Mode == ModePlain && oa.EncodingAESKey != "" {
+			bad("wechat.oa.mode", "is plain while wechat.oa.encoding_aes_key is set: plain messages would be accepted although a key is configured",
+				"safe (安全模式; compatible while switching over), or remove the key")
+		}
+		if (oa.Mode == ModeCompatible || oa.Mode == ModeSafe) && oa.EncodingAESKey == "" {
+			bad("wechat.oa.mode", fmt.Sprintf("is %s, which needs wechat.oa.encoding_aes_key", oa.Mode), "the 43-character EncodingAESKey from 服务器配置")
+		}
+	default:
+		bad("wechat.oa.mode", fmt.Sprintf("%q is not a message encryption mode; want plain (明文), compatible (兼容) or safe (安全)", oa.Mode), "safe")
+	}
+	if c.WeChat.MP.Mode != "" {
+		bad("wechat.mp.mode", "is set, but only the official account has a message mode", "remove it; set wechat.oa.mode instead")
 	}
 	if c.Notify.RatePerSecond <= 0 {
 		bad("notify.rate_per_second", "must be positive", "200")
@@ -456,4 +500,14 @@ func maskSecrets(v reflect.Value) {
 			fv.SetString("***")
 		}
 	}
+}
+
+// loopback reports whether host names this machine (localhost, 127.0.0.0/8, ::1): a link to it
+// works on the server only, never on a worker's phone.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -50,9 +50,37 @@ func TestBadValuesAllReported(t *testing.T) {
 	}
 	for _, want := range []string{"redis.addr: \"localhost\" has no port (example: 127.0.0.1:6379)", "log.level", "notify.quiet_start",
 		"security.pii_key", "security.session_secret", "wechat.oa.encoding_aes_key", "notify.sms.provider: must be http in prod",
-		"binding.proof: none is refused in prod"} {
+		"binding.proof: none is refused in prod", `http.public_url: "http://127.0.0.1:8080": must be set in prod`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+// TestPublicURLInProd: the bot's replies and menus link to http.public_url, so prod refuses to
+// start while it is left at the loopback default or is not an http(s) URL (issue 16: replies
+// linked to http://127.0.0.1:8080).
+func TestPublicURLInProd(t *testing.T) {
+	prod := map[string]string{"HUZHU_ENV": "prod", "HUZHU_SECURITY_PII_KEY": strings.Repeat("k", 40),
+		"HUZHU_SECURITY_SESSION_SECRET": strings.Repeat("s", 40), "HUZHU_REDIS_ADDR": "127.0.0.1:6379", "HUZHU_NOTIFY_SMS_PROVIDER": "http",
+		"HUZHU_NOTIFY_SMS_URL": "https://sms.example.org/send"}
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"", false}, {"http://localhost:8080", false}, {"http://[::1]:8080", false}, {"huzhu.example.org", false},
+		{"https://huzhu.example.org", true},
+	} {
+		e := map[string]string{}
+		for k, v := range prod {
+			e[k] = v
+		}
+		if tc.url != "" {
+			e["HUZHU_HTTP_PUBLIC_URL"] = tc.url
+		}
+		_, err := Load("", env(e))
+		if bad := err != nil && strings.Contains(err.Error(), "http.public_url"); bad == tc.ok {
+			t.Errorf("prod with public_url %q: err = %v, want refused %v", tc.url, err, !tc.ok)
 		}
 	}
 }
@@ -148,5 +176,45 @@ func TestClaimsConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
+	}
+}
+
+// TestOAMessageMode: wechat.oa.mode takes WeChat's three modes, defaults from the key, and is
+// refused where it would contradict the key.
+func TestOAMessageMode(t *testing.T) {
+	const key = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+	tests := []struct {
+		name, mode, key string
+		want, problem   string
+	}{
+		{"no key: plain", "", "", ModePlain, ""},
+		{"key: safe", "", key, ModeSafe, ""},
+		{"compatible with a key", "compatible", key, ModeCompatible, ""},
+		{"safe with a key", "safe", key, ModeSafe, ""},
+		{"plain without a key", "plain", "", ModePlain, ""},
+		{"plain with a key", "plain", key, "", "wechat.oa.mode: is plain while wechat.oa.encoding_aes_key is set"},
+		{"safe without a key", "safe", "", "", "wechat.oa.mode: is safe, which needs wechat.oa.encoding_aes_key"},
+		{"compatible without a key", "compatible", "", "", "wechat.oa.mode: is compatible, which needs"},
+		{"unknown mode", "aes", key, "", `wechat.oa.mode: "aes" is not a message encryption mode`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Load("", env(map[string]string{"HUZHU_WECHAT_OA_MODE": tc.mode, "HUZHU_WECHAT_OA_ENCODING_AES_KEY": tc.key}))
+			if tc.problem != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.problem) || !strings.Contains(err.Error(), "(example: ") {
+					t.Fatalf("Load(mode %q) = %v, want %q with an example", tc.mode, err, tc.problem)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.WeChat.OA.MessageMode(); got != tc.want {
+				t.Errorf("MessageMode() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	if _, err := Load("", env(map[string]string{"HUZHU_WECHAT_MP_MODE": "safe"})); err == nil || !strings.Contains(err.Error(), "wechat.mp.mode") {
+		t.Errorf("wechat.mp.mode accepted: %v", err)
 	}
 }

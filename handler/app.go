@@ -30,6 +30,9 @@ type Options struct {
 	Ready map[string]func(context.Context) error
 	// Version is shown by /healthz.
 	Version string
+	// HSTS sends Strict-Transport-Security on every response; set it only when the public URL
+	// is https, since browsers then refuse plain http to the host for a year.
+	HSTS bool
 }
 
 // New returns the Fiber app with middleware, error mapping and health routes installed.
@@ -43,12 +46,26 @@ func New(o Options) *fiber.App {
 		// through LimitBody, uploads get the large one.
 		limit = o.UploadLimit
 	}
+	headers := securityHeaders(o.HSTS)
+	errorHandler := ErrorHandler(o.Log)
 	app := fiber.New(fiber.Config{
-		AppName:                 "huzhu",
-		BodyLimit:               limit,
-		ReadTimeout:             o.ReadTimeout,
-		WriteTimeout:            o.WriteTimeout,
-		ErrorHandler:            ErrorHandler(o.Log),
+		AppName: "huzhu",
+		// Every string and byte slice a handler gets from fiber.Ctx (Method, Path, Params, Query,
+		// Get, Cookies, FormValue, IP behind a proxy, Body) is a copy, not a view of fasthttp's
+		// buffer that the next request on the connection overwrites. Metric labels, kv and
+		// cache keys, audit rows and values handed to goroutines keep such strings past the
+		// request; copying every one at the boundary by hand failed (issue 13: a "GETT" label
+		// broke /metrics for good). Its cost (BenchmarkImmutable) is in the README.
+		Immutable:    true,
+		BodyLimit:    limit,
+		ReadTimeout:  o.ReadTimeout,
+		WriteTimeout: o.WriteTimeout,
+		// Errors fasthttp answers before any middleware runs (a malformed request, a body over
+		// the limit) get the security headers too.
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			headers(c)
+			return errorHandler(c, err)
+		},
 		DisableStartupMessage:   true,
 		EnableTrustedProxyCheck: len(o.TrustedProxies) > 0,
 		TrustedProxies:          o.TrustedProxies,
@@ -58,6 +75,12 @@ func New(o Options) *fiber.App {
 		// over 16 MB to a plaintext temporary file; rosters and 医保 files carry ID numbers. The
 		// body is in memory anyway (within the upload limit), and parsed from there it stays.
 		DisablePreParseMultipartForm: true,
+	})
+	app.Use(func(c *fiber.Ctx) error {
+		// Set after the handler: a handler or the static file server may reset the headers.
+		err := c.Next()
+		headers(c)
+		return err
 	})
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e interface{}) {
 		o.Log.Error("panic", "path", c.Route().Path, "panic", e, "request_id", RequestID(c))
@@ -161,8 +184,9 @@ func accessLog(log *slog.Logger, m *metrics) fiber.Handler {
 			route = "unmatched"
 		}
 		elapsed := time.Since(start)
-		m.requests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
-		m.duration.WithLabelValues(c.Method(), route).Observe(elapsed.Seconds())
+		method := methodLabel(c.Method())
+		m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+		m.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelError
@@ -170,6 +194,30 @@ func accessLog(log *slog.Logger, m *metrics) fiber.Handler {
 		log.Log(c.UserContext(), level, "http", "method", c.Method(), "route", route, "status", status,
 			"ms", float64(elapsed.Microseconds())/1000, "request_id", RequestID(c))
 		return nil
+	}
+}
+
+// methodLabel returns the constant of a standard method and "OTHER" for anything else, so that
+// a label never aliases a request buffer and a client cannot mint label values.
+func methodLabel(m string) string {
+	for _, known := range fiber.DefaultMethods {
+		if m == known {
+			return known
+		}
+	}
+	return "OTHER"
+}
+
+// securityHeaders returns the function that sets the headers every response carries: nosniff
+// (browsers must not guess an export or a JSON body is HTML), a Referrer-Policy that keeps paths
+// and queries (member ids, ?next=) inside the site, and HSTS when the site is served over https.
+func securityHeaders(hsts bool) func(c *fiber.Ctx) {
+	return func(c *fiber.Ctx) {
+		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+		c.Set(fiber.HeaderReferrerPolicy, "same-origin")
+		if hsts {
+			c.Set(fiber.HeaderStrictTransportSecurity, "max-age=31536000")
+		}
 	}
 }
 
@@ -202,6 +250,15 @@ func Status(k errs.Kind) int {
 		return fiber.StatusServiceUnavailable
 	}
 	return fiber.StatusInternalServerError
+}
+
+// RetryAfter sets the Retry-After header of a rate-limited (KindTooMany) or unavailable
+// (KindUnavailable) error that says when to try again, in whole seconds rounded up. Every front
+// that writes errors calls it.
+func RetryAfter(c *fiber.Ctx, e *errs.Error) {
+	if (e.Kind == errs.KindTooMany || e.Kind == errs.KindUnavailable) && e.RetryAfter > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(e.RetryAfter.Seconds()+0.999)))
+	}
 }
 
 // fiberErrors gives Fiber's own errors (no route, body too large…) plain Chinese.
@@ -243,8 +300,8 @@ func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 			log.Error("internal error", "route", c.Route().Path, "err", err, "request_id", body.RequestID)
 			body.Code, body.Message = "internal", "系统繁忙，请稍后再试"
 		}
-		if status == fiber.StatusTooManyRequests && e != nil && e.RetryAfter > 0 {
-			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(e.RetryAfter.Seconds()+0.999)))
+		if e != nil {
+			RetryAfter(c, e)
 		}
 		return c.Status(status).JSON(body)
 	}

@@ -1,12 +1,16 @@
 package handler
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -144,5 +148,90 @@ func TestUploadsStayInMemory(t *testing.T) {
 	}
 	if len(spooled) > 0 {
 		t.Errorf("the upload was spooled to %v in the temporary folder, want it kept in memory", spooled)
+	}
+}
+
+// TestSecurityHeaders: nosniff and Referrer-Policy on every response — success, every kind of
+// error, a panic, an unknown route, a body fasthttp refuses before any handler runs, metrics —
+// and HSTS exactly when the app is told the site is https.
+func TestSecurityHeaders(t *testing.T) {
+	for _, hsts := range []bool{false, true} {
+		app := New(Options{BodyLimit: 64, UploadLimit: 1 << 20, Registry: prometheus.NewRegistry(), HSTS: hsts})
+		app.Get("/ok", func(c *fiber.Ctx) error { return c.SendString("ok") })
+		app.Get("/boom", func(c *fiber.Ctx) error { return errors.New("exploded") })
+		app.Get("/panic", func(c *fiber.Ctx) error { panic("bad") })
+		app.Get("/reset", func(c *fiber.Ctx) error {
+			c.Response().Reset() // as a file server answering 404 does
+			return c.SendString("reset")
+		})
+		app.Get("/limited", func(c *fiber.Ctx) error { return errs.TooMany("x.too_many", "太多了", 1e9) })
+		tests := []struct {
+			name, method, path, body string
+			status                   int
+		}{
+			{"success", "GET", "/ok", "", 200},
+			{"health", "GET", "/healthz", "", 200},
+			{"metrics", "GET", "/metrics", "", 200},
+			{"internal error", "GET", "/boom", "", 500},
+			{"panic", "GET", "/panic", "", 500},
+			{"handler that resets the response", "GET", "/reset", "", 200},
+			{"rate limited", "GET", "/limited", "", 429},
+			{"unknown route", "GET", "/nope", "", 404},
+			{"wrong method", "PUT", "/ok", "", 405},
+		}
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("hsts %v/%s", hsts, tc.name), func(t *testing.T) {
+				req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+				resp, err := app.Test(req, -1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode != tc.status {
+					t.Errorf("status %d, want %d", resp.StatusCode, tc.status)
+				}
+				checkSecurityHeaders(t, resp.Header, hsts)
+			})
+		}
+		// fasthttp refuses a body over the limit before any middleware runs; app.Test cannot
+		// show it, a real listener does.
+		t.Run(fmt.Sprintf("hsts %v/body over the upload limit", hsts), func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() { _ = app.Listener(ln) }()
+			t.Cleanup(func() { _ = app.Shutdown() })
+			conn, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			// The header alone announces the size; fasthttp answers before reading a body.
+			if _, err := io.WriteString(conn, "POST /ok HTTP/1.1\r\nHost: huzhu\r\nContent-Type: text/plain\r\nContent-Length: 5000000\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusRequestEntityTooLarge {
+				t.Errorf("status %d, want 413", resp.StatusCode)
+			}
+			checkSecurityHeaders(t, resp.Header, hsts)
+		})
+	}
+}
+
+func checkSecurityHeaders(t *testing.T, h http.Header, hsts bool) {
+	t.Helper()
+	if got := h.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
+	}
+	if got := h.Get("Referrer-Policy"); got != "same-origin" {
+		t.Errorf("Referrer-Policy = %q, want same-origin", got)
+	}
+	if got := h.Get("Strict-Transport-Security"); (got != "") != hsts || (hsts && !strings.HasPrefix(got, "max-age=31536000")) {
+		t.Errorf("Strict-Transport-Security = %q with HSTS %v", got, hsts)
 	}
 }

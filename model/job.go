@@ -12,6 +12,8 @@ const (
 	JobSettle        JobKind = "settle"
 	JobExport        JobKind = "export"
 	JobBankResult    JobKind = "bank_result"
+	// JobBackfillFollowers links existing official-account followers to bound workers.
+	JobBackfillFollowers JobKind = "backfill_followers"
 )
 
 // Label returns the Chinese name of the kind.
@@ -27,6 +29,8 @@ func (k JobKind) Label() string {
 		return "导出银行文件"
 	case JobBankResult:
 		return "导入银行回盘"
+	case JobBackfillFollowers:
+		return "关联公众号关注者"
 	}
 	return string(k)
 }

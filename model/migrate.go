@@ -13,7 +13,7 @@ func All() []any {
 		&Union{}, &Member{}, &WeChatAccount{}, &MedicalRecord{}, &PolicyVersion{},
 		&SettlementRun{}, &PayoutLine{}, &Transfer{}, &PaymentBatch{},
 		&Notification{}, &AdminUser{}, &AuditLog{}, &ImportBatch{}, &FAQEntry{},
-		&Job{}, &JobChunk{}, &Claim{}, &ClaimDocument{},
+		&Job{}, &JobChunk{}, &BotQuestion{}, &Claim{}, &ClaimDocument{},
 	}
 }
 
@@ -94,6 +94,35 @@ func migrations() []*gormigrate.Migration {
 				return m.DropIndex(&PayoutLine{}, "idx_payout_lines_status")
 			}
 			return nil
+		},
+	}, {
+		// Questions the bot was not sure of, for staff to teach it (console 机器人没答好的问题).
+		ID: "20261207_0005_bot_questions",
+		Migrate: func(tx *gorm.DB) error {
+			if tx.Migrator().HasTable(&BotQuestion{}) {
+				return nil // created with the others by a binary that already had it
+			}
+			return tx.Migrator().CreateTable(&BotQuestion{})
+		},
+		Rollback: func(tx *gorm.DB) error {
+			return tx.Migrator().DropTable(&BotQuestion{})
+		},
+	}, {
+		// Notices whose send had an unknown outcome are retried before every fresh one and
+		// inside WeChat's 10-minute client_msg_id window, which counts from unsure_since; the
+		// index finds them without walking the backlog of due notices.
+		ID: "20261207_0006_notice_unsure",
+		Migrate: func(tx *gorm.DB) error {
+			m := tx.Migrator()
+			if !m.HasColumn(&Notification{}, "UnsureSince") {
+				if err := m.AddColumn(&Notification{}, "UnsureSince"); err != nil {
+					return err
+				}
+			}
+			if m.HasIndex(&Notification{}, "idx_notice_unsure") {
+				return nil
+			}
+			return m.CreateIndex(&Notification{}, "idx_notice_unsure")
 		},
 	}, {
 		// Supplementary claims and their documents; medical records say where they came from.

@@ -12,8 +12,8 @@ type Notification struct {
 	Channel       Channel      `gorm:"size:16;not null"`
 	Urgent        bool         `gorm:"not null;default:false"` // urgent notices ignore quiet hours
 	Payload       string       `gorm:"type:text;not null"`     // JSON fields of the message, no personal numbers in clear
-	Status        NoticeStatus `gorm:"size:16;not null;index:idx_notice_due,priority:1"`
-	NextAttemptAt time.Time    `gorm:"not null;index:idx_notice_due,priority:2"`
+	Status        NoticeStatus `gorm:"size:16;not null;index:idx_notice_due,priority:1;index:idx_notice_unsure,priority:1"`
+	NextAttemptAt time.Time    `gorm:"not null;index:idx_notice_due,priority:2;index:idx_notice_unsure,priority:3"`
 	Attempts      int          `gorm:"not null;default:0"`
 	LeaseOwner    string       `gorm:"size:64"`
 	LeaseUntil    *time.Time
@@ -21,7 +21,10 @@ type Notification struct {
 	// Ambiguous counts attempts whose outcome is unknown (the lease expired mid-send, or the
 	// connection broke after the request went out); channels without a de-duplication id stop
 	// retrying after one such attempt, so a person gets at most two copies, never an endless stream.
-	Ambiguous   int    `gorm:"not null;default:0"`
+	Ambiguous int `gorm:"not null;default:0;index:idx_notice_unsure,priority:2"`
+	// UnsureSince is the earliest time a send whose outcome is unknown may have reached the
+	// provider (the first such attempt); WeChat's client_msg_id de-duplication counts from there.
+	UnsureSince *time.Time
 	ProviderRef string `gorm:"size:64"` // the provider's message id (WeChat msgid), when it gives one
 	SentAt      *time.Time
 	CreatedAt   time.Time

@@ -121,13 +121,17 @@ func (s NoticeStatus) Label() string {
 
 // CanTransitionTo reports whether an outbox row may move from s to next.
 func (s NoticeStatus) CanTransitionTo(next NoticeStatus) bool {
+	// WeChat's template receipt (TEMPLATESENDJOBFINISH) may confirm an unknown-outcome send
+	// (pending or failed → sent) or report a sent message undelivered (sent → failed).
 	switch s {
 	case NoticePending:
-		return next == NoticeSending || next == NoticeSkipped
+		return next == NoticeSending || next == NoticeSkipped || next == NoticeSent
 	case NoticeSending:
 		return next == NoticeSent || next == NoticePending || next == NoticeFailed || next == NoticeSkipped
 	case NoticeFailed:
-		return next == NoticePending
+		return next == NoticePending || next == NoticeSent
+	case NoticeSent:
+		return next == NoticeFailed
 	}
 	return false
 }

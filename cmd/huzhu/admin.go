@@ -17,6 +17,7 @@ import (
 	"huzhu/model"
 	"huzhu/service/importer"
 	"huzhu/service/job"
+	"huzhu/service/member"
 	"huzhu/service/payment"
 	"huzhu/service/rulebook"
 	"huzhu/service/staff"
@@ -91,7 +92,16 @@ func (e *env) mountConsole(ctx context.Context, app *fiber.App, rules *rulebook.
 		defer cancel()
 		return jobs.Shutdown(sctx)
 	})
+	var followers *member.Followers
+	if e.cfg.WeChat.OA.AppID != "" {
+		wx, err := e.wechatClient(ctx)
+		if err != nil {
+			return err
+		}
+		followers = member.NewFollowers(db, wx, kvs, time.Now, e.log)
+	}
 	a, err := admin.New(admin.Deps{
+		Followers:     followers,
 		Staff:         accounts,
 		Settlement:    settle,
 		Payment:       payment.New(db, cipher, cal, time.Now, e.log),

@@ -17,6 +17,8 @@ import (
 	wxh "huzhu/handler/wechat"
 	"huzhu/model"
 	"huzhu/service/bot"
+	"huzhu/service/member"
+	"huzhu/service/payout"
 	"huzhu/service/wechat"
 )
 
@@ -62,7 +64,12 @@ func (e *env) botOver(ctx context.Context, kb *bot.KB) (*bot.Bot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return bot.New(kb, e.cal, db, kvs, bot.Options{}, time.Now, e.log), nil
+	engine, err := e.policyEngine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	payouts := payout.New(db, engine, e.cal, payout.Options{}, time.Now)
+	return bot.New(kb, e.cal, db, payouts, kvs, bot.Options{}, time.Now, e.log), nil
 }
 
 // mountBot mounts the official account's callback (/wechat/callback) when an official account
@@ -93,7 +100,20 @@ func (e *env) mountBotWith(ctx context.Context, app *fiber.App, kb *bot.KB) erro
 	if err != nil {
 		return err
 	}
-	wxh.New(b, wx, wxh.Options{}, e.log).Mount(app)
+	db, err := e.openDB(ctx)
+	if err != nil {
+		return err
+	}
+	kvs, err := e.openKV(ctx)
+	if err != nil {
+		return err
+	}
+	receipts, err := e.dispatcher(ctx, nil)
+	if err != nil {
+		return err
+	}
+	wxh.New(b, wx, wxh.Options{Mode: e.cfg.WeChat.OA.MessageMode(), Nonces: kvs,
+		Followers: member.NewFollowers(db, wx, kvs, time.Now, e.log), Receipts: receipts}, e.log).Mount(app)
 	return nil
 }
 
@@ -189,7 +209,59 @@ func wechatCmd(e *env) *cobra.Command {
 		},
 	}
 	menu.Flags().BoolVar(&dry, "dry-run", false, "print the menu instead of publishing it")
-	cmd.AddCommand(menu)
+	cmd.AddCommand(menu, backfillFollowersCmd(e))
+	return cmd
+}
+
+// backfillFollowersCmd is `huzhu wechat backfill-followers`: link the official account's
+// existing followers to their workers (user/get, then user/info/batchget for the unlinked).
+func backfillFollowersCmd(e *env) *cobra.Command {
+	var o member.BackfillOptions
+	cmd := &cobra.Command{
+		Use:   "backfill-followers [--max-calls N] [--restart]",
+		Short: "Link existing official-account followers to bound workers through their unionid (resumable)",
+		Long: "Pages through the official account's followers (user/get, 10,000 a page) and fetches the unionid of\n" +
+			"those not linked yet (user/info/batchget, 100 a call). It stops after --max-calls WeChat calls or at a\n" +
+			"quota error and saves where it stopped; run it again (the next day for a quota) to go on.\n" +
+			"Unionids exist only when the official account and the mini-program are bound to one WeChat Open\n" +
+			"Platform account (open.weixin.qq.com → 管理中心 → 绑定公众号/小程序).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if e.cfg.WeChat.OA.AppID == "" {
+				return fmt.Errorf("wechat.oa.app_id is not set: no official account to read followers from")
+			}
+			wx, err := e.wechatClient(ctx)
+			if err != nil {
+				return err
+			}
+			db, err := e.openDB(ctx)
+			if err != nil {
+				return err
+			}
+			kvs, err := e.openKV(ctx)
+			if err != nil {
+				return err
+			}
+			res, err := member.NewFollowers(db, wx, kvs, time.Now, e.log).Backfill(ctx, o)
+			fmt.Fprintf(e.stdout, "关注者 %d 人；本次查看 %d 人，查询 %d 人，关联 %d 人，无 unionid %d 人；调用微信接口 %d 次。\n",
+				res.Total, res.Checked, res.Looked, res.Linked, res.NoUnion, res.Calls)
+			switch {
+			case err != nil:
+				return fmt.Errorf("backfill followers (stopped: %s; run again to go on): %w", res.Stopped, err)
+			case res.Done:
+				fmt.Fprintln(e.stdout, "已处理完全部关注者。")
+			default:
+				fmt.Fprintf(e.stdout, "未处理完（%s），进度已保存，再次运行本命令会接着处理。\n", res.Stopped)
+			}
+			if res.Looked > 0 && res.Linked == 0 {
+				fmt.Fprintln(e.stdout, "注意：微信没有返回任何 unionid，请确认公众号和小程序已绑定到同一个微信开放平台帐号。")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&o.MaxCalls, "max-calls", 2000, "stop after this many WeChat calls (daily quotas are shared)")
+	cmd.Flags().BoolVar(&o.Restart, "restart", false, "forget the saved position and start from the first follower")
 	return cmd
 }
 

@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/silenceper/wechat/v2/officialaccount/message"
 	"github.com/silenceper/wechat/v2/util"
 
 	"huzhu/handler"
@@ -78,8 +82,13 @@ func TestMountBot(t *testing.T) {
 		if err := e.mountBot(context.Background(), app); err != nil {
 			t.Fatal(err)
 		}
-		sig := util.Signature(wechattest.OAToken, "1", "n")
-		resp, err := app.Test(httptest.NewRequest(http.MethodGet, "/wechat/callback?timestamp=1&nonce=n&signature="+sig+"&echostr=ok42", nil), -1)
+		// fakeOA sets an AES key, so the account is in safe mode: the URL check is plain, messages
+		// are encrypted. Each request has its own nonce, as WeChat's do.
+		now := fmt.Sprint(time.Now().Unix())
+		q := func(n string) string {
+			return "timestamp=" + now + "&nonce=" + n + "&signature=" + util.Signature(wechattest.OAToken, now, n)
+		}
+		resp, err := app.Test(httptest.NewRequest(http.MethodGet, "/wechat/callback?"+q("n1")+"&echostr=ok42", nil), -1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,11 +98,27 @@ func TestMountBot(t *testing.T) {
 		}
 		body := `<xml><ToUserName><![CDATA[gh]]></ToUserName><FromUserName><![CDATA[o-1]]></FromUserName><CreateTime>1</CreateTime>` +
 			`<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[怎么绑卡]]></Content><MsgId>9</MsgId></xml>`
-		resp, err = app.Test(httptest.NewRequest(http.MethodPost, "/wechat/callback?timestamp=1&nonce=n&signature="+sig, strings.NewReader(body)), -1)
+		resp, err = app.Test(httptest.NewRequest(http.MethodPost, "/wechat/callback?"+q("n2"), strings.NewReader(body)), -1)
+		if err != nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("plain POST in safe mode = %v, %v; want 403", resp.StatusCode, err)
+		}
+		enc, err := util.EncryptMsg([]byte("0123456789abcdef"), []byte(body), wechattest.OAAppID, wechattest.OAEncodingAESKey)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ = io.ReadAll(resp.Body)
+		aes := q("n3") + "&encrypt_type=aes&msg_signature=" + util.Signature(wechattest.OAToken, now, "n3", string(enc))
+		resp, err = app.Test(httptest.NewRequest(http.MethodPost, "/wechat/callback?"+aes,
+			strings.NewReader("<xml><Encrypt><![CDATA["+string(enc)+"]]></Encrypt></xml>")), -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reply message.ResponseEncryptedXMLMsg
+		if b, _ = io.ReadAll(resp.Body); xml.Unmarshal(b, &reply) != nil {
+			t.Fatalf("encrypted POST = %d %q", resp.StatusCode, b)
+		}
+		if _, b, err = util.DecryptMsg(wechattest.OAAppID, reply.EncryptedMsg, wechattest.OAEncodingAESKey); err != nil {
+			t.Fatal(err)
+		}
 		if !strings.Contains(string(b), `data-miniprogram-appid="`+wechattest.MPAppID+`"`) || !strings.Contains(string(b), "pages/bind/index") {
 			t.Fatalf("bind answer in WeChat = %q, want a mini-program link", b)
 		}

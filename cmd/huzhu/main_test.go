@@ -75,7 +75,7 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) string
 			t.Error("serve did not shut down within 20 s")
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(180 * time.Second) // the demo takes ~50 s under -race on a loaded 2-core machine
 	for time.Now().Before(deadline) {
 		if m := addrRe.FindStringSubmatch(out.String()); m != nil {
 			return m[1]

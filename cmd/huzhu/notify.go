@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"huzhu/config"
 	"huzhu/service/notify"
 	"huzhu/service/wechat"
 )
@@ -149,11 +150,7 @@ func (e *env) wechatClient(ctx context.Context) (*wechat.Client, error) {
 	if w.OA.AppID == "" && w.MP.AppID == "" {
 		return nil, nil
 	}
-	opts := wechat.Options{
-		OA:      wechat.OfficialAccount{AppID: w.OA.AppID, AppSecret: w.OA.AppSecret, Token: w.OA.Token, EncodingAESKey: w.OA.EncodingAESKey},
-		MP:      wechat.MiniProgram{AppID: w.MP.AppID, AppSecret: w.MP.AppSecret},
-		APIBase: w.APIBase, HTTPTimeout: w.HTTPTimeout,
-	}
+	opts := wechatOptions(e.cfg)
 	if e.redis != nil {
 		opts.Redis = e.redis
 	}
@@ -163,6 +160,18 @@ func (e *env) wechatClient(ctx context.Context) (*wechat.Client, error) {
 	}
 	e.wx = wx
 	return wx, nil
+}
+
+// wechatOptions maps the configuration to the WeChat client's options. The access-token cache
+// keys go under redis.prefix, so that deployments sharing a Redis keep their own tokens.
+func wechatOptions(cfg config.Config) wechat.Options {
+	w := cfg.WeChat
+	return wechat.Options{
+		OA:      wechat.OfficialAccount{AppID: w.OA.AppID, AppSecret: w.OA.AppSecret, Token: w.OA.Token, EncodingAESKey: w.OA.EncodingAESKey},
+		MP:      wechat.MiniProgram{AppID: w.MP.AppID, AppSecret: w.MP.AppSecret},
+		APIBase: w.APIBase, HTTPTimeout: w.HTTPTimeout,
+		KeyPrefix: cfg.Redis.Prefix + "wechat:",
+	}
 }
 
 // smsSender returns the configured SMS provider: an HTTP gateway, or the log provider of dev

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,6 +67,7 @@ func (e *env) serve(ctx context.Context, demo bool) error {
 		Log:            e.log,
 		Registry:       reg,
 		Version:        version,
+		HSTS:           strings.HasPrefix(e.cfg.HTTP.PublicURL, "https://"),
 		Ready: map[string]func(context.Context) error{
 			"database": func(ctx context.Context) error { return store.Ping(ctx, db) },
 			"kv":       kvs.Ping,

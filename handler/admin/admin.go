@@ -61,6 +61,9 @@ type Deps struct {
 	Calendar   *calendar.Calendar
 	// Jobs runs imports, settlement runs, exports and bank result files in the background.
 	Jobs *job.Service
+	// Followers links official-account followers to workers; nil (no official account) hides
+	// the backfill job and answers 503.
+	Followers *member.Followers
 	// Rules saves staff's edits of the FAQ and the policy versions and swaps them into FAQ and
 	// Policy (which must be its KB and Engine). Without it those two pages are read-only.
 	Rules *rulebook.Service
@@ -230,12 +233,15 @@ func (a *Admin) Mount(app *fiber.App) {
 	g.Post("/members/:id/unlock", a.auth(a.need(staff.UnbindMember, a.unlockMember)))
 	g.Get("/notifications", a.auth(a.need(staff.ViewPlan, a.notices)))
 	g.Post("/notifications/retry", a.auth(a.need(staff.RetryNotice, a.retry)))
+	g.Post("/notifications/backfill", a.auth(a.need(staff.RetryNotice, a.backfill)))
 	g.Get("/faq", a.auth(a.need(staff.AskBot, a.faq)))
 	g.Get("/faq/new", a.auth(a.need(staff.EditFAQ, a.faqNew)))
 	g.Post("/faq", a.auth(a.need(staff.EditFAQ, a.faqCreate)))
 	g.Get("/faq/:id", a.auth(a.need(staff.AskBot, a.faqEntry)))
 	g.Post("/faq/:id", a.auth(a.need(staff.EditFAQ, a.faqSave)))
 	g.Post("/faq/:id/:op", a.auth(a.need(staff.EditFAQ, a.faqState)))
+	g.Get("/bot-questions", a.auth(a.need(staff.EditFAQ, a.unsure)))
+	g.Post("/bot-questions/:id/:op", a.auth(a.need(staff.EditFAQ, a.unsureAct)))
 	g.Get("/policy", a.auth(a.need(staff.ViewPlan, a.policy)))
 	g.Post("/policy", a.auth(a.need(staff.EditPolicy, a.policyAdd)))
 	g.Get("/staff", a.auth(a.need(staff.ManageStaff, a.accounts)))
@@ -315,9 +321,7 @@ func (a *Admin) fail(c *fiber.Ctx, st staff.Staff, err error) error {
 	status := fiber.StatusInternalServerError
 	if ok && e.Kind != errs.KindInternal {
 		status = handler.Status(e.Kind)
-		if e.RetryAfter > 0 {
-			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(e.RetryAfter.Seconds()+0.999)))
-		}
+		handler.RetryAfter(c, e)
 	} else {
 		a.d.Log.Error("admin: internal error", "route", c.Route().Path, "err", err, "request_id", c.Locals("request_id"))
 		e = errs.New(errs.KindInternal, "internal", "系统繁忙，请稍后再试")
@@ -382,6 +386,7 @@ func (a *Admin) login(c *fiber.Ctx) error {
 	if err != nil {
 		if e, ok := errs.As(err); ok && e.Kind != errs.KindInternal {
 			c.Status(handler.Status(e.Kind))
+			handler.RetryAfter(c, e)
 			return a.render(c, "login", view{Title: "登录", CSRF: cookie, Err: e, Data: safeNext(c.FormValue("next"))})
 		}
 		return err

@@ -73,6 +73,16 @@ type world struct {
 
 func newWorld(t *testing.T, opts ...func(*admin.Deps)) *world {
 	t.Helper()
+	return newWorldDB(t, func(_ *gorm.DB, d *admin.Deps) {
+		for _, o := range opts {
+			o(d)
+		}
+	})
+}
+
+// newWorldDB is newWorld with an edit of the console's services that needs the database.
+func newWorldDB(t *testing.T, edit func(*gorm.DB, *admin.Deps)) *world {
+	t.Helper()
 	db := storetest.NewDB(t)
 	kvs := kvtest.New(t)
 	now := time.Date(2025, 7, 22, 10, 0, 0, 0, model.Shanghai)
@@ -122,9 +132,7 @@ func newWorld(t *testing.T, opts ...func(*admin.Deps)) *world {
 		Now:        clock,
 		Log:        log,
 	}
-	for _, o := range opts {
-		o(&deps)
-	}
+	edit(db, &deps)
 	a, err := admin.New(deps)
 	if err != nil {
 		t.Fatalf("admin.New: %v", err)

@@ -82,6 +82,27 @@ func (p browserPage) step(name string, actions ...chromedp.Action[chromedp.Void]
 	}
 }
 
+// through clicks sel, a link or a form's button, and waits until the browser has left the page:
+// the response to the click has arrived and its document replaced the old one. A step that
+// leaves a page does so with through (or Navigate) and then waits for an element only the new
+// page has: waiting for one the old page has too ends the step while the request is in flight,
+// and the next step's Navigate aborts it (net::ERR_ABORTED, a lost form post). It waits for
+// the commit, not the load event: a finished export's page starts its download while it loads
+// and never fires one.
+func through(sel string) chromedp.Action[chromedp.Void] {
+	mainFrame := func(ev page.EventFrameNavigated) bool { return ev.Frame != nil && ev.Frame.ParentID == "" }
+	click := chromedp.WaitEvent(page.FrameNavigated, mainFrame, chromedp.Click(sel))
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := click(ctx, t)
+		return chromedp.Void{}, err
+	}
+}
+
+// jobEnded waits on a job page for the page the server renders once the job is done: the
+// live page's script marks #job done before it loads that page, but only the server writes
+// the class.
+var jobEnded = chromedp.WaitVisible(`#job.job-done`)
+
 func (p browserPage) text(sel string) string {
 	p.t.Helper()
 	s, err := chromedp.Run(p.ctx, chromedp.Text(sel))

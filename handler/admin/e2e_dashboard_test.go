@@ -52,7 +52,7 @@ func TestBrowserDashboard(t *testing.T) {
 		t.Helper()
 		step("login "+user, chromedp.Navigate(base+"/admin/login"), chromedp.WaitVisible("#login"),
 			chromedp.SendKeys("#username", user), chromedp.SendKeys("#password", password),
-			chromedp.Click("#login button"), chromedp.WaitVisible(".figures"))
+			through("#login button"), chromedp.WaitVisible("#overview"))
 	}
 
 	login("admin")

@@ -28,24 +28,24 @@ func TestBrowserManage(t *testing.T) {
 
 	step("sign in", chromedp.Navigate(base+"/admin/login"), chromedp.WaitVisible("#login"),
 		chromedp.SendKeys("#username", "admin"), chromedp.SendKeys("#password", password),
-		chromedp.Click("#login button"), chromedp.WaitVisible("main h1"))
+		through("#login button"), chromedp.WaitVisible("#overview"))
 
 	// FAQ: a question the shipped knowledge base answers only by a neighbour, then the edit.
 	const q = "一年到顶能拿多少钱"
 	const newAnswer = "浏览器里改过的回答：每人每年最多{cap}。"
 	step("faq list", chromedp.Navigate(base+"/admin/faq"), chromedp.WaitVisible("#entries"))
 	shot("manage_faq_list")
-	step("open cap", chromedp.Click(`#entries a[href="/admin/faq/cap"]`), chromedp.WaitVisible("#entry"))
+	step("open cap", through(`#entries a[href="/admin/faq/cap"]`), chromedp.WaitVisible("#entry"))
 	phrasings := value(`#entry textarea[name=phrasings]`)
 	step("edit cap", chromedp.SetValue(`#entry textarea[name=answer]`, newAnswer),
 		chromedp.SetValue(`#entry textarea[name=phrasings]`, phrasings+"\n"+q),
-		chromedp.Click("#entry button[type=submit]"), chromedp.WaitVisible(".flash"))
+		through("#entry button[type=submit]"), chromedp.WaitVisible(".flash"))
 	if s := text("#preview"); !strings.Contains(s, "浏览器里改过的回答：每人每年最多200653元。") {
 		t.Errorf("preview after the save = %q", s)
 	}
 	shot("manage_faq_entry")
 	step("ask", chromedp.Navigate(base+"/admin/faq"), chromedp.SendKeys("#ask input[name=q]", q),
-		chromedp.Click("#ask button"), chromedp.WaitVisible("#answer"))
+		through("#ask button"), chromedp.WaitVisible("#answer"))
 	if s := text("#chosen"); s != "cap" {
 		t.Errorf("the bot chose %q, want the edited entry cap", s)
 	}
@@ -57,7 +57,7 @@ func TestBrowserManage(t *testing.T) {
 	before := len(console.Errors())
 	step("bad edit", chromedp.Navigate(base+"/admin/faq/cap"), chromedp.WaitVisible("#entry"),
 		chromedp.SetValue(`#entry textarea[name=phrasings]`, "只有一条"),
-		chromedp.Click("#entry button[type=submit]"), chromedp.WaitVisible("#form-error"))
+		through("#entry button[type=submit]"), chromedp.WaitVisible("#form-error"))
 	if s := text("#form-error"); !strings.Contains(s, "至少要 3 条") {
 		t.Errorf("error of a bad edit = %q", s)
 	}
@@ -74,7 +74,7 @@ func TestBrowserManage(t *testing.T) {
 		t.Fatalf("draft = %.500s", draft)
 	}
 	step("add version", chromedp.SetValue("#version-form textarea[name=body]", strings.Replace(draft, `value: "200653.00"`, `value: "250000.00"`, 1)),
-		chromedp.Click("#version-form button[type=submit]"), chromedp.WaitVisible(".flash"))
+		through("#version-form button[type=submit]"), chromedp.WaitVisible(".flash"), chromedp.WaitVisible("#version-2025-08"))
 	if s := text("#version-2025-08"); !strings.Contains(s, "250,000.00") || !strings.Contains(s, "假定") {
 		t.Errorf("new version card = %.300s", s)
 	}
@@ -90,7 +90,7 @@ func TestBrowserManage(t *testing.T) {
 		chromedp.SetValue("#create-account select[name=role]", "union"),
 		chromedp.SendKeys("#create-account input[name=union_code]", "U1"),
 		chromedp.SendKeys("#create-account input[name=password]", "a long first password"),
-		chromedp.Click("#create-account button[type=submit]"), chromedp.WaitVisible(".flash"))
+		through("#create-account button[type=submit]"), chromedp.WaitVisible(".flash"))
 	if s := text("#accounts"); !strings.Contains(s, "li.union") || !strings.Contains(s, "第一工会") {
 		t.Errorf("accounts after creating = %q", s)
 	}
@@ -99,7 +99,7 @@ func TestBrowserManage(t *testing.T) {
 	if err := w.db.Where("username = ?", "li.union").Take(&u).Error; err != nil || u.Role != model.RoleUnion {
 		t.Fatalf("created account = %+v, %v", u, err)
 	}
-	step("account page", chromedp.Click(`#accounts a[href$="/`+strconv.FormatUint(u.ID, 10)+`"]`), chromedp.WaitVisible("#change-account"))
+	step("account page", through(`#accounts a[href$="/`+strconv.FormatUint(u.ID, 10)+`"]`), chromedp.WaitVisible("#change-account"))
 	shot("manage_staff_account")
 
 	time.Sleep(100 * time.Millisecond) // let the last console messages arrive

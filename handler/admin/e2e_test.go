@@ -56,7 +56,7 @@ func TestBrowser(t *testing.T) {
 	step("login", chromedp.Navigate(base+"/admin/"), chromedp.WaitVisible("#login"))
 	shot("login")
 	step("sign in", chromedp.SendKeys("#username", "admin"), chromedp.SendKeys("#password", password),
-		chromedp.Click("#login button"), chromedp.WaitVisible(".figures"))
+		through("#login button"), chromedp.WaitVisible("#overview"))
 	shot("dashboard")
 
 	// A job as staff see it while it runs: another instance's 医保 import at 3 of 8 MB. The page's
@@ -76,16 +76,14 @@ func TestBrowser(t *testing.T) {
 	shot("job-running")
 	w.db.Model(&running).Updates(map[string]any{"status": model.JobDone, "done": 8 << 20, "finished_at": w.now,
 		"result": `{"batch_id":0,"file":"big.csv","rows":120000,"added":119990,"updated":0,"same":0,"bad":10,"problems":[]}`})
-	step("the job ends", chromedp.WaitVisible(`#job[data-status="done"]`), chromedp.WaitVisible("#report"))
+	step("the job ends", jobEnded, chromedp.WaitVisible("#report"))
 	if s := text("#report"); !strings.Contains(s, "119,990") {
 		t.Errorf("finished job's report = %q, want its figures", s)
 	}
 
-	// jobDone waits on a job page until the job has ended and its result shows.
-	jobDone := chromedp.WaitVisible(`#job[data-status="done"]`)
 	step("roster", chromedp.Navigate(base+"/admin/imports"), chromedp.SetValue("#kind", "roster"),
 		chromedp.SetUploadFiles("#import input[name=file]", []string{write("roster.csv", rosterCSV+"U1,,坏,110199199001010011,,\n")}),
-		chromedp.Click("#import button"), jobDone, chromedp.WaitVisible("#problems"))
+		through("#import button"), jobEnded, chromedp.WaitVisible("#problems"))
 	if s := text("#problems"); !strings.Contains(s, "校验位") {
 		t.Errorf("roster problems = %q, want the bad ID number", s)
 	}
@@ -95,11 +93,11 @@ func TestBrowser(t *testing.T) {
 	shot("job-import")
 	step("medical", chromedp.Navigate(base+"/admin/imports"), chromedp.SetValue("#kind", "medical"),
 		chromedp.SetUploadFiles("#import input[name=file]", []string{write("yb.csv", medicalCSV)}),
-		chromedp.Click("#import button"), jobDone, chromedp.WaitVisible("#report"))
+		through("#import button"), jobEnded, chromedp.WaitVisible("#report"))
 	shot("imports")
 
 	step("compute", chromedp.Navigate(base+"/admin/runs"), chromedp.SendKeys("#compute input[name=period]", "2025-Q1"),
-		chromedp.Click("#compute button"), jobDone, chromedp.WaitVisible("#run-link"))
+		through("#compute button"), jobEnded, chromedp.WaitVisible("#run-link"))
 	if s := text("#report"); !strings.Contains(s, "20.00") {
 		t.Errorf("settlement job's totals = %q, want 20.00", s)
 	}
@@ -108,12 +106,12 @@ func TestBrowser(t *testing.T) {
 	if err := w.db.Take(&run).Error; err != nil {
 		t.Fatalf("no run after compute: %v", err)
 	}
-	step("approve", chromedp.Navigate(base+"/admin/runs"), chromedp.Click("#runs form button"), chromedp.WaitVisible(".flash"))
+	step("approve", chromedp.Navigate(base+"/admin/runs"), through("#runs form button"), chromedp.WaitVisible(".flash"))
 	if s := text(".flash"); !strings.Contains(s, "已审核") || !strings.Contains(s, "20.00") {
 		t.Errorf("after approval the page says %q", s)
 	}
 	shot("runs")
-	step("run detail", chromedp.Navigate(fmt.Sprintf("%s/admin/runs/%d", base, run.ID)), chromedp.WaitVisible(".lines"))
+	step("run detail", chromedp.Navigate(fmt.Sprintf("%s/admin/runs/%d", base, run.ID)), chromedp.WaitVisible("table.lines"))
 	if s := text(".lines"); !strings.Contains(s, "20.00") {
 		t.Errorf("run sample = %q, want the 20.00 line", s)
 	}
@@ -121,7 +119,7 @@ func TestBrowser(t *testing.T) {
 
 	step("export", chromedp.Navigate(base+"/admin/payments"), chromedp.WaitVisible("#pay-runs"))
 	shot("payments")
-	step("export job", chromedp.Click(fmt.Sprintf("#export-%d", run.ID)), jobDone, chromedp.WaitVisible("#download"))
+	step("export job", through(fmt.Sprintf("#export-%d", run.ID)), jobEnded, chromedp.WaitVisible("#download"))
 	shot("job-export")
 	var guid string
 	select {
@@ -135,7 +133,7 @@ func TestBrowser(t *testing.T) {
 	}
 	result := write("result.csv", string(bankResult(t, zipped)))
 	step("bank result", chromedp.Navigate(base+"/admin/payments"), chromedp.SetUploadFiles("#results input[name=file]", []string{result}),
-		chromedp.Click("#results button"), jobDone, chromedp.WaitVisible("#report"))
+		through("#results button"), jobEnded, chromedp.WaitVisible("#report"))
 	if s := text("#report"); !strings.Contains(s, "到账") {
 		t.Errorf("bank result page = %q", s)
 	}
@@ -153,15 +151,17 @@ func TestBrowser(t *testing.T) {
 	shot("notifications")
 
 	step("ask", chromedp.Navigate(base+"/admin/faq"), chromedp.SendKeys("#ask input[name=q]", "退休了还能报销吗"),
-		chromedp.Click("#ask button"), chromedp.WaitVisible("#hits"))
+		through("#ask button"), chromedp.WaitVisible("#hits"))
 	if s := text("#hits"); !strings.Contains(s, ".") {
 		t.Errorf("bot hits = %q, want entries with scores", s)
 	}
 	shot("faq")
 
-	for _, p := range []string{"jobs", "members?q=张", "policy", "audit"} {
-		name := strings.SplitN(p, "?", 2)[0]
-		step(name, chromedp.Navigate(base+"/admin/"+p), chromedp.WaitVisible("main h1"))
+	for _, pg := range []struct{ path, only string }{ // only: an element only that page has
+		{"jobs", "#jobs"}, {"members?q=张", "#members"}, {"policy", "div.version"}, {"audit", "#audit"},
+	} {
+		name := strings.SplitN(pg.path, "?", 2)[0]
+		step(name, chromedp.Navigate(base+"/admin/"+pg.path), chromedp.WaitVisible(pg.only))
 		shot(name)
 	}
 	if s := text("#audit"); !strings.Contains(s, "run.approve") || !strings.Contains(s, "payment.") {

@@ -287,6 +287,8 @@ func againURL(k model.JobKind) string {
 		return prefix + "/runs"
 	case model.JobExport, model.JobBankResult:
 		return prefix + "/payments"
+	case model.JobBackfillFollowers:
+		return prefix + "/notifications"
 	}
 	return prefix + "/imports"
 }
@@ -297,6 +299,8 @@ func navOf(k model.JobKind) string {
 		return "runs"
 	case model.JobExport, model.JobBankResult:
 		return "payments"
+	case model.JobBackfillFollowers:
+		return "notifications"
 	}
 	return "imports"
 }

@@ -1,13 +1,17 @@
 package admin
 
 import (
+	"context"
 	"fmt"
-	"huzhu/model"
-	"huzhu/service/errs"
-	"huzhu/service/notify"
-	"huzhu/service/staff"
 	"net/url"
 	"strconv"
+
+	"huzhu/model"
+	"huzhu/service/errs"
+	"huzhu/service/job"
+	"huzhu/service/member"
+	"huzhu/service/notify"
+	"huzhu/service/staff"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -15,6 +19,10 @@ import (
 func (a *Admin) notices(c *fiber.Ctx, st staff.Staff) error {
 	ctx := c.UserContext()
 	counts, err := a.d.Notices.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	reach, err := a.d.Notices.Reach(ctx)
 	if err != nil {
 		return err
 	}
@@ -35,10 +43,12 @@ func (a *Admin) notices(c *fiber.Ctx, st staff.Staff) error {
 		rows = append(rows, failedNotice{Notification: n, MemberName: names[n.MemberID]})
 	}
 	return a.render(c, "notifications", view{Title: "通知", Nav: "notifications", Staff: st, Flash: c.Query("flash"), Data: struct {
-		Counts   []notify.Count
-		Failed   []failedNotice
-		CanRetry bool
-	}{counts, rows, st.Can(staff.RetryNotice)}})
+		Counts      []notify.Count
+		Reach       notify.Reach
+		Failed      []failedNotice
+		CanRetry    bool
+		CanBackfill bool
+	}{counts, reach, rows, st.Can(staff.RetryNotice), st.Can(staff.RetryNotice) && a.d.Followers != nil}})
 }
 
 // failedNotice is a failed notice with the member's masked name, empty when the member is not
@@ -46,6 +56,22 @@ func (a *Admin) notices(c *fiber.Ctx, st staff.Staff) error {
 type failedNotice struct {
 	model.Notification
 	MemberName string
+}
+
+// backfill starts the job that links existing official-account followers to workers (a run
+// stops at its call budget or WeChat's quota and goes on from there the next time).
+func (a *Admin) backfill(c *fiber.Ctx, st staff.Staff) error {
+	if a.d.Followers == nil {
+		return errs.New(errs.KindUnavailable, "wechat.not_configured", "公众号未配置，无法关联关注者")
+	}
+	f := a.d.Followers
+	return a.startJob(c, st, job.Spec{Kind: model.JobBackfillFollowers, Subject: "公众号关注者"}, func(ctx context.Context, t *job.Task) (any, error) {
+		res, err := f.Backfill(ctx, member.BackfillOptions{Actor: st.Username})
+		if err != nil {
+			return res, errs.Wrap(errs.KindUnavailable, "wechat.backfill_failed", "调用微信接口失败，已处理的进度已保存，请稍后再运行一次", err)
+		}
+		return res, nil
+	})
 }
 
 func (a *Admin) retry(c *fiber.Ctx, st staff.Staff) error {

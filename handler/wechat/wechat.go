@@ -1,15 +1,21 @@
 // Package wechat is the official account's message callback (/wechat/callback): WeChat's GET
 // URL check and POSTed messages, plain and AES safe mode, through silenceper/wechat's message
 // server. It parses, hands each message to the bot, and writes the reply XML; the signature
-// check, decryption and XML are the library's, the answers are service/bot's.
+// check, decryption and XML are the library's, the answers are service/bot's. It refuses what
+// the signature alone lets through: replays (a timestamp outside the window, a nonce seen
+// within it) and plain messages when the account is in safe mode.
 package wechat
 
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -17,8 +23,10 @@ import (
 	"github.com/silenceper/wechat/v2/officialaccount/message"
 	"github.com/silenceper/wechat/v2/officialaccount/server"
 
+	"huzhu/handler"
 	"huzhu/service/bot"
 	"huzhu/service/errs"
+	"huzhu/service/kv"
 	"huzhu/service/wechat"
 )
 
@@ -45,12 +53,49 @@ type Servers interface {
 	Server(r *http.Request, w http.ResponseWriter, h wechat.Handler) (*server.Server, error)
 }
 
+// DefaultWindow is how far a callback's timestamp may be from now.
+const DefaultWindow = 5 * time.Minute
+
+// Message encryption modes of the official account (WeChat's 消息加解密方式).
+const (
+	// ModePlain (明文模式) accepts plain messages; encrypted ones cannot be read without a key.
+	ModePlain = "plain"
+	// ModeCompatible (兼容模式) accepts plain and encrypted messages, for switching over.
+	ModeCompatible = "compatible"
+	// ModeSafe (安全模式) accepts only encrypted messages (encrypt_type=aes with msg_signature).
+	ModeSafe = "safe"
+)
+
+// NonceStore remembers the requests seen; kv.Store satisfies it.
+type NonceStore interface {
+	SetNX(ctx context.Context, key string, val []byte, ttl time.Duration) (bool, error)
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+}
+
 // Options configures the callback; zero fields take the defaults.
 type Options struct {
 	// MaxBody bounds a POSTed body; WeChat's messages are a few hundred bytes.
 	MaxBody int
 	// Timeout bounds the answer of one message, well inside WeChat's 5 seconds.
 	Timeout time.Duration
+	// Mode is the message encryption mode chosen in WeChat's 服务器配置. Empty: ModeSafe, which
+	// refuses every plain POST.
+	Mode string
+	// Window is how far a request's timestamp may be from now (either way); a (timestamp,
+	// nonce) pair is refused a second time while its timestamp is inside the window. Zero:
+	// DefaultWindow.
+	Window time.Duration
+	// Nonces remembers the (timestamp, nonce) pairs seen. Give the shared kv store (Redis) so
+	// that a request replayed to another instance is refused too. Nil: an in-process store,
+	// right only for a single instance.
+	Nonces NonceStore
+	// Now is the clock the timestamps are checked against. Nil: time.Now.
+	Now func() time.Time
+	// Followers links followers to workers on subscribe and on messages from unknown openids;
+	// nil: no linking (the bot still records the follow state).
+	Followers Followers
+	// Receipts takes WeChat's template-message receipts (TEMPLATESENDJOBFINISH); nil: ignored.
+	Receipts Receipts
 }
 
 // Handler is the callback.
@@ -69,6 +114,18 @@ func New(b Bot, wx Servers, opts Options, log *slog.Logger) *Handler {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
+	if opts.Mode == "" {
+		opts.Mode = ModeSafe
+	}
+	if opts.Window <= 0 {
+		opts.Window = DefaultWindow
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Nonces == nil {
+		opts.Nonces = kv.NewMemory(opts.Now)
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -81,11 +138,13 @@ func (h *Handler) Mount(r fiber.Router) {
 	r.Post(Path, h.callback)
 }
 
-// callback answers WeChat. A bad signature is 403 and an unreadable body (bad XML, bad
-// ciphertext) 400, both with an empty body; a message gets its reply XML, or "success" when
-// there is nothing to say.
+// callback answers WeChat. A bad signature, a timestamp outside the window, a (timestamp, nonce)
+// seen before and, in safe mode, a plain POST are 403; an unreadable body (bad XML, bad
+// ciphertext) is 400; both with an empty body. A message gets its reply XML, or "success" when
+// there is nothing to say. When the nonce store is down the answer is 503 with Retry-After, and
+// WeChat retries.
 func (h *Handler) callback(c *fiber.Ctx) error {
-	if len(c.Body()) > h.opts.MaxBody {
+	if len(c.Request().Body()) > h.opts.MaxBody {
 		return empty(c, fiber.StatusRequestEntityTooLarge)
 	}
 	r, err := adaptor.ConvertRequest(c, true)
@@ -96,6 +155,9 @@ func (h *Handler) callback(c *fiber.Ctx) error {
 	defer cancel()
 	w := &recorder{header: http.Header{}}
 	srv, err := h.wx.Server(r, w, func(m *message.MixMessage) *message.Reply {
+		if !h.event(ctx, m) {
+			return nil
+		}
 		rep, err := h.bot.Handle(ctx, toMessage(m))
 		if err != nil {
 			h.log.Error("wechat callback: answer", "err", err)
@@ -112,10 +174,18 @@ func (h *Handler) callback(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if !srv.Validate() {
+		return empty(c, fiber.StatusForbidden)
+	}
+	if reason, err := h.admit(c); err != nil {
+		return err
+	} else if reason != "" {
+		// The signature is right, so this is WeChat's request replayed or one this server's
+		// mode refuses; neither body nor query is logged (they carry the openid).
+		h.log.Warn("wechat callback refused", "reason", reason, "request_id", handler.RequestID(c))
+		return empty(c, fiber.StatusForbidden)
+	}
 	if err := srv.Serve(); err != nil {
-		if !srv.Validate() {
-			return empty(c, fiber.StatusForbidden)
-		}
 		h.log.Info("wechat callback: unreadable message", "err", err)
 		return empty(c, fiber.StatusBadRequest)
 	}
@@ -134,6 +204,49 @@ func (h *Handler) callback(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, ct)
 	}
 	return c.Status(w.status()).Send(w.body.Bytes())
+}
+
+// admit decides whether a well-signed request may be served. It returns why not ("stale",
+// "replayed", "plain_in_safe_mode", "bad_nonce"), or an error when the nonce store failed.
+func (h *Handler) admit(c *fiber.Ctx) (string, error) {
+	ts, nonce := c.Query("timestamp"), c.Query("nonce")
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return "stale", nil
+	}
+	if d := h.opts.Now().Sub(time.Unix(sec, 0)); d > h.opts.Window || d < -h.opts.Window {
+		return "stale", nil
+	}
+	if c.Method() == fiber.MethodPost && h.opts.Mode == ModeSafe && c.Query("encrypt_type") != "aes" {
+		return "plain_in_safe_mode", nil
+	}
+	if nonce == "" || len(nonce) > 64 {
+		return "bad_nonce", nil
+	}
+	// Keyed by timestamp and nonce, both covered by the signature: a replay repeats both,
+	// while two genuine pushes share a random nonce only if sent in the same second. The pair
+	// is remembered until its timestamp has left the window on both sides, with a digest of
+	// the request. WeChat's documents do not say whether its own retry (no answer within 5 s)
+	// keeps the timestamp and nonce, so a repeat of the same request is served again (the bot
+	// answers a retried message once, by MsgId, and repeats that answer); a repeat with another
+	// body is someone reusing a signature, which in plain mode does not cover the body.
+	digest := sha256.Sum256(append([]byte(c.Method()+"\n"), c.Request().Body()...))
+	key := "wechat:callback:" + ts + ":" + nonce
+	first, err := h.opts.Nonces.SetNX(c.UserContext(), key, digest[:], 2*h.opts.Window)
+	if err != nil {
+		return "", fmt.Errorf("wechat callback: remember nonce: %w", err)
+	}
+	if first {
+		return "", nil
+	}
+	seen, ok, err := h.opts.Nonces.Get(c.UserContext(), key)
+	if err != nil {
+		return "", fmt.Errorf("wechat callback: read nonce: %w", err)
+	}
+	if ok && hmac.Equal(seen, digest[:]) {
+		return "", nil
+	}
+	return "replayed", nil
 }
 
 // empty answers status with no body: WeChat reads only the status of a refused push.

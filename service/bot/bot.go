@@ -15,6 +15,7 @@ import (
 
 	"huzhu/model"
 	"huzhu/service/calendar"
+	"huzhu/service/payout"
 )
 
 // State is the part of the kv store the bot uses: conversations and the de-duplication of
@@ -24,6 +25,12 @@ type State interface {
 	Set(ctx context.Context, key string, val []byte, ttl time.Duration) error
 	SetNX(ctx context.Context, key string, val []byte, ttl time.Duration) (bool, error)
 	Del(ctx context.Context, keys ...string) error
+}
+
+// Figures gives a worker's money figures of a year: payout.Service, so that the bot tells the
+// same figures as the mini-program.
+type Figures interface {
+	Year(ctx context.Context, memberID uint64, year int) (payout.Totals, error)
 }
 
 // Menu click keys the official account's menu sends (see `huzhu wechat menu`).
@@ -76,19 +83,20 @@ type Reply struct {
 
 // Bot answers workers. It is safe for concurrent use.
 type Bot struct {
-	kb    *KB
-	cal   *calendar.Calendar
-	db    *gorm.DB
-	state State
-	opts  Options
-	now   func() time.Time
-	log   *slog.Logger
+	kb      *KB
+	cal     *calendar.Calendar
+	db      *gorm.DB
+	figures Figures
+	state   State
+	opts    Options
+	now     func() time.Time
+	log     *slog.Logger
 }
 
 // New returns a Bot over the knowledge base, the settlement calendar, the database (read for
-// personal answers; WeChatAccount follow state written) and the state store. now and log may be
-// nil (time.Now, discard).
-func New(kb *KB, cal *calendar.Calendar, db *gorm.DB, state State, opts Options, now func() time.Time, log *slog.Logger) *Bot {
+// personal answers; WeChatAccount follow state written), the workers' money figures and the
+// state store. now and log may be nil (time.Now, discard).
+func New(kb *KB, cal *calendar.Calendar, db *gorm.DB, figures Figures, state State, opts Options, now func() time.Time, log *slog.Logger) *Bot {
 	if opts.DialogueTTL <= 0 {
 		opts.DialogueTTL = DefaultDialogueTTL
 	}
@@ -107,7 +115,7 @@ func New(kb *KB, cal *calendar.Calendar, db *gorm.DB, state State, opts Options,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Bot{kb: kb, cal: cal, db: db, state: state, opts: opts, now: now, log: log}
+	return &Bot{kb: kb, cal: cal, db: db, figures: figures, state: state, opts: opts, now: now, log: log}
 }
 
 // KB returns the bot's knowledge base.
@@ -328,6 +336,7 @@ func (b *Bot) answer(ctx context.Context, u *user, text string) (Reply, error) {
 		return b.entry(ctx, u, m.Best(), text)
 	case BandSuggest:
 		b.log.Info("bot: suggested", "best", m.Best(), "confidence", round2(m.Hits[0].Confidence), "question", maskDigits(text))
+		b.noteUnsure(ctx, text, m)
 		return b.offer(ctx, u, "您是不是想问：", m.Hits, "回复数字看答案，或者换个说法再问我。"), nil
 	}
 	conf := 0.0
@@ -335,6 +344,7 @@ func (b *Bot) answer(ctx context.Context, u *user, text string) (Reply, error) {
 		conf = m.Hits[0].Confidence
 	}
 	b.log.Info("bot: not sure", "best", m.Best(), "confidence", round2(conf), "question", maskDigits(text))
+	b.noteUnsure(ctx, text, m)
 	var close []Hit
 	for _, h := range m.Hits {
 		if h.Confidence >= u.kb.Thresholds().Suggest/2 {
@@ -346,6 +356,14 @@ func (b *Bot) answer(ctx context.Context, u *user, text string) (Reply, error) {
 	}
 	return b.offer(ctx, u, "这个问题我不太确定，没法准确回答。您可以看看这些问题：", close,
 		"回复数字看答案；也可以拨打"+Hotline+"问工作人员。"), nil
+}
+
+// noteUnsure keeps a question the bot was not sure of for staff to teach it (console
+// 机器人没答好的问题); a failure is logged, and the worker still gets the reply.
+func (b *Bot) noteUnsure(ctx context.Context, text string, m Match) {
+	if err := noteUnsure(ctx, b.db, text, m.Best(), m.Band, b.now()); err != nil {
+		b.log.Warn("bot: keep unsure question", "err", err)
+	}
 }
 
 // offer lists numbered questions and remembers them, so that "2" answers the second.
@@ -372,8 +390,8 @@ func (b *Bot) common(ctx context.Context, u *user) (Reply, error) {
 }
 
 // entry answers the knowledge-base entry id: its action, its dialogue, or its rendered answer.
-// text is the question that led here, read for eligibility facts when the entry starts the
-// dialogue.
+// text is the question that led here: the eligibility dialogue starts only when it asks about
+// the worker's own case (aboutSelf), and the facts it states are not asked again.
 func (b *Bot) entry(ctx context.Context, u *user, id, text string) (Reply, error) {
 	e, ok := u.kb.Entry(id)
 	if !ok {
@@ -389,7 +407,7 @@ func (b *Bot) entry(ctx context.Context, u *user, id, text string) (Reply, error
 		return b.finish(s), nil
 	}
 	answer, _ := u.kb.Render(id, day)
-	if e.Dialogue == DialogueEligibility {
+	if e.Dialogue == DialogueEligibility && aboutSelf(text) {
 		return b.startDialogue(ctx, u, answer, text), nil
 	}
 	return b.finish(answer), nil
@@ -399,7 +417,7 @@ func (b *Bot) entry(ctx context.Context, u *user, id, text string) (Reply, error
 // itself states ("我退休了…") are taken; when they already decide, the verdict follows at once.
 func (b *Bot) startDialogue(ctx context.Context, u *user, intro, text string) Reply {
 	st := &dialogueState{}
-	st.apply(parseAnswers(text, ""))
+	st.apply(parseAnswers(text, "", true))
 	d, slot, done := st.next(model.DateOf(b.now()))
 	if done {
 		b.saveConv(ctx, u, conv{})
@@ -427,7 +445,7 @@ func (b *Bot) dialogue(ctx context.Context, u *user, st *dialogueState, text str
 	as, ok := []answer(nil), false
 	if a, num := numbered(st.Asking, norm); num {
 		as, ok = []answer{a}, true
-	} else if as = parseAnswers(norm, st.Asking); len(as) > 0 {
+	} else if as = parseAnswers(norm, st.Asking, false); len(as) > 0 {
 		ok = true
 	}
 	if !ok {

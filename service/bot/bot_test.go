@@ -8,9 +8,12 @@ import (
 
 	"gorm.io/gorm"
 
+	"huzhu/config"
 	"huzhu/model"
 	"huzhu/service/calendar"
 	"huzhu/service/kv/kvtest"
+	"huzhu/service/payout"
+	"huzhu/service/policy"
 	"huzhu/service/store/storetest"
 )
 
@@ -20,8 +23,18 @@ var testNow = time.Date(2025, 5, 10, 10, 0, 0, 0, model.Shanghai)
 func newTestBot(t *testing.T) (*Bot, *gorm.DB) {
 	t.Helper()
 	db := storetest.NewDB(t)
-	return New(shippedKB(t), calendar.New(model.Shanghai), db, kvtest.New(t), Options{},
+	return New(shippedKB(t), calendar.New(model.Shanghai), db, testFigures(t, db, func() time.Time { return testNow }), kvtest.New(t), Options{},
 		func() time.Time { return testNow }, nil), db
+}
+
+// testFigures is the payout service over db under the shipped policy, as the bot's figures.
+func testFigures(t testing.TB, db *gorm.DB, now func() time.Time) *payout.Service {
+	t.Helper()
+	engine, err := policy.Load(config.PolicyYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return payout.New(db, engine, calendar.New(model.Shanghai), payout.Options{}, now)
 }
 
 type turn struct {
@@ -66,7 +79,7 @@ func TestEligibilityDialogue(t *testing.T) {
 			{say: "已经退休了", wants: []string{"暂时不能免费参加", "退休人员不在本计划范围内"}},
 		}},
 		{"新农合 answers the kind", []turn{
-			{say: "农民工能报吗", wants: []string{"2013年5月", question(slotInsured)}},
+			{say: "我是农民工，我能报吗", wants: []string{"2013年5月", question(slotInsured)}},
 			{say: "我是老家的新农合", wants: []string{question(slotEmployment)}},
 			{say: "上班", wants: []string{question(slotUnion)}},
 		}},
@@ -77,7 +90,7 @@ func TestEligibilityDialogue(t *testing.T) {
 			{say: "2", wants: []string{"暂时不能免费参加", "没有参加北京市基本医疗保险"}},
 		}},
 		{"exit at any point, then questions are answered normally", []turn{
-			{say: "单位没工会怎么办", wants: []string{"缴费参保"}},
+			{say: "我想参加，我够条件吗", wants: []string{question(slotInsured)}},
 			{say: "退出", wants: []string{"不问了"}},
 			{say: "1", wants: []string{"绑定"}, not: []string{"您在北京参加了"}},
 		}},
@@ -89,6 +102,27 @@ func TestEligibilityDialogue(t *testing.T) {
 		{"an unclear reply is asked again", []turn{
 			{say: "我能参加吗", wants: []string{question(slotInsured)}},
 			{say: "呃呃呃", wants: []string{"没太明白", question(slotInsured)}},
+		}},
+		{"a general question gets its answer, no quiz", []turn{
+			{say: "谁能参加这个互助保障", wants: []string{"北京本市用人单位的在职职工"}, not: []string{question(slotInsured)}},
+			{say: "1", wants: []string{"绑定"}, not: []string{question(slotEmployment)}},
+		}},
+		{"a general question about 新农合 gets its answer, no quiz", []turn{
+			{say: "新农合的能参加吗", wants: []string{"2013年5月"}, not: []string{question(slotInsured), question(slotKind)}},
+		}},
+		{"a general question about someone else gets its answer, no quiz", []turn{
+			{say: "单位没工会怎么办", wants: []string{"缴费参保"}, not: []string{"您在北京参加了"}},
+			{say: "我爸退休了能不能参加", wants: []string{"退休"}, not: []string{"您在北京参加了", "根据您说的情况"}},
+		}},
+		{"what the question says is not asked again: retired", []turn{
+			{say: "我退休了，我还能参加吗", wants: []string{"退休人员不在"}, not: []string{question(slotEmployment)}},
+			{say: "我能参加吗？我已经退休了", wants: []string{"退休人员不在"}, not: []string{question(slotEmployment), question(slotInsured)}},
+		}},
+		{"what the question says is not asked again: 新农合 at home", []turn{
+			{say: "我在老家交的新农合，我能参加吗", wants: []string{question(slotEmployment)}, not: []string{question(slotInsured), question(slotKind)}},
+		}},
+		{"what the question says is not asked again: not a member", []turn{
+			{say: "我没入工会能参加么", wants: []string{"暂时不能免费参加", "申请入会"}, not: []string{question(slotUnion)}},
 		}},
 		{"eligible", []turn{
 			{say: "我能参加吗", wants: []string{question(slotInsured)}},
@@ -123,7 +157,7 @@ func TestDialogueExpires(t *testing.T) {
 	db := storetest.NewDB(t)
 	clock := testNow
 	state := kvtest.New(t)
-	b := New(shippedKB(t), calendar.New(model.Shanghai), db, state, Options{DialogueTTL: time.Second},
+	b := New(shippedKB(t), calendar.New(model.Shanghai), db, testFigures(t, db, nil), state, Options{DialogueTTL: time.Second},
 		func() time.Time { return clock }, nil)
 	ctx := context.Background()
 	if got, _ := b.Chat(ctx, "s", 0, "我能参加吗"); !strings.Contains(got, question(slotInsured)) {
@@ -212,11 +246,14 @@ func TestPersonalAnswers(t *testing.T) {
 		wants []string
 		not   []string
 	}{
+		// 5月10日: March's money was promised by 5月6日, April's by 6月4日.
 		{"我的钱到了吗", []string{"2025年第1季度门诊 523.40元：已到账（4月30日，已打入京卡尾号1234）",
-			"2025年3月住院 1,200.00元：转账中，预计", "2025年4月住院 300.00元：已审核，等待转账"}, []string{"999.00"}},
+			"2025年3月住院 1,200.00元：转账中（京卡尾号1234），原定5月6日前到账，现在已经晚了，请联系所在单位工会或拨打12351",
+			"2025年4月住院 300.00元：已审核，等待转账，预计6月4日前到账"}, []string{"999.00", "预计5月6日"}},
 		{"今年报了多少", []string{"2025年", "3笔", "2,023.40元", "已到账523.40元", "正在发放1,500.00元"}, nil},
-		{"还能报多少", []string{"最多200,653.00元", "已核算2,023.40元", "还可以报198,629.60元"}, nil},
-		{"下次什么时候到账", []string{"正在发放", "2025年3月住院", "下一次结算", "住院（2025年4月）5月21日开始核算"}, nil},
+		{"还能报多少", []string{"最多200,653.00元", "已审核2,023.40元", "还可以报198,629.60元"}, nil},
+		{"下次什么时候到账", []string{"正在发放", "2025年3月住院 1,200.00元：正在转账，原定5月6日前到账，现在已经晚了，请联系所在单位工会或拨打12351",
+			"2025年4月住院 300.00元：已审核，预计6月4日前到账", "下一次结算", "住院（2025年4月）5月21日开始核算"}, []string{"预计5月6日"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.say, func(t *testing.T) {

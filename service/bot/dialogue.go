@@ -126,9 +126,11 @@ func numbered(slot, text string) (answer, bool) {
 
 // parseAnswers reads the slot answers in text, clause by clause. A clause that names a topic
 // (医保, 工会, 京卡…) answers that topic; one that names none answers the pending slot (when
-// pending is ""; it answers nothing). Clauses that are questions answer nothing. At most one
+// pending is ""; it answers nothing). Clauses that are questions answer nothing, except when
+// stated is true (the question that started the dialogue): then "我退休了能参加吗" still says
+// the worker is retired, so that the bot never asks what the worker just said. At most one
 // answer per slot is returned, the last one given.
-func parseAnswers(text, pending string) []answer {
+func parseAnswers(text, pending string, stated bool) []answer {
 	var out []answer
 	for _, c := range reClause.Split(normalize(text), -1) {
 		if c == "" {
@@ -142,7 +144,7 @@ func parseAnswers(text, pending string) []answer {
 		if slot == "" {
 			continue
 		}
-		if a, ok := readClause(c, slot, explicit); ok {
+		if a, ok := readClause(c, slot, explicit, stated && explicit); ok {
 			out = appendAnswer(out, a)
 		}
 	}
@@ -178,14 +180,14 @@ func topicOf(c string) string {
 }
 
 // readClause reads one clause as an answer to slot. Cue order: don't-know, question (no
-// answer), then the slot's own words, then negation before affirmation. A clause that names its
-// topic (explicit) without a negation affirms it: "北京医保", "单位交会费".
-func readClause(c, slot string, explicit bool) (answer, bool) {
+// answer, unless asking is true), then the slot's own words, then negation before affirmation.
+// A clause that names its topic (explicit) without a negation affirms it: "北京医保", "单位交会费".
+func readClause(c, slot string, explicit, asking bool) (answer, bool) {
 	a := answer{slot: slot}
 	if reDontKnow.MatchString(c) {
 		return a, true
 	}
-	if isQuestion(c) {
+	if isQuestion(c) && !asking {
 		return answer{}, false
 	}
 	switch slot {
@@ -232,6 +234,20 @@ func readClause(c, slot string, explicit bool) (answer, bool) {
 		a.tri = eligibility.Unknown
 	}
 	return a, true
+}
+
+var (
+	reSelf    = regexp.MustCompile(`我|俺|本人|自己`)
+	reNotSelf = regexp.MustCompile(`我(爸|妈|家|老婆|老公|爱人|媳妇|孩子|儿子|女儿|父|母|们|同事|朋友|哥|姐|弟|妹)`)
+	reCanI    = regexp.MustCompile(`能|可以|符合|够|资格|算不算|行不行|有份|享受|参加|报`)
+)
+
+// aboutSelf reports whether text asks about the worker's own case ("我能参加吗",
+// "我符合条件吗", "我是农民工 能享受吗") rather than in general ("谁能参加", "新农合能报吗",
+// "我爸退休了能用吗"): only then does the bot start the eligibility questions.
+func aboutSelf(text string) bool {
+	t := reNotSelf.ReplaceAllString(normalize(text), "")
+	return reSelf.MatchString(t) && reCanI.MatchString(t)
 }
 
 // isQuestion reports whether text asks something rather than answers.

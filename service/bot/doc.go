@@ -5,7 +5,13 @@
 // Retrieval follows the measured findings in docs/bot-retrieval.md: BM25F over single
 // CJK characters (digit and ASCII runs whole) on two fields, the question with its similar
 // phrasings at weight 1.0 and the answer at 0.5, and a confidence that is the share of the
-// query's IDF weight the best entry covers. A pinned table of exact texts (menu numbers, 人工,
+// query's IDF weight the best entry covers. Before that, a question is read the way workers type
+// (lexicon.go): homophone slips are corrected by their fuzzy pinyin to a phrase the knowledge
+// base uses ("保销" → "报销", "农名工" → "农民工"), the lexicon of faq.yaml rewrites spoken words
+// to the knowledge base's own ("封顶线" → "年度最高", "老家医保" → "外地参保"), and lexicon terms
+// and domain words add whole-word terms. Results rank by confidence plus half the score share;
+// the best entry is answered at the Answer threshold, or below it when it clearly leads the
+// second, and a "您是不是想问" menu is shown only when the two are close. A pinned table of exact texts (menu numbers, 人工,
 // 电话, greetings) is checked first. Below the confidence threshold the bot says it is not sure,
 // offers the closest questions and the 12351 hotline, and never makes an answer up.
 //

@@ -3,6 +3,7 @@ package bot
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -64,9 +65,11 @@ type pin struct {
 }
 
 type faqFile struct {
-	Popular []string `yaml:"popular"`
-	Pinned  []pin    `yaml:"pinned"`
-	Entries []Entry  `yaml:"entries"`
+	Popular []string  `yaml:"popular"`
+	Pinned  []pin     `yaml:"pinned"`
+	Lexicon []LexTerm `yaml:"lexicon"`
+	Words   []string  `yaml:"words"`
+	Entries []Entry   `yaml:"entries"`
 }
 
 // Links are the texts the answers show for the {bind} and {estimate_link} placeholders: an
@@ -77,8 +80,9 @@ type Links struct {
 }
 
 // Thresholds are the confidence cut-offs of Match: at or above Answer the best entry is
-// answered; at or above Suggest the closest questions are offered ("您是不是想问"); below,
-// the bot declines. Calibrated on testdata/bot/eval.yaml.
+// answered; at or above Suggest it is answered too when it clearly leads the second (see band),
+// and otherwise the closest questions are offered ("您是不是想问"); below, the bot declines.
+// Calibrated on testdata/bot/eval.yaml.
 type Thresholds struct {
 	Answer  float64
 	Suggest float64
@@ -86,6 +90,34 @@ type Thresholds struct {
 
 // DefaultThresholds returns the cut-offs calibrated on the evaluation set.
 func DefaultThresholds() Thresholds { return Thresholds{Answer: 0.30, Suggest: 0.20} }
+
+// Cut-offs of band beside the thresholds, calibrated on the evaluation set.
+const (
+	// clearGap: a best entry below the Answer threshold but at or above clearMin that ranks
+	// this far ahead of the second clearly wins and is answered; below it the two are close
+	// and the worker chooses ("您是不是想问").
+	clearGap = 0.3
+	clearMin = 0.25
+)
+
+// band decides how sure a ranked result is: the best entry's confidence against the thresholds,
+// and its lead over the second.
+func (th Thresholds) band(res []scored) Band {
+	c := res[0].confidence
+	gap := math.Inf(1)
+	if len(res) > 1 {
+		gap = res[0].rank - res[1].rank
+	}
+	switch {
+	case c >= th.Answer:
+		return BandAnswer
+	case c >= clearMin && gap >= clearGap:
+		return BandAnswer
+	case c >= th.Suggest:
+		return BandSuggest
+	}
+	return BandDecline
+}
 
 // KB is a checked knowledge base with its retrieval index. It is safe for concurrent use. Its
 // content changes only through Swap, which replaces all of it at once: every method call sees
@@ -196,7 +228,11 @@ func ParseSource(data []byte) (*Source, error) {
 
 // Clone returns a deep copy of s.
 func (s *Source) Clone() *Source {
-	c := &Source{f: faqFile{Popular: slices.Clone(s.f.Popular), Entries: make([]Entry, len(s.f.Entries))}}
+	c := &Source{f: faqFile{Popular: slices.Clone(s.f.Popular), Entries: make([]Entry, len(s.f.Entries)),
+		Words: slices.Clone(s.f.Words)}}
+	for _, t := range s.f.Lexicon {
+		c.f.Lexicon = append(c.f.Lexicon, LexTerm{Term: t.Term, Say: slices.Clone(t.Say)})
+	}
 	for i, e := range s.f.Entries {
 		e.Phrasings = slices.Clone(e.Phrasings)
 		c.f.Entries[i] = e
@@ -397,10 +433,17 @@ func (s *Source) Build(versions []policy.Version, links Links, th Thresholds) (*
 		}
 		kb.popular = append(kb.popular, i)
 	}
+	var texts []string
+	for _, e := range kb.entries {
+		texts = append(texts, e.Question, e.Answer)
+		texts = append(texts, e.Phrasings...)
+	}
+	rewrite := newAnalyzer(f.Lexicon, nil, nil).rewrite
+	checkLexicon(f.Lexicon, f.Words, rewrite.Replace(normalize(strings.Join(texts, "\n"))), bad)
 	if len(probs) > 0 {
 		return nil, errors.Join(probs...)
 	}
-	kb.ix = buildIndex(entryDocs(kb.entries))
+	kb.ix = buildIndex(entryDocs(kb.entries), newAnalyzer(f.Lexicon, f.Words, texts))
 	out := &KB{}
 	out.cur.Store(kb)
 	return out, nil
@@ -639,12 +682,7 @@ func (kb *KB) Match(q string) Match {
 	if len(res) == 0 {
 		return m
 	}
-	switch c := res[0].confidence; {
-	case c >= d.th.Answer:
-		m.Band = BandAnswer
-	case c >= d.th.Suggest:
-		m.Band = BandSuggest
-	}
+	m.Band = d.th.band(res)
 	return m
 }
 

@@ -19,6 +19,11 @@ const (
 	pairShare = 0.5
 )
 
+// rankScore is the weight of the BM25F score (as a share of the best one) next to the
+// confidence when ranking: the confidence says how much of the question an entry explains,
+// the score breaks near ties towards the entry that uses the question's rare terms most.
+const rankScore = 0.5
+
 // posting is one document's term frequencies in the two fields.
 type posting struct {
 	doc      int
@@ -36,6 +41,7 @@ type index struct {
 	normQ    []float64         // BM25 length normalisation of each field
 	normA    []float64
 	unseen   float64 // idf of a term no document has
+	an       *analyzer
 }
 
 // doc is one document to index: its question-field texts (one per line) and answer text.
@@ -43,20 +49,28 @@ type doc struct {
 	q, a string
 }
 
-func buildIndex(docs []doc) *index {
+// fieldTerms returns the terms of a field, one line at a time, adding each line's adjacent
+// character pairs to pairs.
+func (an *analyzer) fieldTerms(text string, pairs map[string]bool) []string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		chars, words := an.terms(an.prepare(line, false))
+		addPairs(pairs, chars)
+		out = append(append(out, chars...), words...)
+	}
+	return out
+}
+
+func buildIndex(docs []doc, an *analyzer) *index {
 	n := len(docs)
 	ix := &index{n: n, postings: map[string][]posting{}, idf: map[string]float64{},
 		pairsQ: make([]map[string]bool, n), pairsA: make([]map[string]bool, n),
-		normQ: make([]float64, n), normA: make([]float64, n)}
+		normQ: make([]float64, n), normA: make([]float64, n), an: an}
 	lenQ, lenA := make([]float64, n), make([]float64, n)
 	var avgQ, avgA float64
 	for d, dc := range docs {
 		ix.pairsQ[d], ix.pairsA[d] = map[string]bool{}, map[string]bool{}
-		tq, ta := tokens(dc.q), tokens(dc.a)
-		for _, line := range strings.Split(dc.q, "\n") {
-			addPairs(ix.pairsQ[d], tokens(line))
-		}
-		addPairs(ix.pairsA[d], ta)
+		tq, ta := an.fieldTerms(dc.q, ix.pairsQ[d]), an.fieldTerms(dc.a, ix.pairsA[d])
 		lenQ[d], lenA[d] = float64(len(tq)), float64(len(ta))
 		avgQ += lenQ[d]
 		avgA += lenA[d]
@@ -107,6 +121,7 @@ type scored struct {
 	doc        int
 	score      float64
 	confidence float64
+	rank       float64 // confidence + rankScore × score / the best score: the order of the results
 }
 
 // search scores every document sharing a term with the query and returns the best k, best
@@ -117,7 +132,8 @@ type scored struct {
 // found in the document. Terms no document has count in the query's weight, so unrelated
 // chit-chat scores low.
 func (ix *index) search(query string, k int) []scored {
-	terms := tokens(query)
+	chars, words := ix.an.terms(ix.an.prepare(query, true))
+	terms := append(chars, words...)
 	if len(terms) == 0 || ix.n == 0 {
 		return nil
 	}
@@ -145,8 +161,8 @@ func (ix *index) search(query string, k int) []scored {
 		}
 	}
 	var pairs []string
-	for i := 1; i < len(terms); i++ {
-		pairs = append(pairs, terms[i-1]+terms[i])
+	for i := 1; i < len(chars); i++ {
+		pairs = append(pairs, chars[i-1]+chars[i])
 	}
 	out := make([]scored, 0, 8)
 	for d, s := range score {
@@ -168,9 +184,16 @@ func (ix *index) search(query string, k int) []scored {
 		}
 		out = append(out, scored{doc: d, score: s, confidence: c})
 	}
+	var top float64
+	for _, o := range out {
+		top = max(top, o.score)
+	}
+	for i := range out {
+		out[i].rank = out[i].confidence + rankScore*out[i].score/top
+	}
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].score != out[j].score {
-			return out[i].score > out[j].score
+		if out[i].rank != out[j].rank {
+			return out[i].rank > out[j].rank
 		}
 		return out[i].doc < out[j].doc
 	})

@@ -27,6 +27,15 @@ func TestParseFAQRejects(t *testing.T) {
 		{"unknown placeholder", "entries:\n" + strings.Replace(ok, "{cap}", "{caps}", 1), []string{"unknown placeholder {caps}"}},
 		{"unknown key", "entries:\n" + ok + "    anwser: x\n", []string{"not valid YAML"}},
 		{"pinned to nothing", "pinned:\n  - {entry: zz, texts: [\"1\"]}\nentries:\n" + ok, []string{`pinned: entry "zz" does not exist`}},
+		{"valid lexicon", "lexicon:\n  - {term: 问题甲, say: [甲的事]}\nwords: [问题乙]\nentries:\n" + ok, nil},
+		{"lexicon term nowhere", "lexicon:\n  - {term: 年度最高, say: [封顶线]}\nentries:\n" + ok, []string{`term "年度最高" appears in no entry`}},
+		{"lexicon saying in two groups", "lexicon:\n  - {term: 问题甲, say: [甲的事]}\n  - {term: 问题乙, say: [甲的事]}\nentries:\n" + ok,
+			[]string{`saying "甲的事" is in the groups of "问题甲" and "问题乙"`}},
+		{"lexicon without sayings", "lexicon:\n  - {term: 问题甲}\nentries:\n" + ok, []string{`term "问题甲" has no sayings`}},
+		{"lexicon saying too short", "lexicon:\n  - {term: 问题甲, say: [甲]}\nentries:\n" + ok, []string{`saying "甲" must be 2 to 12 characters`}},
+		{"lexicon saying is a term", "lexicon:\n  - {term: 问题甲, say: [问题乙]}\n  - {term: 问题乙, say: [乙的事]}\nentries:\n" + ok,
+			[]string{`saying "问题乙" of "问题甲" is also a term`}},
+		{"word nowhere", "words: [京卡]\nentries:\n" + ok, []string{`word "京卡" appears in no entry`}},
 		{"answer too long", "entries:\n" + strings.Replace(ok, "每年最多{cap}。", strings.Repeat("很长的回答。", 120), 1), []string{"bytes, want at most"}},
 	}
 	vs := shippedVersions(t)
@@ -64,7 +73,7 @@ func TestLeaveOneOut(t *testing.T) {
 		for j, p := range e.Phrasings {
 			entries := kb.Entries()
 			entries[i].Phrasings = append(entries[i].Phrasings[:j:j], entries[i].Phrasings[j+1:]...)
-			ix := buildIndex(entryDocs(entries))
+			ix := buildIndex(entryDocs(entries), kb.cur.Load().ix.an)
 			total++
 			res := ix.search(p, 3)
 			if len(res) > 0 && res[0].doc == i {
@@ -144,6 +153,35 @@ func TestTokens(t *testing.T) {
 	for _, tc := range tests {
 		if got := strings.Join(tokens(tc.in), " "); got != tc.want {
 			t.Errorf("tokens(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestAnalyzer checks how a question is read before retrieval: homophone slips corrected to the
+// knowledge base's spelling only where they differ from one of its phrases in one character,
+// sayings rewritten to the lexicon's terms, and whole words added.
+func TestAnalyzer(t *testing.T) {
+	an := shippedKB(t).cur.Load().ix.an
+	tests := []struct {
+		in, prepared string
+		words        []string
+	}{
+		{"二次保销是什么意思", "二次报销是什么意思", nil},
+		{"农名工能报不", "农民工能报不", []string{"w:农民工"}},
+		{"钱到帐了吗", "钱到账了吗", nil},
+		{"封顶线是多少", "年度最高是多少", []string{"w:年度最高"}},
+		{"医保在老家交的可以参加吗", "外地参保交的可以参加吗", []string{"w:外地参保"}},
+		{"京卡丢了", "京卡丢了", []string{"w:京卡"}},
+		// not slips: chit-chat stays as typed
+		{"帮我写个请假条", "帮我写个请假条", nil},
+		{"驾照到期了怎么换", "驾照到期了怎么换", nil},
+		{"北京今天限号吗", "北京今天限号吗", nil},
+	}
+	for _, tc := range tests {
+		got := an.prepare(tc.in, true)
+		_, words := an.terms(got)
+		if got != tc.prepared || strings.Join(words, " ") != strings.Join(tc.words, " ") {
+			t.Errorf("prepare(%q) = %q %v, want %q %v", tc.in, got, words, tc.prepared, tc.words)
 		}
 	}
 }

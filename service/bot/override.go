@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -59,4 +60,52 @@ func (s *Source) Apply(o Override) {
 		return
 	}
 	s.Put(o.Entry)
+}
+
+// LexiconKey is the key of the model.FAQEntry row that holds staff's lexicon (see
+// MarshalLexicon): it is not a valid entry id, so it never names an entry.
+const LexiconKey = "_lexicon"
+
+// storedLexicon is the YAML of staff's lexicon row: the lexicon as in config/faq.yaml.
+type storedLexicon struct {
+	Lexicon []LexTerm `yaml:"lexicon"`
+}
+
+// MarshalLexicon writes a whole lexicon as YAML that ParseLexicon reads back unchanged.
+func MarshalLexicon(lex []LexTerm) ([]byte, error) {
+	b, err := yaml.Marshal(storedLexicon{Lexicon: lex})
+	if err != nil {
+		return nil, fmt.Errorf("faq lexicon: %w", err)
+	}
+	return b, nil
+}
+
+// ParseLexicon reads a lexicon written by MarshalLexicon; unknown keys are an error. It does not
+// check it: Build does, with the rest of the knowledge base.
+func ParseLexicon(body []byte) ([]LexTerm, error) {
+	var sl storedLexicon
+	dec := yaml.NewDecoder(strings.NewReader(string(body)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&sl); err != nil {
+		return nil, fmt.Errorf("faq lexicon: not valid YAML: %w", err)
+	}
+	return sl.Lexicon, nil
+}
+
+// Lexicon returns a copy of s's lexicon.
+func (s *Source) Lexicon() []LexTerm {
+	out := make([]LexTerm, len(s.f.Lexicon))
+	for i, t := range s.f.Lexicon {
+		out[i] = LexTerm{Term: t.Term, Say: slices.Clone(t.Say)}
+	}
+	return out
+}
+
+// SetLexicon replaces s's lexicon with a copy of lex (staff's saved lexicon replaces the
+// shipped one whole).
+func (s *Source) SetLexicon(lex []LexTerm) {
+	s.f.Lexicon = nil
+	for _, t := range lex {
+		s.f.Lexicon = append(s.f.Lexicon, LexTerm{Term: t.Term, Say: slices.Clone(t.Say)})
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"huzhu/model"
+	"huzhu/service/calendar"
 )
 
 // personal answers a bound worker's question about their own money; unbound workers get the
@@ -26,7 +27,7 @@ func (b *Bot) personal(ctx context.Context, u *user, e Entry, day model.Date) (s
 	case ActionYearTotal:
 		return b.yearTotal(ctx, mid, day)
 	case ActionRemaining:
-		return b.remaining(ctx, u.kb, mid, day)
+		return b.remaining(ctx, mid, day)
 	case ActionClaims:
 		return b.claims(ctx, mid)
 	default:
@@ -50,7 +51,7 @@ func (b *Bot) arrival(ctx context.Context, memberID uint64) (string, error) {
 	var sb strings.Builder
 	sb.WriteString("您最近的互助金：\n")
 	for _, w := range waiting {
-		fmt.Fprintf(&sb, "· %s %s：已审核，等待转账，预计%s前到账\n", b.periodLabel(w.Period), yuanGrouped(w.Sum), b.arriveBy(w.Period))
+		fmt.Fprintf(&sb, "· %s %s：已审核，等待转账，%s\n", b.periodLabel(w.Period), yuanGrouped(w.Sum), b.arriveBy(w.Period))
 	}
 	for _, t := range ts {
 		fmt.Fprintf(&sb, "· %s %s：", b.periodLabel(t.Period), yuanGrouped(t.AmountFen))
@@ -64,60 +65,48 @@ func (b *Bot) arrival(ctx context.Context, memberID uint64) (string, error) {
 		case model.LineFailed:
 			fmt.Fprintf(&sb, "%s。请联系单位工会核对%s，核对后会重新发放。\n", t.Status.Label(), accountText(t))
 		default:
-			fmt.Fprintf(&sb, "%s，预计%s前到账（%s）\n", t.Status.Label(), b.arriveBy(t.Period), accountText(t))
+			fmt.Fprintf(&sb, "%s（%s），%s\n", t.Status.Label(), accountText(t), b.arriveBy(t.Period))
 		}
 	}
 	sb.WriteString("到账后银行会发短信通知。")
 	return sb.String(), nil
 }
 
-// yearTotal sums the worker's lines of this year's bills.
+// yearTotal tells the worker's figures of this year, as the mini-program shows them (Figures).
 func (b *Bot) yearTotal(ctx context.Context, memberID uint64, day model.Date) (string, error) {
 	year := day.Year()
-	totals, err := yearTotals(ctx, b.db, memberID, year)
+	t, err := b.figures.Year(ctx, memberID, year)
 	if err != nil {
 		return "", err
 	}
-	var n int64
-	var all, arrived, failed model.Fen
-	for _, t := range totals {
-		n += t.N
-		all += t.Sum
-		switch t.Status {
-		case model.LineArrived:
-			arrived += t.Sum
-		case model.LineFailed:
-			failed += t.Sum
-		}
-	}
-	if n == 0 {
+	if t.Lines == 0 && t.DraftFen == 0 {
 		return fmt.Sprintf("您%d年看病的费用还没有核算出互助金。门诊按季度、住院按月结算。\n%s", year, b.upcoming()), nil
 	}
-	s := fmt.Sprintf("您%d年看病的费用，已核算互助金%d笔，共%s；其中已到账%s", year, n, yuanGrouped(all), yuanGrouped(arrived))
-	if rest := all - arrived - failed; rest > 0 {
-		s += "，正在发放" + yuanGrouped(rest)
+	s := fmt.Sprintf("您%d年看病的费用，已审核互助金%d笔，共%s；其中已到账%s", year, t.Lines, yuanGrouped(t.PromisedFen()), yuanGrouped(t.ArrivedFen))
+	if t.OnTheWayFen > 0 {
+		s += "，正在发放" + yuanGrouped(t.OnTheWayFen)
 	}
-	if failed > 0 {
-		s += "，转账失败待重新发放" + yuanGrouped(failed)
+	s += "。"
+	if t.DraftFen > 0 {
+		s += "\n另有" + yuanGrouped(t.DraftFen) + "正在审核，审核通过后发放，金额以审核结果为准。"
 	}
-	return s + "。", nil
+	return s, nil
 }
 
-// remaining is this year's cap under the policy in force less what was already paid.
-func (b *Bot) remaining(ctx context.Context, kb *KB, memberID uint64, day model.Date) (string, error) {
+// remaining is what this year's cap still allows, as the mini-program shows it (Figures):
+// drafts awaiting approval are counted against the cap, and said so.
+func (b *Bot) remaining(ctx context.Context, memberID uint64, day model.Date) (string, error) {
 	year := day.Year()
-	totals, err := yearTotals(ctx, b.db, memberID, year)
+	t, err := b.figures.Year(ctx, memberID, year)
 	if err != nil {
 		return "", err
 	}
-	var used model.Fen
-	for _, t := range totals {
-		used += t.Sum
+	s := fmt.Sprintf("%d年每人最多%s。您今年已审核%s", year, yuanGrouped(t.CapFen), yuanGrouped(t.PromisedFen()))
+	if t.DraftFen > 0 {
+		s += "，另有" + yuanGrouped(t.DraftFen) + "正在审核"
 	}
-	limit := kb.AnnualCap(day)
-	left := max(limit-used, 0)
-	return fmt.Sprintf("%d年每人最多%s。您今年已核算%s，还可以报%s。\n还在核算中的费用没有算进去，以实际核算为准。",
-		year, yuanGrouped(limit), yuanGrouped(used), yuanGrouped(left)), nil
+	s += fmt.Sprintf("，还可以报%s。\n还没有结算的看病费用没有算进去，以实际核算为准。", yuanGrouped(t.LeftFen))
+	return s, nil
 }
 
 // nextDate says when the worker's money on its way should arrive, and when the next settlements
@@ -133,11 +122,11 @@ func (b *Bot) nextDate(ctx context.Context, memberID uint64) (string, error) {
 	}
 	var sb strings.Builder
 	for _, w := range waiting {
-		fmt.Fprintf(&sb, "· %s %s：预计%s前到账\n", b.periodLabel(w.Period), yuanGrouped(w.Sum), b.arriveBy(w.Period))
+		fmt.Fprintf(&sb, "· %s %s：已审核，%s\n", b.periodLabel(w.Period), yuanGrouped(w.Sum), b.arriveBy(w.Period))
 	}
 	for _, t := range ts {
 		if t.Status == model.LineTransfering {
-			fmt.Fprintf(&sb, "· %s %s：正在转账，预计%s前到账\n", b.periodLabel(t.Period), yuanGrouped(t.AmountFen), b.arriveBy(t.Period))
+			fmt.Fprintf(&sb, "· %s %s：正在转账，%s\n", b.periodLabel(t.Period), yuanGrouped(t.AmountFen), b.arriveBy(t.Period))
 		}
 	}
 	if sb.Len() > 0 {
@@ -167,13 +156,20 @@ func (b *Bot) periodLabel(period string) string {
 	return p.Label() + p.Class.Label()
 }
 
-// arriveBy is the last day the money of a period should arrive.
+// arriveBy says when the money of a period should arrive: "预计5月30日前到账" while that day is
+// ahead, and once it has passed that the money is late and whom to ask (calendar.Promise), so
+// that a date no longer true is never repeated as a promise.
 func (b *Bot) arriveBy(period string) string {
 	p, err := b.cal.ParsePeriod(period)
 	if err != nil {
-		return "结算后10个工作日内"
+		return "预计结算后10个工作日内到账"
 	}
-	return shortDate(b.cal.Settlement(p).ArriveBy, b.now())
+	now := b.now()
+	pr := b.cal.Promise(p, now)
+	if pr.Late {
+		return "原定" + shortDate(pr.By, now) + "前到账，现在已经晚了，" + calendar.LateAdvice
+	}
+	return "预计" + shortDate(pr.By, now) + "前到账"
 }
 
 // accountText names the account masked: "京卡尾号1234", "建设银行卡尾号1234".

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"huzhu/model"
 )
@@ -97,33 +100,6 @@ func unfollow(ctx context.Context, db *gorm.DB, openID string, at time.Time) (id
 	return a.ID, true, nil
 }
 
-// shownStatuses returns the line statuses a worker sees: a computed line belongs to a draft run
-// that staff may still recalculate, so it is not shown or counted.
-func shownStatuses() []model.LineStatus {
-	return []model.LineStatus{model.LineApproved, model.LineTransfering, model.LineArrived,
-		model.LineFailed, model.LineReissued}
-}
-
-// statusTotal is the count and sum of a member's paid lines of one status.
-type statusTotal struct {
-	Status model.LineStatus
-	N      int64
-	Sum    model.Fen
-}
-
-// yearTotals returns the member's eligible lines of bills in year, per status.
-func yearTotals(ctx context.Context, db *gorm.DB, memberID uint64, year int) ([]statusTotal, error) {
-	var out []statusTotal
-	err := db.WithContext(ctx).Model(&model.PayoutLine{}).
-		Select("status, COUNT(*) AS n, COALESCE(SUM(amount_fen), 0) AS sum").
-		Where("member_id = ? AND year = ? AND eligible = ? AND status IN ?", memberID, year, true, shownStatuses()).
-		Group("status").Order("status").Scan(&out).Error
-	if err != nil {
-		return nil, fmt.Errorf("sum payout lines of member %d, %d: %w", memberID, year, err)
-	}
-	return out, nil
-}
-
 // transferRow is one transfer with the run it pays.
 type transferRow struct {
 	ID           uint64
@@ -171,4 +147,40 @@ func waitingLines(ctx context.Context, db *gorm.DB, memberID uint64) ([]waitingR
 		return nil, fmt.Errorf("load waiting lines of member %d: %w", memberID, err)
 	}
 	return out, nil
+}
+
+// Bounds of a stored unsure question.
+const (
+	unsureKeyRunes  = 120
+	unsureTextRunes = 200
+)
+
+var reLongDigits = regexp.MustCompile(`[0-9０-９]{6,}[xX]?`)
+
+// maskNumbers replaces runs of six or more digits (ID, card and phone numbers; an ID number's
+// final X with them) by "***".
+func maskNumbers(s string) string { return reLongDigits.ReplaceAllString(s, "***") }
+
+// noteUnsure counts a question the bot was not sure of (band suggest or decline, best the
+// closest entry) in bot_questions: masked, one row per normalised text. Texts of fewer than two
+// letters or digits are not kept.
+func noteUnsure(ctx context.Context, db *gorm.DB, text, best string, band Band, at time.Time) error {
+	masked := maskNumbers(strings.TrimSpace(text))
+	key := []rune(compact(masked))
+	if len(key) < 2 {
+		return nil
+	}
+	if len(key) > unsureKeyRunes {
+		key = key[:unsureKeyRunes]
+	}
+	if r := []rune(masked); len(r) > unsureTextRunes {
+		masked = string(r[:unsureTextRunes]) + "…"
+	}
+	q := model.BotQuestion{Key: string(key), Text: masked, Best: best, Band: band.String(), Count: 1, FirstSeen: at, LastSeen: at}
+	err := db.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "key"}},
+		DoUpdates: clause.Assignments(map[string]any{"count": gorm.Expr("count + 1"), "last_seen": at})}).Create(&q).Error
+	if err != nil {
+		return fmt.Errorf("note unsure question: %w", err)
+	}
+	return nil
 }

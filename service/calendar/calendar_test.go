@@ -200,6 +200,31 @@ func TestSettlement(t *testing.T) {
 	}
 }
 
+// TestPromise checks the one rule for telling an arrival date: a promise up to and including its
+// day (Asia/Shanghai), late from the day after. Issue 16: "预计11月3日前到账" was said on 7 December.
+func TestPromise(t *testing.T) {
+	c := New(nil)
+	sep, err := c.ParsePeriod("2025-09") // inpatient September: by 2025-11-03
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		now  time.Time
+		late bool
+	}{
+		{time.Date(2025, 10, 21, 9, 0, 0, 0, model.Shanghai), false},
+		{time.Date(2025, 11, 3, 23, 59, 0, 0, model.Shanghai), false},
+		{time.Date(2025, 11, 3, 16, 30, 0, 0, time.UTC), true}, // 00:30 on 4 November in Beijing
+		{time.Date(2025, 12, 7, 10, 0, 0, 0, model.Shanghai), true},
+	}
+	for _, tc := range tests {
+		p := c.Promise(sep, tc.now)
+		if p.By.Format(dayLayout) != "2025-11-03" || p.Late != tc.late {
+			t.Errorf("Promise(2025-09, %s) = by %s late %v, want by 2025-11-03 late %v", tc.now, p.By.Format(dayLayout), p.Late, tc.late)
+		}
+	}
+}
+
 func TestNextSettlement(t *testing.T) {
 	c := New(nil)
 	tests := []struct {

@@ -203,6 +203,27 @@ func (c *Calendar) ExpectedArrival(class model.SettlementClass, billDate time.Ti
 	return c.Settlement(c.PeriodOf(class, billDate)).ArriveBy
 }
 
+// LateAdvice is what a worker is told to do once the promised day of their money has passed:
+// whom to ask. Every channel that tells a promise (bot, mini-program timeline) says it, so that
+// no one repeats a date that is no longer true.
+const LateAdvice = "请联系所在单位工会或拨打12351查询"
+
+// Promise is what may be said on a given day about when a period's money arrives: its
+// expected day, and whether that day has passed.
+type Promise struct {
+	By        time.Time // the last day the money should arrive (Settlement.ArriveBy)
+	Late      bool      // the day has passed: By must not be told as a promise any more
+	Estimated bool      // By falls in a year without official holiday data
+}
+
+// Promise returns what may be said on now's day about the money of period p: By is the period's
+// expected arrival (ExpectedArrival's rule) and Late is true from the day after it. It is the one
+// place that decides between "预计…前到账" and "已超过预计到账日期".
+func (c *Calendar) Promise(p Period, now time.Time) Promise {
+	s := c.Settlement(p)
+	return Promise{By: s.ArriveBy, Late: c.Day(now).After(c.Day(s.ArriveBy)), Estimated: s.Estimated}
+}
+
 // NextSettlement returns the first settlement of class starting on or after now's date: on the
 // 21st itself it is the one starting that day.
 func (c *Calendar) NextSettlement(class model.SettlementClass, now time.Time) Settlement {

@@ -34,7 +34,8 @@ type Error struct {
 	Field   string
 	Fix     string
 	Err     error // cause, for logs only; never shown
-	// RetryAfter tells a rate-limited caller when to try again (KindTooMany).
+	// RetryAfter tells a rate-limited caller (KindTooMany) or one refused while a dependency is
+	// down (KindUnavailable) when to try again; handler sends it as Retry-After.
 	RetryAfter time.Duration
 }
 
@@ -67,6 +68,12 @@ func (e *Error) Unwrap() error { return e.Err }
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
 	return ok && t.Code != "" && t.Code == e.Code
+}
+
+// Unavailable is the error of a missing dependency (the kv store, WeChat, SMS): the request was
+// fine and may succeed after retryAfter. It is a 503 with Retry-After, never a 500.
+func Unavailable(code, message string, retryAfter time.Duration, cause error) *Error {
+	return &Error{Kind: KindUnavailable, Code: code, Message: message, RetryAfter: retryAfter, Err: cause}
 }
 
 // Invalid reports bad input in field, with a fix.

@@ -8,6 +8,11 @@
 // A changed member is updated; a changed record is updated while no run has taken it, and
 // refused once it is settled (a correction then needs staff).
 //
+// A file is read within sheet.DefaultLimits (Options.Limits): one beyond a limit is refused with
+// an Invalid error (code import.limit) that names it. Text is validated, never repaired: a cell
+// with invalid bytes, U+FFFD or a control character (model.CheckText), or a 姓名 that is not a
+// person's name (model.PersonName), makes its row a problem.
+//
 // Personal numbers are validated, encrypted and hashed here (service/pii) and never appear in a
 // report or a log: a report names the row, not the number.
 package importer

@@ -31,6 +31,8 @@ type Options struct {
 	BatchSize   int // rows per transaction [1000]
 	Workers     int // 医保 batches applied at once, each on its own connection [4]; the roster uses one
 	MaxProblems int // problems kept in the report; the rest are only counted [10000]
+	// Limits bound what one file may hold [sheet.DefaultLimits()]; tests lower them.
+	Limits sheet.Limits
 }
 
 // Service imports roster and 医保 files.
@@ -52,6 +54,9 @@ func New(db *gorm.DB, cipher *pii.Cipher, o Options, now func() time.Time, log *
 	}
 	if o.MaxProblems <= 0 {
 		o.MaxProblems = 10000
+	}
+	if o.Limits == (sheet.Limits{}) {
+		o.Limits = sheet.DefaultLimits()
 	}
 	if now == nil {
 		now = time.Now
@@ -166,6 +171,29 @@ func label(spec []column, key string) string {
 	return key
 }
 
+// checkText holds every cell the import reads to model.CheckText: invalid bytes (GBK or UTF-8),
+// replacement characters and control characters make the row a problem, never data.
+func checkText(spec []column, cells []string, cols map[string]int) *Problem {
+	for _, c := range spec {
+		i, ok := cols[c.key]
+		if !ok || i >= len(cells) {
+			continue
+		}
+		if err := model.CheckText(cells[i]); err != nil {
+			return &Problem{Column: c.label, Message: textFix(err)}
+		}
+	}
+	return nil
+}
+
+// textFix turns a model.CheckText error into a row problem that says what to do.
+func textFix(err error) string {
+	if errors.Is(err, model.ErrTextEncoding) {
+		return err.Error() + "：请在 Excel 或 WPS 中核对这个单元格，另存为“CSV UTF-8”或 XLSX 后重新导入"
+	}
+	return err.Error() + "：请删去单元格里的换行、制表符等看不见的字符后重新导入"
+}
+
 // run is the shared loop of every import kind: read and parse in order, then apply batches on
 // up to workers connections at once (batches must then be independent: duplicates within the
 // file are caught while parsing), and report.
@@ -178,7 +206,10 @@ func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name str
 	rep := Report{Kind: kind}
 	h := sha256.New()
 	cr := progress.NewReader(r)
-	rd, err := sheet.Open(io.TeeReader(cr, h))
+	rd, err := sheet.OpenLimits(io.TeeReader(cr, h), s.o.Limits)
+	if e, ok := errs.As(err); ok {
+		return rep, e // a broken limit: says which
+	}
 	if err != nil {
 		return rep, errs.Invalid("file", "文件是空的或无法读取", "请上传 CSV 或 XLSX 文件，第一行是列名（可以先下载模板）")
 	}
@@ -281,6 +312,10 @@ func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name str
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		if e, ok := errs.As(err); ok {
+			cancel(e) // a broken limit of the whole file: stop reading it
+			break
+		}
 		mu.Lock()
 		rep.Rows++
 		if err != nil {
@@ -288,7 +323,11 @@ func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name str
 			mu.Unlock()
 			continue
 		}
-		v, p := parse(row, cells, cols)
+		p := checkText(spec, cells, cols)
+		var v T
+		if p == nil {
+			v, p = parse(row, cells, cols)
+		}
 		if p != nil {
 			p.Row = row
 			problem(*p)

@@ -103,7 +103,7 @@ func TestConcurrentImportsOfOneFileDoubleNothing(t *testing.T) {
 	const n = 400
 	var rows []string
 	for i := range n {
-		rows = append(rows, fmt.Sprintf("U%03d,工会%d,职工%d,%s,9%011d,,,,,,,,,,", i%7, i%7, i, idNumber(i), i))
+		rows = append(rows, fmt.Sprintf("U%03d,工会%d,职工%c,%s,9%011d,,,,,,,,,,", i%7, i%7, rune(0x4e00+i), idNumber(i), i))
 	}
 	rosterFile := roster(rows...)
 	var med strings.Builder

@@ -88,11 +88,15 @@ func (a *rosterApplier) parse(_ int, cells []string, cols map[string]int) (roste
 		}
 		v.dues = &b
 	}
-	if v.m.Name = get("name"); v.m.Name == "" {
+	if get("name") == "" {
 		return bad("name", "姓名是空的")
 	}
-	if len([]rune(v.m.Name)) > 64 {
-		return bad("name", "姓名太长")
+	name, nerr := model.PersonName(get("name"))
+	if nerr != nil {
+		return bad("name", "姓名%s；请按身份证上的姓名填写", nerr.Error())
+	}
+	if v.m.Name = name; len([]rune(v.m.Name)) > 64 {
+		return bad("name", "姓名太长（最多64个字）")
 	}
 	id, err := pii.ParseIDNumber(get("id"))
 	if err != nil {

@@ -3,13 +3,14 @@
 // that staff can leave the page, reload it or come back later and see how far it got.
 //
 // A job is a row plus a goroutine. At most Options.Workers jobs run at once in one process; up to
-// Options.MaxQueued more wait for a slot, and further jobs are refused with a TooMany error. The
-// work reports progress through its context (service/progress); the job writes it to its row at
-// most every Options.Flush, never from inside the work's own calls, so reporting never waits for
-// the database (on SQLite the work may hold the only connection). While a job is queued or
-// running its process refreshes HeartbeatAt; a live job whose heartbeat is older than
-// Options.StaleAfter belonged to a process that stopped, and is marked interrupted when the
-// service starts (Recover) or when the job is read. Interrupted work is safe to submit again:
+// Options.MaxQueued more wait for a slot, first come first served, and further jobs are refused
+// with a TooMany error; once Shutdown begins no waiting job gets a slot. The work reports
+// progress through its context (service/progress); the job writes it to its row at most every
+// Options.Flush, never from inside the work's own calls, so reporting never waits for the database
+// (on SQLite the work may hold the only connection). While a job is queued or running its process
+// refreshes HeartbeatAt; a live job whose heartbeat is older than Options.StaleAfter belonged to
+// a process that stopped, and is marked interrupted when the service starts (Recover) or when the
+// job is read. Interrupted work is safe to submit again:
 // imports are idempotent on natural keys, a settlement run recomputes its draft from scratch,
 // an export is one transaction and a bank result applies each row at most once.
 //

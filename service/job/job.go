@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -38,16 +39,19 @@ type Service struct {
 	o      Options
 	now    func() time.Time
 	log    *slog.Logger
-	owner  string // this process, as written in jobs.owner
-	slots  chan struct{}
+	owner  string          // this process, as written in jobs.owner
 	base   context.Context // parent of every job's context; cancelled by Shutdown
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	closed bool
-	local  map[uint64]*Task // jobs of this process that have not ended
-	held   int              // places taken by Start before the job's row exists
+	// mu guards the queue. A job gets a slot only in admitLocked, under mu, and Shutdown sets
+	// closed under mu, so every job either got its slot before Shutdown began or never starts.
+	mu      sync.Mutex
+	closed  bool
+	local   map[uint64]*Task // jobs of this process that have not ended
+	held    int              // places taken by Start before the job's row exists
+	queue   []*Task          // jobs waiting for a slot, oldest first
+	running int              // jobs holding a slot
 }
 
 // New returns a job service. cipher seals the data keys of kept files.
@@ -86,7 +90,7 @@ func New(db *gorm.DB, cipher *pii.Cipher, o Options, now func() time.Time, log *
 	host, _ := os.Hostname()
 	base, stop := context.WithCancel(context.Background())
 	return &Service{db: db, cipher: cipher, o: o, now: now, log: log, owner: model.Fit(host, 40) + "-" + hex.EncodeToString(b),
-		slots: make(chan struct{}, o.Workers), base: base, stop: stop, local: map[uint64]*Task{}}
+		base: base, stop: stop, local: map[uint64]*Task{}}
 }
 
 // Spec says what a new job is.
@@ -103,7 +107,8 @@ type Spec struct {
 // "系统繁忙". ctx ends when the service shuts down.
 type Work func(ctx context.Context, t *Task) (any, error)
 
-// Start records a queued job and runs work in the background. It returns the job as recorded.
+// Start records a queued job and runs work in the background once one of Options.Workers slots
+// is free; jobs get slots in the order Start recorded them. It returns the job as recorded.
 // It returns TooMany when this process already has Options.Workers + Options.MaxQueued jobs and
 // Unavailable once the service is shutting down; Input is removed on every error.
 func (s *Service) Start(ctx context.Context, spec Spec, work Work) (model.Job, error) {
@@ -135,11 +140,13 @@ func (s *Service) Start(ctx context.Context, spec Spec, work Work) (model.Job, e
 		spec.Input.Remove()
 		return model.Job{}, fmt.Errorf("start %s job: %w", spec.Kind, err)
 	}
-	t := &Task{s: s, id: j.ID, kind: j.Kind, input: spec.Input, ended: make(chan struct{})}
+	t := &Task{s: s, id: j.ID, kind: j.Kind, input: spec.Input, admit: make(chan struct{}), ended: make(chan struct{})}
 	t.Stage("排队中")
 	s.mu.Lock()
 	s.held--
 	s.local[j.ID] = t
+	s.queue = append(s.queue, t)
+	s.admitLocked() // admits nothing when Shutdown began while the row was written
 	s.mu.Unlock()
 	go s.run(t, work)
 	return j, nil
@@ -164,14 +171,16 @@ func (s *Service) run(t *Task, work Work) {
 	}
 
 	select {
-	case s.slots <- struct{}{}:
+	case <-t.admit:
 	case <-s.base.Done():
+	}
+	if !s.leaveQueue(t) { // Shutdown began before the job got a slot
 		endFlush()
 		s.end(t, nil, errShutdown)
 		return
 	}
-	defer func() { <-s.slots }()
-	if s.base.Err() != nil { // the slot and the shutdown came together: do not start now
+	defer s.releaseSlot()
+	if s.closing() { // the slot came just before Shutdown began: do not start the work now
 		endFlush()
 		s.end(t, nil, errShutdown)
 		return
@@ -191,6 +200,51 @@ func (s *Service) run(t *Task, work Work) {
 	out, err := call(ctx, t, work)
 	endFlush()
 	s.end(t, out, err)
+}
+
+// admitLocked gives the free slots to the oldest queued jobs, and none once Shutdown has begun.
+// The caller holds s.mu.
+func (s *Service) admitLocked() {
+	for !s.closed && s.running < s.o.Workers && len(s.queue) > 0 {
+		t := s.queue[0]
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+		s.running++
+		t.admitted = true
+		close(t.admit)
+	}
+}
+
+// leaveQueue reports whether t got a slot; if it did not, it takes t out of the queue so that
+// no slot goes to it later.
+func (s *Service) leaveQueue(t *Task) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.admitted {
+		return true
+	}
+	for i, q := range s.queue {
+		if q == t {
+			s.queue = append(s.queue[:i], s.queue[i+1:]...)
+			break
+		}
+	}
+	return false
+}
+
+// closing reports whether Shutdown has begun.
+func (s *Service) closing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// releaseSlot gives a job's slot back and passes it on to the oldest queued job.
+func (s *Service) releaseSlot() {
+	s.mu.Lock()
+	s.running--
+	s.admitLocked()
+	s.mu.Unlock()
 }
 
 // call runs work, turning a panic into an error so that one bad job cannot stop the process.
@@ -224,7 +278,7 @@ func (s *Service) end(t *Task, out any, err error) {
 			upd["done"] = total
 		}
 		upd["status"], upd["stage"], upd["result"] = model.JobDone, "已完成", string(b)
-	case s.base.Err() != nil:
+	case errors.Is(err, errShutdown) || s.base.Err() != nil:
 		upd["status"], upd["stage"] = model.JobInterrupted, "中断"
 		upd["error_code"], upd["error"], upd["hint"] = errShutdown.Code, errShutdown.Message, rerunHint(t.kind)
 	default:
@@ -311,7 +365,10 @@ func (s *Service) Wait(ctx context.Context, id uint64) (model.Job, error) {
 }
 
 // Shutdown stops taking jobs, interrupts the queued and running ones and waits until they have
-// recorded it, or ctx ends. Interrupted jobs are safe to submit again (see the package doc).
+// recorded it, or ctx ends. Once Shutdown has begun no queued job gets a slot, and a job that got
+// its slot just before looks again before it is marked running, so it ends interrupted without
+// its work starting; work already started sees its context cancelled. Interrupted jobs are safe
+// to submit again (see the package doc).
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
@@ -336,7 +393,10 @@ type Task struct {
 	id    uint64
 	kind  model.JobKind
 	input *Spool
+	admit chan struct{} // closed when the job gets a slot
 	ended chan struct{}
+
+	admitted bool // under s.mu
 
 	stage       atomic.Pointer[string]
 	mu          sync.Mutex

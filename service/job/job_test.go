@@ -297,46 +297,118 @@ func TestConcurrencyIsBounded(t *testing.T) {
 	}
 }
 
+// TestShutdownInterruptsAndRemovesUploads holds the only slot with one job, queues more behind
+// it and shuts down: no queued job may start, whether the running one ends when its context is
+// cancelled or on its own the moment Shutdown begins (when the slot frees up before the
+// context is cancelled).
 func TestShutdownInterruptsAndRemovesUploads(t *testing.T) {
-	s, _, _ := newTestService(t, Options{Workers: 1})
-	ctx := context.Background()
-	sp, err := s.Spool(strings.NewReader("工会编码,姓名,身份证号\nU1,张一,110199199001010010\n"))
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name string
+		ends func(ctx context.Context, s *Service) error
+	}{
+		{"running job ends when cancelled", func(ctx context.Context, _ *Service) error {
+			<-ctx.Done()
+			return ctx.Err()
+		}},
+		{"running job ends as Shutdown begins", func(ctx context.Context, s *Service) error {
+			for !s.closing() {
+				time.Sleep(50 * time.Microsecond)
+			}
+			return errs.New(errs.KindUnavailable, "test.stopped", "测试任务随关闭结束")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _, _ := newTestService(t, Options{Workers: 1})
+			ctx := context.Background()
+			sp, err := s.Spool(strings.NewReader("工会编码,姓名,身份证号\nU1,张一,110199199001010010\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			started := make(chan struct{})
+			running, err := s.Start(ctx, Spec{Kind: model.JobImportRoster, Actor: "op1", Input: sp}, func(ctx context.Context, _ *Task) (any, error) {
+				close(started)
+				return nil, tc.ends(ctx, s)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var queued []uint64
+			for i, kind := range []model.JobKind{model.JobSettle, model.JobExport, model.JobBankResult, model.JobImportMedical} {
+				j, err := s.Start(ctx, Spec{Kind: kind, Actor: "op1"}, func(context.Context, *Task) (any, error) {
+					select {
+					case <-started:
+						t.Errorf("queued job %d (%s) ran after Shutdown", i, kind)
+					default:
+						t.Errorf("queued job %d (%s) ran before the job submitted ahead of it", i, kind)
+					}
+					return nil, nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				queued = append(queued, j.ID)
+			}
+			<-started
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := s.Shutdown(sctx); err != nil {
+				t.Fatalf("Shutdown: %v", err)
+			}
+			for _, id := range queued {
+				got, err := s.load(ctx, id)
+				if err != nil || got.Status != model.JobInterrupted || got.Error != "服务重启，任务中断" || got.Hint == "" || got.StartedAt != nil {
+					t.Errorf("queued job %d after Shutdown = %+v, %v; want interrupted with a hint, never started", id, got, err)
+				}
+			}
+			if got, err := s.load(ctx, running.ID); err != nil || got.Status != model.JobInterrupted && got.Status != model.JobFailed {
+				t.Errorf("running job after Shutdown = %+v, %v; want it ended", got, err)
+			}
+			if _, err := os.Stat(sp.path); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("spooled upload after its job ended: %v, want removed", err)
+			}
+			if _, err := s.Start(ctx, Spec{Kind: model.JobSettle, Actor: "op1"}, nil); errs.KindOf(err) != errs.KindUnavailable {
+				t.Errorf("Start after Shutdown = %v, want Unavailable", err)
+			}
+		})
 	}
-	started := make(chan struct{})
-	running, err := s.Start(ctx, Spec{Kind: model.JobImportRoster, Actor: "op1", Input: sp}, func(ctx context.Context, _ *Task) (any, error) {
-		close(started)
-		<-ctx.Done()
-		return nil, ctx.Err()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	queued, err := s.Start(ctx, Spec{Kind: model.JobSettle, Actor: "op1"}, func(context.Context, *Task) (any, error) {
-		t.Error("a queued job ran after Shutdown")
-		return nil, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-started
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := s.Shutdown(sctx); err != nil {
-		t.Fatalf("Shutdown: %v", err)
-	}
-	for _, id := range []uint64{running.ID, queued.ID} {
-		got, err := s.load(ctx, id)
-		if err != nil || got.Status != model.JobInterrupted || got.Error != "服务重启，任务中断" || got.Hint == "" {
-			t.Errorf("job %d after Shutdown = %+v, %v; want interrupted with a hint", id, got, err)
+}
+
+// TestJobsStartInSubmissionOrder queues jobs behind one slot: they must run in the order they
+// were submitted, so that staff's 排队中 means a queue.
+func TestJobsStartInSubmissionOrder(t *testing.T) {
+	const n = 12
+	s, _, _ := newTestService(t, Options{Workers: 1, MaxQueued: n})
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	var order []int
+	ids := make([]uint64, n)
+	for i := range n {
+		j, err := s.Start(context.Background(), Spec{Kind: model.JobImportRoster, Actor: "op1"}, func(context.Context, *Task) (any, error) {
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+			if i == 0 {
+				<-gate // the rest queue up behind the first
+			}
+			return nil, nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
+		ids[i] = j.ID
 	}
-	if _, err := os.Stat(sp.path); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("spooled upload after its job ended: %v, want removed", err)
+	close(gate)
+	for _, id := range ids {
+		wait(t, s, id)
 	}
-	if _, err := s.Start(ctx, Spec{Kind: model.JobSettle, Actor: "op1"}, nil); errs.KindOf(err) != errs.KindUnavailable {
-		t.Errorf("Start after Shutdown = %v, want Unavailable", err)
+	want := make([]int, n)
+	for i := range want {
+		want[i] = i
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(order) != fmt.Sprint(want) {
+		t.Errorf("jobs ran in the order %v, want %v (submission order)", order, want)
 	}
 }
 

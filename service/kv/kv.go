@@ -9,7 +9,9 @@ import (
 	"time"
 )
 
-// ErrUnavailable wraps failures of the backing store.
+// ErrUnavailable wraps failures of the backing store. When the store cannot be reached the error
+// is also an *errs.Error of KindUnavailable (code kv.unavailable, Retry-After RetryAfter), which
+// every caller passes up with %w so that the request answers 503.
 var ErrUnavailable = errors.New("kv store unavailable")
 
 // Store is the contract both backends keep. A ttl of zero means no expiry. Values are bytes;

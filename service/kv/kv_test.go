@@ -2,10 +2,14 @@ package kv_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"huzhu/service/errs"
 	"huzhu/service/kv"
 	"huzhu/service/kv/kvtest"
 )
@@ -139,5 +143,70 @@ func TestMemoryExpiryWithClock(t *testing.T) {
 	now = now.Add(61 * time.Second)
 	if n, _ := m.Incr(ctx, "w", time.Minute); n != 1 {
 		t.Errorf("Incr after the window = %d, want a fresh counter at 1", n)
+	}
+}
+
+// TestRedisOutage: while Redis is down every operation fails with a KindUnavailable error that
+// carries a Retry-After (so requests answer 503, not 500) and still matches ErrUnavailable; once
+// it is back the same client works again without a restart of the process.
+func TestRedisOutage(t *testing.T) {
+	srv := kvtest.StartServer(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: 1, DialTimeout: time.Second})
+	t.Cleanup(func() { _ = c.Close() })
+	s := kv.NewRedis(c, "outage:")
+	ctx := context.Background()
+	if err := s.Set(ctx, "k", []byte("v"), time.Minute); err != nil {
+		t.Fatalf("Set before the outage: %v", err)
+	}
+	ops := []struct {
+		name string
+		op   func() error
+	}{
+		{"Get", func() error { _, _, err := s.Get(ctx, "k"); return err }},
+		{"Set", func() error { return s.Set(ctx, "k", []byte("v"), time.Minute) }},
+		{"SetNX", func() error { _, err := s.SetNX(ctx, "n", []byte("v"), time.Minute); return err }},
+		{"Del", func() error { return s.Del(ctx, "k") }},
+		{"Extend", func() error { _, err := s.Extend(ctx, "k", []byte("v"), time.Minute); return err }},
+		{"DelIf", func() error { _, err := s.DelIf(ctx, "k", []byte("v")); return err }},
+		{"Incr", func() error { _, err := s.Incr(ctx, "c", time.Minute); return err }},
+		{"TTL", func() error { _, err := s.TTL(ctx, "k"); return err }},
+		{"Ping", func() error { return s.Ping(ctx) }},
+		{"Allow", func() error { _, _, err := kv.Allow(ctx, s, "ip", 5, time.Minute); return err }},
+	}
+	srv.Stop()
+	for _, tc := range ops {
+		err := tc.op()
+		e, ok := errs.As(err)
+		if !ok || e.Kind != errs.KindUnavailable || e.RetryAfter <= 0 || !errors.Is(err, kv.ErrUnavailable) {
+			t.Errorf("%s while Redis is down = %v (%#v), want KindUnavailable with RetryAfter, matching ErrUnavailable", tc.name, err, e)
+		}
+	}
+	srv.Start()
+	for _, tc := range ops {
+		var err error
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if err = tc.op(); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Errorf("%s after Redis is back = %v, want nil", tc.name, err)
+		}
+	}
+}
+
+// TestRedisErrorsThatAreNotOutages: a reply error of a working server (a wrong type) is not an
+// outage: it stays internal (500, logged), and still matches ErrUnavailable.
+func TestRedisErrorsThatAreNotOutages(t *testing.T) {
+	srv := kvtest.StartServer(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = c.Close() })
+	ctx := context.Background()
+	if err := c.LPush(ctx, "p:list", "x").Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := kv.NewRedis(c, "p:").Get(ctx, "list")
+	if err == nil || errs.KindOf(err) != errs.KindInternal || !errors.Is(err, kv.ErrUnavailable) {
+		t.Fatalf("Get of a list = %v (kind %v), want an internal error", err, errs.KindOf(err))
 	}
 }

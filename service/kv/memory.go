@@ -164,3 +164,18 @@ func (m *Memory) TTL(_ context.Context, key string) (time.Duration, error) {
 
 // Ping implements Store.
 func (m *Memory) Ping(context.Context) error { return nil }
+
+// Keys returns the keys held and not expired, in no order: for diagnostics and for tests that
+// check no key was built from a buffer that changed after it was stored.
+func (m *Memory) Keys() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	keys := make([]string, 0, len(m.items))
+	for k, it := range m.items {
+		if it.expires.IsZero() || now.Before(it.expires) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}

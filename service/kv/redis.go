@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"huzhu/service/errs"
 )
 
 // Redis is a Store on Redis, shared by every instance. Keys are prefixed so that several
@@ -22,8 +27,36 @@ func NewRedis(c redis.UniversalClient, prefix string) *Redis { return &Redis{c: 
 // Client returns the underlying client, for the WeChat token cache.
 func (r *Redis) Client() redis.UniversalClient { return r.c }
 
+// RetryAfter is how long a caller refused while Redis is unreachable is told to wait: about
+// what a restart or a failover takes.
+const RetryAfter = 10 * time.Second
+
+// wrap marks every failure with ErrUnavailable, and makes one of an unreachable or not-serving
+// Redis an errs.KindUnavailable error, so that the request it fails is a 503 with Retry-After
+// instead of a 500. Other failures (a script error, a wrong type) stay internal.
 func wrap(op string, err error) error {
-	return fmt.Errorf("%w: redis %s: %v", ErrUnavailable, op, err)
+	cause := fmt.Errorf("%w: redis %s: %w", ErrUnavailable, op, err)
+	if !isDown(err) {
+		return cause
+	}
+	return errs.Unavailable("kv.unavailable", "系统暂时不可用，请稍后再试", RetryAfter, cause).
+		WithFix("请过一会儿再试；着急的话请拨打12351")
+}
+
+// isDown reports whether err says Redis cannot be reached or cannot serve right now: a network
+// error (refused, reset, timeout), a closed client or exhausted pool, the caller's deadline, or
+// the replies of a server that is loading its data, a read-only replica after failover, or a
+// cluster that is down.
+func isDown(err error) bool {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, redis.ErrClosed), errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	return redis.IsLoadingError(err) || redis.IsReadOnlyError(err) || redis.IsClusterDownError(err) ||
+		redis.IsTryAgainError(err) || redis.IsMasterDownError(err)
 }
 
 // Get implements Store.

@@ -60,7 +60,7 @@ func (d *Dispatcher) RetryAllFailed(ctx context.Context, actor string) (int64, e
 }
 
 func requeue(now time.Time) map[string]any {
-	return map[string]any{"status": model.NoticePending, "attempts": 0, "ambiguous": 0, "next_attempt_at": now,
+	return map[string]any{"status": model.NoticePending, "attempts": 0, "ambiguous": 0, "unsure_since": nil, "next_attempt_at": now,
 		"lease_owner": "", "lease_until": nil, "updated_at": now}
 }
 
@@ -91,4 +91,31 @@ func (d *Dispatcher) Failed(ctx context.Context, limit int) ([]model.Notificatio
 		return nil, fmt.Errorf("list failed notices: %w", err)
 	}
 	return out, nil
+}
+
+// Reach counts the bound workers each channel can reach now: Bound workers in all; Template,
+// those who follow the official account (their openid linked to the binding); Subscribe, those
+// who accepted at least one mini-program template; SMS, those with a roster phone who did not opt
+// out; None, those no channel reaches. A worker may count on several channels.
+type Reach struct {
+	Bound, Template, Subscribe, SMS, None int64
+}
+
+// Reach counts the reach of each channel over every bound worker, for the console.
+func (d *Dispatcher) Reach(ctx context.Context) (Reach, error) {
+	var r Reach
+	err := d.db.WithContext(ctx).Table("we_chat_accounts AS a").
+		Joins("JOIN members AS m ON m.id = a.member_id").
+		Select(`COUNT(*) AS bound,
+			COALESCE(SUM(CASE WHEN a.following AND a.oa_open_id IS NOT NULL THEN 1 ELSE 0 END), 0) AS template,
+			COALESCE(SUM(CASE WHEN a.mp_open_id IS NOT NULL AND a.subscriptions <> '' THEN 1 ELSE 0 END), 0) AS subscribe,
+			COALESCE(SUM(CASE WHEN NOT a.sms_opt_out AND m.phone_hash <> '' THEN 1 ELSE 0 END), 0) AS sms,
+			COALESCE(SUM(CASE WHEN NOT (a.following AND a.oa_open_id IS NOT NULL)
+				AND NOT (a.mp_open_id IS NOT NULL AND a.subscriptions <> '')
+				AND NOT (NOT a.sms_opt_out AND m.phone_hash <> '') THEN 1 ELSE 0 END), 0) AS none`).
+		Where("a.member_id IS NOT NULL").Scan(&r).Error
+	if err != nil {
+		return Reach{}, fmt.Errorf("count notice reach: %w", err)
+	}
+	return r, nil
 }

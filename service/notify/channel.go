@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
+
 	"huzhu/model"
 	"huzhu/service/kv"
 )
@@ -57,6 +59,32 @@ func hasSubscription(list, id string) bool {
 		}
 	}
 	return false
+}
+
+// consume removes the template of a sent subscribe message from the worker's acceptances: WeChat
+// lets one acceptance carry one message (一次性订阅消息: "订阅一次可下发一次"), so the next notice
+// goes another way until the worker accepts again in the mini-program. Other channels consume
+// nothing.
+func (d *Dispatcher) consume(tx *gorm.DB, n *model.Notification, a *model.WeChatAccount) error {
+	if n.Channel != model.ChannelSubscribe || a == nil {
+		return nil
+	}
+	tid := d.o.Templates.mp(n.Kind)
+	var cur model.WeChatAccount
+	if err := tx.Select("id", "subscriptions").Take(&cur, a.ID).Error; err != nil {
+		return fmt.Errorf("load subscriptions of account %d: %w", a.ID, err)
+	}
+	var keep []string
+	for _, s := range strings.Split(cur.Subscriptions, ",") {
+		if s = strings.TrimSpace(s); s != "" && s != tid {
+			keep = append(keep, s)
+		}
+	}
+	if err := tx.Model(&model.WeChatAccount{}).Where("id = ?", a.ID).
+		Update("subscriptions", strings.Join(keep, ",")).Error; err != nil {
+		return fmt.Errorf("use subscription of account %d: %w", a.ID, err)
+	}
+	return nil
 }
 
 // nextChannel returns the first usable channel after ch, or "" and why each was unusable.

@@ -17,7 +17,7 @@ func TestClaimNoticesSayWhatToDo(t *testing.T) {
 		{model.NoticeClaimConfirmed, Payload{ClaimID: 7, ClaimTypes: "住院"}, []string{"编号7", "办事处确认", "住院结算", "12351"}},
 	}
 	for _, tc := range tests {
-		c, err := render(tc.kind, tc.p, "12351")
+		c, err := render(tc.kind, tc.p, "12351", "2025-06-01")
 		if err != nil {
 			t.Fatalf("render(%s): %v", tc.kind, err)
 		}

@@ -204,21 +204,25 @@ type wxProxy struct {
 	rnd       *rand.Rand
 	failRate  float64 // share of message calls answered -1
 	dropRate  float64 // share of template calls forwarded and then dropped
+	slowRate  float64 // share of message calls answered after slowFor
+	slowFor   time.Duration
 	delivered map[string]int
+	msgIDs    map[int64]bool   // msgids seen: a repeat answered with the first msgid is no delivery
 	byClient  map[string]int64 // touser|client_msg_id → msgid of the first delivery
 	deduped   int
 	faults    int
+	slow      int
 }
 
-func newWXProxy(t testing.TB, failRate, dropRate float64) (*wxProxy, *wechat.Client) {
+func newWXProxy(t testing.TB, failRate, dropRate float64, edit ...func(*wechat.Options)) (*wxProxy, *wechat.Client) {
 	t.Helper()
 	fake := wechattest.New(t)
 	p := &wxProxy{fake: fake, rnd: rand.New(rand.NewPCG(1, 2)), failRate: failRate, dropRate: dropRate,
-		delivered: map[string]int{}, byClient: map[string]int64{}}
+		delivered: map[string]int{}, byClient: map[string]int64{}, msgIDs: map[int64]bool{}}
 	srv := httptest.NewServer(http.HandlerFunc(p.serve))
 	t.Cleanup(srv.Close)
 	p.URL = srv.URL
-	wx := fake.Client(t, func(o *wechat.Options) { o.APIBase = srv.URL })
+	wx := fake.Client(t, append([]func(*wechat.Options){func(o *wechat.Options) { o.APIBase = srv.URL }}, edit...)...)
 	return p, wx
 }
 
@@ -250,7 +254,14 @@ func (p *wxProxy) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		drop = r.URL.Path == wechattest.PathTemplateSend && x < p.failRate+p.dropRate
+		slow := x >= p.failRate+p.dropRate && x < p.failRate+p.dropRate+p.slowRate
 		p.mu.Unlock()
+		if slow {
+			p.mu.Lock()
+			p.slow++
+			p.mu.Unlock()
+			time.Sleep(p.slowFor) // and then deliver, even if the caller gave up waiting
+		}
 	}
 	req, _ := http.NewRequestWithContext(context.WithoutCancel(r.Context()), r.Method, p.fake.URL+r.URL.RequestURI(), bytes.NewReader(body))
 	req.Header = r.Header.Clone()
@@ -267,7 +278,7 @@ func (p *wxProxy) serve(w http.ResponseWriter, r *http.Request) {
 			MsgID   int64 `json:"msgid"`
 		}
 		_ = json.Unmarshal(out, &res)
-		if res.ErrCode == 0 {
+		if res.ErrCode == 0 && !p.seen(res.MsgID) {
 			p.mu.Lock()
 			p.delivered[key]++
 			if m.ClientMsgID != "" {
@@ -290,6 +301,20 @@ func (p *wxProxy) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(out)
+}
+
+// seen reports whether msgid was answered before, and remembers it.
+func (p *wxProxy) seen(msgID int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if msgID == 0 {
+		return false
+	}
+	if p.msgIDs[msgID] {
+		return true
+	}
+	p.msgIDs[msgID] = true
+	return false
 }
 
 // deliveries returns how many times each message key was delivered.

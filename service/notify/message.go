@@ -85,8 +85,11 @@ type content struct {
 	sms  string
 }
 
-// render builds the message of kind k from p. hotline is the number in the SMS.
-func render(k model.NoticeKind, p Payload, hotline string) (content, error) {
+// render builds the message of kind k from p on the day today (Asia/Shanghai). hotline is the
+// number in the SMS. An approval notice whose promised date is already past when it is sent
+// (the run was approved late, or the notice waited) never repeats the promise: it says the money
+// is late and where to ask.
+func render(k model.NoticeKind, p Payload, hotline string, today model.Date) (content, error) {
 	period := periodLabel(p.Period)
 	what := strings.TrimSpace(period + p.ClaimTypes)
 	switch k {
@@ -102,6 +105,17 @@ func render(k model.NoticeKind, p Payload, hotline string) (content, error) {
 				yuanPlain(p.AmountFen), p.AccountLast4, cardName(p), hotline),
 		}, nil
 	case model.NoticeApproved:
+		if p.ExpectedBy != "" && p.ExpectedBy < today {
+			return content{
+				data: map[string]string{
+					keyAmount: wechat.Amount(p.AmountFen),
+					keyPeriod: wechat.Thing(what + "互助金已核算"),
+					keyNote:   wechat.Thing("到账晚于预期，请问工会或" + hotline),
+				},
+				sms: fmt.Sprintf("本期互助金已核算（%s，人民币%s元），原定%s前到账，现已晚于预期，请咨询所在单位工会或拨打%s。",
+					what, yuanPlain(p.AmountFen), shortDate(p.ExpectedBy), hotline),
+			}, nil
+		}
 		c := content{
 			data: map[string]string{
 				keyAmount: wechat.Amount(p.AmountFen),

@@ -98,7 +98,7 @@ func TestFieldsRespectWeChatLimits(t *testing.T) {
 		AccountLast4: "9876", ExpectedBy: "2025-05-06"}
 	for _, k := range []model.NoticeKind{model.NoticeArrived, model.NoticeApproved, model.NoticeFailedTx} {
 		t.Run(string(k), func(t *testing.T) {
-			c, err := render(k, long, "12351")
+			c, err := render(k, long, "12351", model.DateOf(t0))
 			if err != nil {
 				t.Fatal(err)
 			}

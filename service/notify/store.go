@@ -36,7 +36,7 @@ func (d *Dispatcher) claim(ctx context.Context, token string, now time.Time, n i
 	}
 	var rows []model.Notification
 	err := d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		pick := func(q *gorm.DB, limit int) ([]uint64, error) {
+		pick := func(q *gorm.DB, limit int, quiet bool) ([]uint64, error) {
 			if quiet {
 				q = q.Where("urgent = ?", true)
 			}
@@ -47,14 +47,37 @@ func (d *Dispatcher) claim(ctx context.Context, token string, now time.Time, n i
 			var ids []uint64
 			return ids, q.Pluck("id", &ids).Error
 		}
-		ids, err := pick(tx.Model(&model.Notification{}).
-			Where("status = ? AND lease_until < ?", model.NoticeSending, now), n)
-		if err != nil {
+		// Expired leases come first, then retries of unknown outcomes (they must go out inside
+		// WeChat's de-duplication window, and during quiet hours too), then the due backlog.
+		var expired []struct {
+			ID         uint64
+			LeaseUntil time.Time
+		}
+		q := tx.Model(&model.Notification{}).Select("id", "lease_until").
+			Where("status = ? AND lease_until < ?", model.NoticeSending, now).Limit(n)
+		if mysql {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+		}
+		if err := q.Scan(&expired).Error; err != nil {
 			return fmt.Errorf("find expired leases: %w", err)
+		}
+		ids := make([]uint64, 0, n)
+		for _, e := range expired {
+			ids = append(ids, e.ID)
+		}
+		if len(ids) < n {
+			unsure, err := pick(tx.Model(&model.Notification{}).
+				Where("status = ? AND ambiguous > 0 AND next_attempt_at <= ?", model.NoticePending, now).
+				Order("next_attempt_at"), n-len(ids), false)
+			if err != nil {
+				return fmt.Errorf("find unsure notices: %w", err)
+			}
+			ids = append(ids, unsure...)
 		}
 		if len(ids) < n {
 			due, err := pick(tx.Model(&model.Notification{}).
-				Where("status = ? AND next_attempt_at <= ?", model.NoticePending, now).Order("next_attempt_at"), n-len(ids))
+				Where("status = ? AND ambiguous = 0 AND next_attempt_at <= ?", model.NoticePending, now).
+				Order("next_attempt_at"), n-len(ids), quiet)
 			if err != nil {
 				return fmt.Errorf("find due notices: %w", err)
 			}
@@ -78,6 +101,15 @@ func (d *Dispatcher) claim(ctx context.Context, token string, now time.Time, n i
 		if res.RowsAffected == 0 {
 			return nil // others took them all between our read and our update (no SKIP LOCKED)
 		}
+		// A reclaimed row may have been sent by the dispatcher that held it, as early as when it
+		// claimed the row (lease_until − Lease: every dispatcher uses the same lease).
+		for _, e := range expired {
+			if err := tx.Model(&model.Notification{}).
+				Where("id = ? AND lease_owner = ? AND unsure_since IS NULL", e.ID, token).
+				Update("unsure_since", e.LeaseUntil.Add(-d.o.Lease)).Error; err != nil {
+				return fmt.Errorf("mark reclaimed notice %d unsure: %w", e.ID, err)
+			}
+		}
 		return tx.Where("id IN ? AND lease_owner = ? AND status = ?", ids, token, model.NoticeSending).
 			Order("id").Find(&rows).Error
 	}, opts...)
@@ -98,7 +130,7 @@ func (d *Dispatcher) deferQuiet(ctx context.Context, now, end time.Time) error {
 	d.quietAt = now
 	d.mu.Unlock()
 	err := d.db.WithContext(ctx).Model(&model.Notification{}).
-		Where("status = ? AND urgent = ? AND next_attempt_at < ?", model.NoticePending, false, end).
+		Where("status = ? AND urgent = ? AND ambiguous = 0 AND next_attempt_at < ?", model.NoticePending, false, end).
 		Updates(map[string]any{"next_attempt_at": end, "updated_at": now}).Error
 	if err != nil {
 		return fmt.Errorf("defer notices to the end of quiet hours: %w", err)
@@ -210,18 +242,18 @@ func (d *Dispatcher) markSentBulk(ctx context.Context, token string, sent []sent
 	return nil
 }
 
-func markRetry(tx *gorm.DB, token string, id uint64, at, next time.Time, lastErr string, ambiguous int) error {
+func markRetry(tx *gorm.DB, token string, id uint64, at, next time.Time, lastErr string, ambiguous int, unsure *time.Time) error {
 	return checkOwned(tx.Model(&model.Notification{}).
 		Where("id = ? AND lease_owner = ? AND status = ?", id, token, model.NoticeSending).
 		Updates(map[string]any{"status": model.NoticePending, "next_attempt_at": next, "last_error": lastErr,
-			"ambiguous": ambiguous, "lease_owner": "", "lease_until": nil, "updated_at": at}))
+			"ambiguous": ambiguous, "unsure_since": unsure, "lease_owner": "", "lease_until": nil, "updated_at": at}))
 }
 
-func markFinal(tx *gorm.DB, token string, id uint64, at time.Time, st model.NoticeStatus, why string, ambiguous int) error {
+func markFinal(tx *gorm.DB, token string, id uint64, at time.Time, st model.NoticeStatus, why string, ambiguous int, unsure *time.Time) error {
 	return checkOwned(tx.Model(&model.Notification{}).
 		Where("id = ? AND lease_owner = ? AND status = ?", id, token, model.NoticeSending).
 		Updates(map[string]any{"status": st, "last_error": truncate(why, 500), "ambiguous": ambiguous,
-			"lease_owner": "", "lease_until": nil, "updated_at": at}))
+			"unsure_since": unsure, "lease_owner": "", "lease_until": nil, "updated_at": at}))
 }
 
 // insertIgnore adds a row unless its DedupKey exists.

@@ -288,6 +288,22 @@ func TestImportResultReportsBadRowsAndKeepsGoodOnes(t *testing.T) {
 			t.Errorf("ImportResult(%q) err = %v, want Invalid", bad, err)
 		}
 	}
+	// A line beyond the CSV limit stops the import with a problem that names the limit (it used
+	// to be read whole; with the limit and no stop it would be reported for ever).
+	long := "转账编号,结果\nHZ-NOPE,成功\nHZ-NOPE," + strings.Repeat("长", 40_000) + "\n"
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rep, err := f.pay.ImportResult(context.Background(), "long.csv", strings.NewReader(long), "op")
+		if last := rep.Problems[len(rep.Problems)-1]; err != nil || !strings.Contains(last.Message, "超过 64 KB") {
+			t.Errorf("ImportResult(a long line) = %+v, %v; want a last problem naming the 64 KB limit", rep.Problems, err)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("ImportResult(a long line) did not return in 30 s")
+	}
 }
 
 func TestExportRefusesUnapprovedRuns(t *testing.T) {

@@ -64,6 +64,9 @@ func (s *Service) ImportResult(ctx context.Context, name string, r io.Reader, ac
 	h := sha256.New()
 	cr := progress.NewReader(r)
 	rd, err := sheet.Open(io.TeeReader(cr, h))
+	if e, ok := errs.As(err); ok {
+		return rep, e // a broken limit: says which
+	}
 	if err != nil {
 		return rep, errs.Invalid("file", "结果文件是空的或无法读取", "请上传银行返回的 CSV 或 XLSX 文件，第一行是列名：转账编号,结果,原因,到账时间")
 	}
@@ -101,6 +104,10 @@ func (s *Service) ImportResult(ctx context.Context, name string, r io.Reader, ac
 		}
 		if read%100 == 0 {
 			report(false)
+		}
+		if e, ok := errs.As(err); ok { // a broken limit of the whole file: the rest cannot be read
+			rep.Problems = append(rep.Problems, Problem{row, "", e.Message + "。" + e.Fix})
+			break
 		}
 		if err != nil {
 			rep.Problems = append(rep.Problems, Problem{row, "", err.Error()})

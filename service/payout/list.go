@@ -35,16 +35,43 @@ type Page struct {
 	Totals
 }
 
-// Totals are a year's sums for the member. Computed counts every payable line of the year
-// whatever its status; LeftFen is what the annual cap still allows.
+// Totals are a year's figures for the member, the one definition every channel shows (the
+// mini-program's list and detail, the bot's 今年报了多少 and 还能报多少; see the package doc for
+// the rule). PromisedFen() is what approval promised (ArrivedFen + OnTheWayFen); DraftFen is
+// computed by a run awaiting approval, not promised, but counted against the cap.
 type Totals struct {
 	Year        int
 	CapFen      model.Fen
 	ComputedFen model.Fen // every payable line (already paid, on its way, or awaiting approval)
 	ArrivedFen  model.Fen // 已到账
 	OnTheWayFen model.Fen // approved, transferring, failed (to be re-issued) or re-issued
-	DraftFen    model.Fen // computed, awaiting approval
-	LeftFen     model.Fen
+	DraftFen    model.Fen // computed, awaiting approval: not promised, may still change
+	LeftFen     model.Fen // CapFen − ComputedFen, never negative
+	Lines       int       // payable lines approved or later (drafts not counted)
+}
+
+// PromisedFen is what approval promised the member in the year: arrived or on its way.
+func (t Totals) PromisedFen() model.Fen { return t.ArrivedFen + t.OnTheWayFen }
+
+// Year returns the member's figures of year (0: the current year), as List shows them. It
+// returns Invalid year for a year outside the plan's years or in the future.
+func (s *Service) Year(ctx context.Context, memberID uint64, year int) (Totals, error) {
+	today := model.DateOf(s.now())
+	if year == 0 {
+		year = today.Year()
+	}
+	if err := s.checkYear(year, today); err != nil {
+		return Totals{}, err
+	}
+	rows, err := memberLines(s.db.WithContext(ctx), memberID)
+	if err != nil {
+		return Totals{}, fmt.Errorf("figures of member %d, %d: %w", memberID, year, err)
+	}
+	sums := map[int]yearSum{}
+	for _, r := range rows {
+		addSum(sums, sumRow{Year: r.Year, Status: r.Status, Eligible: r.Eligible, AmountFen: r.AmountFen})
+	}
+	return s.totals(year, sums[year], today), nil
 }
 
 // Item is one payout line in a list.
@@ -174,6 +201,7 @@ func (s *Service) period(key string) calendar.Period {
 // yearSum is one year's sums of a member's lines.
 type yearSum struct {
 	computed, arrived, onTheWay, draft model.Fen
+	lines                              int // payable lines approved or later
 }
 
 // sumRow is one payout line as the year's sums count it.
@@ -198,6 +226,9 @@ func addSum(out map[int]yearSum, r sumRow) {
 		default:
 			ys.onTheWay += r.AmountFen
 		}
+		if r.Status != model.LineComputed {
+			ys.lines++
+		}
 	}
 	out[r.Year] = ys
 }
@@ -205,7 +236,7 @@ func addSum(out map[int]yearSum, r sumRow) {
 func (s *Service) totals(year int, ys yearSum, today model.Date) Totals {
 	cp := s.capOf(year, today)
 	return Totals{Year: year, CapFen: cp, ComputedFen: ys.computed, ArrivedFen: ys.arrived, OnTheWayFen: ys.onTheWay,
-		DraftFen: ys.draft, LeftFen: max(cp-ys.computed, 0)}
+		DraftFen: ys.draft, LeftFen: max(cp-ys.computed, 0), Lines: ys.lines}
 }
 
 // Detail is one payout with everything a worker may ask about it.
@@ -274,18 +305,19 @@ func (s *Service) Detail(ctx context.Context, memberID, lineID uint64) (Detail, 
 		d.Account = &Account{Kind: t.AccountKind, Bank: t.Bank, Last4: t.AccountLast4}
 	}
 	pays := l.Eligible && l.AmountFen > 0
-	if pays && l.Status != model.LineArrived && !d.Period.IsZero() {
-		d.ExpectedBy = model.DateOf(s.cal.Settlement(d.Period).ArriveBy)
-	}
 	d.Timeline = timeline(l, run, chain, pays)
-	if d.ExpectedBy != "" && d.ExpectedBy < today {
-		// The promised day has passed (a failed transfer being re-issued, or a late bank): no
-		// date is better than a wrong one, and the next step says whom to ask.
-		d.ExpectedBy = ""
-		for i := range d.Timeline {
-			if !d.Timeline[i].Done {
-				d.Timeline[i].Note = "已超过预计到账日期，如有疑问请联系所在单位工会或拨打12351"
-				break
+	if pays && l.Status != model.LineArrived && !d.Period.IsZero() {
+		pr := s.cal.Promise(d.Period, s.now())
+		d.ExpectedBy = model.DateOf(pr.By)
+		if pr.Late {
+			// The promised day has passed (a failed transfer being re-issued, or a late bank): no
+			// date is better than a wrong one, and the next step says whom to ask.
+			d.ExpectedBy = ""
+			for i := range d.Timeline {
+				if !d.Timeline[i].Done {
+					d.Timeline[i].Note = "已超过预计到账日期，" + calendar.LateAdvice
+					break
+				}
 			}
 		}
 	}

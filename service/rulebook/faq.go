@@ -61,6 +61,7 @@ type faqState struct {
 	shipped *bot.Source
 	rows    []model.FAQEntry        // in saved order
 	saved   map[string]bot.Override // key → its override
+	lexicon []bot.LexTerm           // staff's lexicon (row bot.LexiconKey), nil when none saved
 	merged  *bot.Source
 }
 
@@ -74,6 +75,15 @@ func loadFAQ(ctx context.Context, db *gorm.DB, shipped []byte) (faqState, error)
 		return faqState{}, fmt.Errorf("load FAQ entries: %w", err)
 	}
 	for _, r := range st.rows {
+		if r.Key == bot.LexiconKey {
+			lex, err := bot.ParseLexicon([]byte(r.Body))
+			if err != nil {
+				return faqState{}, fmt.Errorf("FAQ lexicon saved by %s: %w", r.UpdatedBy, err)
+			}
+			st.lexicon = lex
+			st.merged.SetLexicon(lex)
+			continue
+		}
 		o, err := bot.ParseOverride([]byte(r.Body))
 		if err != nil {
 			return faqState{}, fmt.Errorf("FAQ entry %s saved by %s: %w", r.Key, r.UpdatedBy, err)
@@ -91,9 +101,13 @@ func loadFAQ(ctx context.Context, db *gorm.DB, shipped []byte) (faqState, error)
 // the row is deleted): the shipped file with the saved rows laid over it in saved order.
 func (st faqState) with(id string, o *bot.Override) *bot.Source {
 	src := st.shipped.Clone()
+	if st.lexicon != nil {
+		src.SetLexicon(st.lexicon)
+	}
 	found := false
 	for _, r := range st.rows {
 		switch {
+		case r.Key == bot.LexiconKey:
 		case r.Key != id:
 			src.Apply(st.saved[r.Key])
 		case o != nil:

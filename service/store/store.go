@@ -119,6 +119,14 @@ func Ping(ctx context.Context, db *gorm.DB) error {
 // IsMySQL reports whether db talks to MySQL, MariaDB or TiDB.
 func IsMySQL(db *gorm.DB) bool { return db.Dialector.Name() == "mysql" }
 
+// Deadlock reports whether err means the database rolled the transaction back to resolve a lock
+// conflict — MySQL's deadlock victim (1213) or TiDB's write conflict (9007) — so that running it
+// again is the remedy.
+func Deadlock(err error) bool {
+	var me *mysqldrv.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 9007)
+}
+
 // normalizeMySQLDSN forces the settings huzhu relies on: parseTime, utf8mb4 and Asia/Shanghai.
 // It returns the DSN and a description without the password.
 func normalizeMySQLDSN(dsn string) (string, string, error) {

@@ -176,6 +176,9 @@ func validate(opts Options) (*url.URL, error) {
 // default, a transport that rewrites the scheme and host (and prepends base's path).
 func newHTTPClient(base *url.URL, timeout time.Duration) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// The default keeps 2 idle connections per host: with a dispatcher's sends in flight, every
+	// other call would open (and TLS-handshake) a new connection to api.weixin.qq.com.
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 512, 512
 	var rt http.RoundTripper = tr
 	if base.String() != DefaultAPIBase {
 		rt = &rewriteTransport{base: base, next: tr}

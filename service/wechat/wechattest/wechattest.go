@@ -1,5 +1,7 @@
 // Package wechattest is a fake WeChat API server for tests: stable and classic access tokens,
-// mini-program login and phone number, template and subscribe messages and the menu. It records every request
+// mini-program login and phone number, template messages (with client_msg_id de-duplication),
+// subscribe messages, the menu, and the follower list and user information; plus the XML of the
+// events WeChat pushes to the callback. It records every request
 // and can fail, slow down or drop chosen calls.
 //
 //	fake := wechattest.New(t)
@@ -39,6 +41,9 @@ const (
 	PathSubscribeSend = "/cgi-bin/message/subscribe/send"
 	PathMenuCreate    = "/cgi-bin/menu/create"
 	PathPhoneNumber   = "/wxa/business/getuserphonenumber"
+	PathUserInfo      = "/cgi-bin/user/info"
+	PathUserInfoBatch = "/cgi-bin/user/info/batchget"
+	PathUserGet       = "/cgi-bin/user/get"
 )
 
 // Credentials the fake accepts; Options uses them. Any other AppID gets 40013, a wrong secret
@@ -109,6 +114,7 @@ type Fake struct {
 	fails     map[string][]int64
 	httpFails map[string][]int
 	drops     map[string]int
+	dropAfter map[string]int
 	delays    map[string]time.Duration
 	sessions  map[string]session
 	usedCodes map[string]bool
@@ -119,7 +125,30 @@ type Fake struct {
 	valid     map[string]bool   // tokens WeChat accepts
 	seq       int
 	msgID     int64
+
+	followers []follower       // in follow order, as user/get lists them
+	pageSize  int              // user/get page size; WeChat's is 10,000
+	now       func() time.Time // the de-duplication window's clock
+	sentBy    map[string]sent  // touser|client_msg_id → first delivery
+	delivered map[string]int   // touser|client_msg_id (or touser|template|n) → deliveries
+	deduped   int
 }
+
+type follower struct {
+	openID, unionID string
+	subscribed      bool
+}
+
+type sent struct {
+	msgID int64
+	at    time.Time
+}
+
+// DedupWindow is how long WeChat drops a template message that repeats the openid and
+// client_msg_id of one already sent: "对于同一个openid + client_msg_id, 只发送一条消息, 10分钟有效,
+// 超过10分钟不保证效果". The fake drops repeats inside the window (answering ok with the first
+// msgid; WeChat does not document its answer) and delivers them again after it.
+const DedupWindow = 10 * time.Minute
 
 // New starts a fake for t and stops it when t ends.
 func New(t testing.TB) *Fake {
@@ -129,6 +158,7 @@ func New(t testing.TB) *Fake {
 		fails:     map[string][]int64{},
 		httpFails: map[string][]int{},
 		drops:     map[string]int{},
+		dropAfter: map[string]int{},
 		delays:    map[string]time.Duration{},
 		sessions:  map[string]session{},
 		usedCodes: map[string]bool{},
@@ -137,6 +167,10 @@ func New(t testing.TB) *Fake {
 		stable:    map[string]string{},
 		valid:     map[string]bool{},
 		msgID:     1000,
+		pageSize:  10000,
+		now:       time.Now,
+		sentBy:    map[string]sent{},
+		delivered: map[string]int{},
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.srv.URL
@@ -203,6 +237,15 @@ func (f *Fake) Drop(path string, n int) {
 	f.drops[path] += n
 }
 
+// DropAfterSend makes the next n calls to path do their work (a template message is
+// delivered) and then close the connection without an answer: the caller cannot tell whether
+// WeChat sent it, as when a connection breaks after the request went out.
+func (f *Fake) DropAfterSend(path string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dropAfter[path] += n
+}
+
 // Delay makes every later call to path wait d before answering (0 removes the delay). A client
 // that gives up first sees a timeout.
 func (f *Fake) Delay(path string, d time.Duration) {
@@ -241,6 +284,67 @@ func (f *Fake) RevokeTokens() {
 	defer f.mu.Unlock()
 	clear(f.valid)
 	clear(f.stable)
+}
+
+// Follow makes openID a follower of the official account. unionID is what user/info returns,
+// as WeChat does when the account is bound to an Open Platform account; "" as when it is not.
+func (f *Fake) Follow(openID, unionID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.followers {
+		if f.followers[i].openID == openID {
+			f.followers[i] = follower{openID, unionID, true}
+			return
+		}
+	}
+	f.followers = append(f.followers, follower{openID, unionID, true})
+}
+
+// Unfollow makes openID stop following: user/get leaves it out and user/info answers
+// subscribe 0 with nothing else, as WeChat does.
+func (f *Fake) Unfollow(openID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.followers {
+		if f.followers[i].openID == openID {
+			f.followers[i].subscribed = false
+		}
+	}
+}
+
+// SetPageSize sets how many openids one user/get page holds (WeChat: 10,000), so that tests can
+// page through a few followers.
+func (f *Fake) SetPageSize(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pageSize = n
+}
+
+// SetClock sets the clock of the client_msg_id de-duplication window.
+func (f *Fake) SetClock(now func() time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = now
+}
+
+// Delivered returns how many times template messages reached each person, keyed by
+// touser|client_msg_id (touser|template_id|n for messages without one); duplicates dropped
+// inside DedupWindow are not counted.
+func (f *Fake) Delivered() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]int, len(f.delivered))
+	for k, v := range f.delivered {
+		out[k] = v
+	}
+	return out
+}
+
+// Deduped returns how many template messages the fake dropped as repeats inside DedupWindow.
+func (f *Fake) Deduped() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.deduped
 }
 
 // Requests returns the requests to path (every path when path is empty), oldest first.
@@ -343,7 +447,20 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 
 	f.mu.Lock()
 	resp := f.answer(req)
+	dropAfter := f.dropAfter[req.Path] > 0
+	if dropAfter {
+		f.dropAfter[req.Path]--
+	}
 	f.mu.Unlock()
+	if dropAfter {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
 	writeJSON(w, resp)
 }
 
@@ -409,8 +526,16 @@ func (f *Fake) answer(r Request) any {
 		if m.TemplateID == "" {
 			return errBody(40037, "invalid template_id")
 		}
+		if r.Path == PathTemplateSend {
+			return f.deliverTemplate(m)
+		}
 		f.msgID++
 		return map[string]any{"errcode": 0, "errmsg": "ok", "msgid": f.msgID}
+	case PathUserInfo, PathUserInfoBatch, PathUserGet:
+		if !f.valid[r.AccessToken()] {
+			return errBody(40001, "invalid credential, access_token is invalid or not latest")
+		}
+		return f.users(r)
 	}
 	return errBody(404, "fake WeChat does not serve "+r.Path)
 }
@@ -457,6 +582,101 @@ func (f *Fake) appOfToken(tok string) string {
 	return ""
 }
 
+// deliverTemplate records a template message, dropping a repeat of openid and client_msg_id
+// inside DedupWindow; f.mu is held.
+func (f *Fake) deliverTemplate(m Message) map[string]any {
+	now := f.now()
+	key := m.ToUser + "|" + m.ClientMsgID
+	if m.ClientMsgID != "" {
+		if s, ok := f.sentBy[key]; ok && now.Sub(s.at) < DedupWindow {
+			f.deduped++
+			return map[string]any{"errcode": 0, "errmsg": "ok", "msgid": s.msgID}
+		}
+	} else {
+		key = fmt.Sprintf("%s|%s|%d", m.ToUser, m.TemplateID, f.msgID+1)
+	}
+	f.msgID++
+	f.delivered[key]++
+	if m.ClientMsgID != "" {
+		f.sentBy[key] = sent{msgID: f.msgID, at: now}
+	}
+	return map[string]any{"errcode": 0, "errmsg": "ok", "msgid": f.msgID}
+}
+
+// users answers user/info, user/info/batchget and user/get; f.mu is held. Like WeChat, an
+// unknown openid is 40003, a user who stopped following has subscribe 0 and nothing else, and
+// unionid is present only when the follower has one (the account bound to an Open Platform account).
+func (f *Fake) users(r Request) any {
+	info := func(openID string) (map[string]any, bool) {
+		for _, u := range f.followers {
+			if u.openID != openID {
+				continue
+			}
+			if !u.subscribed {
+				return map[string]any{"subscribe": 0, "openid": openID}, true
+			}
+			out := map[string]any{"subscribe": 1, "openid": openID, "language": "zh_CN", "subscribe_time": 1746842400}
+			if u.unionID != "" {
+				out["unionid"] = u.unionID
+			}
+			return out, true
+		}
+		return nil, false
+	}
+	switch r.Path {
+	case PathUserInfo:
+		u, ok := info(r.Query.Get("openid"))
+		if !ok {
+			return errBody(40003, "invalid openid")
+		}
+		return u
+	case PathUserInfoBatch:
+		var b struct {
+			UserList []struct {
+				OpenID string `json:"openid"`
+			} `json:"user_list"`
+		}
+		if err := r.Decode(&b); err != nil {
+			return errBody(47001, "data format error")
+		}
+		if len(b.UserList) > 100 {
+			return errBody(45032, "user list size exceeds limit")
+		}
+		list := []map[string]any{}
+		for _, it := range b.UserList {
+			u, ok := info(it.OpenID)
+			if !ok {
+				return errBody(40003, "invalid openid")
+			}
+			list = append(list, u)
+		}
+		return map[string]any{"user_info_list": list}
+	}
+	var subs []string
+	for _, u := range f.followers {
+		if u.subscribed {
+			subs = append(subs, u.openID)
+		}
+	}
+	start := 0
+	if next := r.Query.Get("next_openid"); next != "" {
+		start = len(subs)
+		for i, id := range subs {
+			if id == next {
+				start = i + 1
+				break
+			}
+		}
+	}
+	end := min(start+f.pageSize, len(subs))
+	page := append([]string{}, subs[start:end]...)
+	next := ""
+	if len(page) > 0 {
+		next = page[len(page)-1]
+	}
+	return map[string]any{"total": len(subs), "count": len(page), "data": map[string]any{"openid": page}, "next_openid": next}
+}
+
 func (f *Fake) checkApp(appID, secret string) map[string]any {
 	want, ok := f.secrets[appID]
 	switch {
@@ -495,6 +715,8 @@ func errMsg(code int64) string {
 		return "reach max api daily quota limit"
 	case 47003:
 		return "argument invalid! data.thing1.value invalid"
+	case 40003:
+		return "invalid openid"
 	}
 	return fmt.Sprintf("fake error %d", code)
 }

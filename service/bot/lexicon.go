@@ -1,0 +1,354 @@
+package bot
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/mozillazg/go-pinyin"
+)
+
+// LexTerm is one group of the lexicon: the knowledge base's own word for a thing (Term) and the
+// ways workers say it (Say). Before retrieval, every Say in the question and in the knowledge
+// base is read as Term, so "封顶线是多少" finds the entry that says "年度最高".
+type LexTerm struct {
+	Term string   `yaml:"term"`
+	Say  []string `yaml:"say"`
+}
+
+// Lexicon limits: a term or saying is a short phrase, not a sentence.
+const (
+	lexMinRunes = 2
+	lexMaxRunes = 12
+)
+
+// analyzer turns text into retrieval terms the way workers type:
+//
+//   - homophone and typing slips are read as the knowledge base's own spelling when their
+//     pinyin (with the fuzzy pairs of Chinese input methods: z/zh, c/ch, s/sh, n/l, in/ing,
+//     en/eng) equals a 2–4 character phrase the knowledge base uses and the typed phrase is not
+//     itself one of its phrases ("保销" → "报销", "农名工" → "农民工", "到帐" → "到账");
+//   - the lexicon's sayings are rewritten to their terms ("封顶线" → "年度最高");
+//   - characters are the terms (notes: characters beat words when workers make slips), and
+//     each lexicon term and domain word found in the text adds one whole-word term, so that a
+//     phrase that matches as a whole outweighs its characters scattered over an entry.
+//
+// An analyzer is immutable once built and safe for concurrent use.
+type analyzer struct {
+	rewrite  *strings.Replacer // sayings → terms, longest first
+	words    []string          // whole words (lexicon terms and domain words), longest first
+	phrases  map[string]bool   // every 2–4 character run of the knowledge base (after rewrite)
+	sounds   map[string]string // fuzzy pinyin key → the knowledge base's most frequent phrase
+	py       map[rune]string   // fuzzy pinyin of the knowledge base's characters
+	toneless *strings.Replacer
+}
+
+// minSlipTarget is how often the knowledge base must use a phrase for a slip to be read as it
+// (lexicon terms, sayings and words count twice).
+const minSlipTarget = 3
+
+// wordPrefix marks a whole-word term, so that it never equals a character or an ASCII run.
+const wordPrefix = "w:"
+
+// newAnalyzer builds the analyzer of a knowledge base whose texts (questions, phrasings and
+// answers) are texts.
+func newAnalyzer(lex []LexTerm, words []string, texts []string) *analyzer {
+	a := &analyzer{phrases: map[string]bool{}, sounds: map[string]string{}, py: map[rune]string{}, toneless: newToneless()}
+	var pairs []string
+	type say struct{ from, to string }
+	var says []say
+	for _, t := range lex {
+		for _, s := range t.Say {
+			says = append(says, say{normalize(s), normalize(t.Term)})
+		}
+		a.words = append(a.words, normalize(t.Term))
+	}
+	slices.SortStableFunc(says, func(x, y say) int { return len(y.from) - len(x.from) })
+	for _, s := range says {
+		pairs = append(pairs, s.from, s.to)
+	}
+	a.rewrite = strings.NewReplacer(pairs...)
+	for _, w := range words {
+		a.words = append(a.words, normalize(w))
+	}
+	slices.SortStableFunc(a.words, func(x, y string) int { return len(y) - len(x) })
+	a.words = slices.Compact(a.words)
+
+	freq := map[string]int{}
+	for _, t := range texts {
+		t = a.rewrite.Replace(normalize(t))
+		for _, run := range hanRuns(t) {
+			for i := range run {
+				for n := 2; n <= 4 && i+n <= len(run); n++ {
+					freq[string(run[i:i+n])]++
+				}
+			}
+		}
+	}
+	for _, t := range lex {
+		for _, s := range append([]string{t.Term}, t.Say...) {
+			freq[normalize(s)] += 2 // the lexicon's phrases are wanted spellings
+		}
+	}
+	for _, w := range words {
+		freq[normalize(w)] += 2
+	}
+	best := map[string]int{}
+	for p, n := range freq {
+		a.phrases[p] = true
+		if n < minSlipTarget {
+			continue // a phrase the knowledge base uses once is often two words side by side
+		}
+		k := a.soundOf([]rune(p), true)
+		if k == "" {
+			continue
+		}
+		if n > best[k] || (n == best[k] && p < a.sounds[k]) {
+			best[k], a.sounds[k] = n, p
+		}
+	}
+	return a
+}
+
+// hanRuns returns the runs of CJK characters in s.
+func hanRuns(s string) [][]rune {
+	var out [][]rune
+	var cur []rune
+	for _, r := range s {
+		if isHan(r) {
+			cur = append(cur, r)
+			continue
+		}
+		if len(cur) > 0 {
+			out = append(out, cur)
+			cur = nil
+		}
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// soundOf returns the fuzzy pinyin key of rs ("" when a character has no reading). learn
+// records the characters' readings in a.py (only while building).
+func (a *analyzer) soundOf(rs []rune, learn bool) string {
+	var b strings.Builder
+	for _, r := range rs {
+		p, ok := a.py[r]
+		if !ok {
+			p = a.fuzzyPinyin(r)
+			if learn {
+				a.py[r] = p
+			}
+		}
+		if p == "" {
+			return ""
+		}
+		b.WriteString(p)
+		b.WriteByte(' ')
+	}
+	return b.String()
+}
+
+// newToneless returns the replacer that folds pinyin's toned vowels to plain letters.
+func newToneless() *strings.Replacer {
+	return strings.NewReplacer("ā", "a", "á", "a", "ǎ", "a", "à", "a", "ē", "e", "é", "e", "ě", "e", "è", "e",
+		"ī", "i", "í", "i", "ǐ", "i", "ì", "i", "ō", "o", "ó", "o", "ǒ", "o", "ò", "o", "ū", "u", "ú", "u", "ǔ", "u", "ù", "u",
+		"ǖ", "v", "ǘ", "v", "ǚ", "v", "ǜ", "v", "ü", "v", "ń", "n", "ň", "n", "ǹ", "n", "ḿ", "m")
+}
+
+// fuzzyPinyin returns r's first reading without tone, folded by the fuzzy pairs input methods
+// offer (z/zh, c/ch, s/sh, n/l, in/ing, en/eng), or "" when r has none. It reads go-pinyin's
+// dictionary directly: its SinglePinyin strips tones with regular expressions, several times
+// slower on the answering path.
+func (a *analyzer) fuzzyPinyin(r rune) string {
+	v, ok := pinyin.PinyinDict[int(r)]
+	if !ok || v == "" {
+		return ""
+	}
+	if i := strings.IndexByte(v, ','); i >= 0 {
+		v = v[:i]
+	}
+	p := a.toneless.Replace(v)
+	switch {
+	case strings.HasPrefix(p, "zh"), strings.HasPrefix(p, "ch"), strings.HasPrefix(p, "sh"):
+		p = p[:1] + p[2:]
+	case strings.HasPrefix(p, "n"):
+		p = "l" + p[1:]
+	}
+	if strings.HasSuffix(p, "ing") || strings.HasSuffix(p, "eng") {
+		p = p[:len(p)-1]
+	}
+	return p
+}
+
+// correct rewrites homophone slips in s (normalized) to the knowledge base's spelling: at each
+// position of a run of CJK characters, the longest 4–2 character phrase that is not the
+// knowledge base's own but sounds like one of its phrases, and differs from it in one character
+// (two of four), is replaced by it.
+func (a *analyzer) correct(s string) string {
+	rs := []rune(s)
+	keys := make([]string, len(rs)) // each character's fuzzy pinyin; "" for none or a stop character
+	for i, r := range rs {
+		if !isHan(r) || strings.ContainsRune(stopChars, r) {
+			continue
+		}
+		p, ok := a.py[r]
+		if !ok {
+			p = a.fuzzyPinyin(r)
+		}
+		keys[i] = p
+	}
+	fixed := make([]bool, len(rs)) // inside a phrase the knowledge base uses: not a slip
+	changed := false
+	var key strings.Builder
+	for i := range rs {
+	lengths:
+		for n := 4; n >= 2; n-- {
+			if i+n > len(rs) {
+				continue
+			}
+			key.Reset()
+			for _, k := range keys[i : i+n] {
+				if k == "" {
+					continue lengths
+				}
+				key.WriteString(k)
+				key.WriteByte(' ')
+			}
+			if a.phrases[string(rs[i:i+n])] {
+				for j := i; j < i+n; j++ {
+					fixed[j] = true
+				}
+				break
+			}
+			w, ok := a.sounds[key.String()]
+			if !ok {
+				continue
+			}
+			if want := []rune(w); slip(rs[i:i+n], want, fixed[i:i+n]) {
+				copy(rs[i:i+n], want)
+				for j := i; j < i+n; j++ {
+					fixed[j] = true
+				}
+				changed = true
+				break
+			}
+		}
+	}
+	if !changed {
+		return s
+	}
+	return string(rs)
+}
+
+// slip reports whether typed is a plausible slip for want: same length, and at most one
+// character different (two in four), as when an input method offers the wrong homophone, and
+// none of the different ones fixed (part of a phrase the knowledge base uses).
+func slip(typed, want []rune, fixed []bool) bool {
+	if len(typed) != len(want) {
+		return false
+	}
+	diff := 0
+	for i := range typed {
+		if typed[i] != want[i] {
+			if fixed[i] {
+				return false
+			}
+			diff++
+		}
+	}
+	return diff >= 1 && diff <= max(1, len(typed)/2)
+}
+
+// prepare is the text retrieval reads: normalized, slips corrected (query only), sayings
+// rewritten to terms.
+func (a *analyzer) prepare(s string, query bool) string {
+	s = normalize(s)
+	if query {
+		s = a.correct(s)
+	}
+	return a.rewrite.Replace(s)
+}
+
+// terms returns the retrieval terms of prepared text: its characters and runs (tokens), and its
+// whole words (longest first, each occurrence once, not overlapping a longer one).
+func (a *analyzer) terms(prepared string) (chars, words []string) {
+	chars = tokens(prepared)
+	if len(a.words) == 0 {
+		return chars, nil
+	}
+	rest := prepared
+	for _, w := range a.words {
+		if n := strings.Count(rest, w); n > 0 {
+			for range n {
+				words = append(words, wordPrefix+w)
+			}
+			rest = strings.ReplaceAll(rest, w, "\x00")
+		}
+	}
+	return chars, words
+}
+
+// checkLexicon returns the problems of the lexicon and the domain words: terms and sayings of
+// 2–12 characters, a saying in one group only and never itself a term, at least one saying per
+// term, each term and word found in the knowledge base's text (kbText, after rewriting), so that
+// a rewrite always leads somewhere.
+func checkLexicon(lex []LexTerm, words []string, kbText string, bad func(entry, field, message, format string, a ...any)) {
+	said := map[string]string{} // saying → its term
+	terms := map[string]bool{}
+	size := func(s string) bool { n := utf8.RuneCountInString(s); return n >= lexMinRunes && n <= lexMaxRunes }
+	for i, t := range lex {
+		who := fmt.Sprintf("lexicon #%d", i+1)
+		term := strings.TrimSpace(t.Term)
+		switch {
+		case term == "":
+			bad("", "lexicon", fmt.Sprintf("词表第 %d 组没有写标准说法（term）", i+1), "%s: term is empty (example: term: 年度最高)", who)
+			continue
+		case !size(term):
+			bad("", "lexicon", fmt.Sprintf("词表的标准说法“%s”要 %d 到 %d 个字", term, lexMinRunes, lexMaxRunes),
+				"%s: term %q must be %d to %d characters", who, term, lexMinRunes, lexMaxRunes)
+		case terms[term]:
+			bad("", "lexicon", "词表的标准说法“"+term+"”写了两组，请合并", "%s: term %q is given twice; merge the groups", who, term)
+		case !strings.Contains(kbText, normalize(term)):
+			bad("", "lexicon", "词表的标准说法“"+term+"”在问答里一处也没有：改写过去也找不到答案，请用问答里的说法",
+				"%s: term %q appears in no entry, so rewriting to it leads nowhere (use a phrase the entries use)", who, term)
+		}
+		terms[term] = true
+		if len(t.Say) == 0 {
+			bad("", "lexicon", "词表的“"+term+"”没有口语说法（say）", "%s: term %q has no sayings (example: say: [封顶线, 最高额度])", who, term)
+		}
+		for _, s := range t.Say {
+			s = strings.TrimSpace(s)
+			switch other, dup := said[s]; {
+			case !size(s):
+				bad("", "lexicon", fmt.Sprintf("词表的口语说法“%s”要 %d 到 %d 个字", s, lexMinRunes, lexMaxRunes),
+					"%s: saying %q must be %d to %d characters", who, s, lexMinRunes, lexMaxRunes)
+			case dup && other == term:
+				bad("", "lexicon", fmt.Sprintf("口语说法“%s”在“%s”里已经有了", s, term), "%s: saying %q is given twice", who, s)
+			case dup:
+				bad("", "lexicon", fmt.Sprintf("口语说法“%s”同时属于“%s”和“%s”，只能属于一组", s, other, term),
+					"%s: saying %q is in the groups of %q and %q", who, s, other, term)
+			case s == term:
+				bad("", "lexicon", "口语说法“"+s+"”和标准说法一样，删掉它", "%s: saying %q equals its term", who, s)
+			}
+			said[s] = term
+		}
+	}
+	for s, term := range said {
+		if terms[s] {
+			bad("", "lexicon", fmt.Sprintf("“%s”既是标准说法又是“%s”的口语说法", s, term), "saying %q of %q is also a term", s, term)
+		}
+	}
+	for _, w := range words {
+		w = strings.TrimSpace(w)
+		switch {
+		case !size(w):
+			bad("", "words", fmt.Sprintf("词“%s”要 %d 到 %d 个字", w, lexMinRunes, lexMaxRunes), "word %q must be %d to %d characters", w, lexMinRunes, lexMaxRunes)
+		case !strings.Contains(kbText, normalize(w)):
+			bad("", "words", "词“"+w+"”在问答里一处也没有，留着没用", "word %q appears in no entry", w)
+		}
+	}
+}
