@@ -107,6 +107,10 @@ type WeChat struct {
 	MP          WeChatApp     `yaml:"mp"`
 	Templates   Templates     `yaml:"templates"`
 	Menu        []MenuButton  `yaml:"menu"`
+	// Fake makes `huzhu serve` start a stand-in for WeChat's server API on loopback and use it
+	// with demo accounts (no app ids may be set): `serve --demo` turns it on when no WeChat
+	// account is configured. Refused in prod.
+	Fake bool `yaml:"fake"`
 }
 
 // WeChatApp is one WeChat application's credentials.
@@ -403,6 +407,14 @@ func (c Config) Validate() error {
 	}
 	if !strings.HasPrefix(c.WeChat.APIBase, "http://") && !strings.HasPrefix(c.WeChat.APIBase, "https://") {
 		bad("wechat.api_base", fmt.Sprintf("%q is not an http(s) URL", c.WeChat.APIBase), "https://api.weixin.qq.com")
+	}
+	if c.WeChat.Fake {
+		if c.Env == "prod" {
+			bad("wechat.fake", "the stand-in WeChat is for the demo and development only, refused in prod", "fake: false, with wechat.oa and wechat.mp set")
+		}
+		if c.WeChat.OA.AppID != "" || c.WeChat.MP.AppID != "" {
+			bad("wechat.fake", "the stand-in WeChat brings its own demo accounts: leave wechat.oa.app_id and wechat.mp.app_id empty", "fake: true, with no app ids")
+		}
 	}
 	if k := c.WeChat.OA.EncodingAESKey; k != "" && len(k) != 43 {
 		bad("wechat.oa.encoding_aes_key", fmt.Sprintf("is %d characters, WeChat's key has 43", len(k)), "the 43-character key from the WeChat admin page")

@@ -134,6 +134,30 @@ func TestCalendarExtraDays(t *testing.T) {
 	}
 }
 
+func TestWeChatFakeRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string // "" for accepted
+	}{
+		{"dev without app ids", map[string]string{"HUZHU_WECHAT_FAKE": "true"}, ""},
+		{"prod", map[string]string{"HUZHU_ENV": "prod", "HUZHU_WECHAT_FAKE": "true"}, "wechat.fake: the stand-in WeChat is for the demo and development only, refused in prod"},
+		{"beside a real mini-program", map[string]string{"HUZHU_WECHAT_FAKE": "1", "HUZHU_WECHAT_MP_APP_ID": "wx0123"}, "wechat.fake: the stand-in WeChat brings its own demo accounts"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Load("", env(tc.env))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Load = %v, want accepted", err)
+			case tc.want == "" && !cfg.WeChat.Fake:
+				t.Fatal("Load: wechat.fake is false, want true")
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("Load error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestBindingProof(t *testing.T) {
 	tests := []struct {
 		env  map[string]string

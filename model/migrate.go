@@ -125,6 +125,28 @@ func migrations() []*gormigrate.Migration {
 			return m.CreateIndex(&Notification{}, "idx_notice_unsure")
 		},
 	}, {
+		// Staff accounts get a second factor, recovery codes and "must change password"; audit
+		// rows say through which door (console, command line, break glass) an action came.
+		ID: "20261207_0007_staff_auth",
+		Migrate: func(tx *gorm.DB) error {
+			m := tx.Migrator()
+			for _, c := range []struct {
+				model any
+				field string
+			}{
+				{&AdminUser{}, "MustChangePassword"}, {&AdminUser{}, "TOTPSecretEnc"}, {&AdminUser{}, "TOTPPendingEnc"},
+				{&AdminUser{}, "TOTPEnabledAt"}, {&AdminUser{}, "RecoveryCodes"}, {&AuditLog{}, "Via"},
+			} {
+				if m.HasColumn(c.model, c.field) {
+					continue // created with the table by a binary that already had it
+				}
+				if err := m.AddColumn(c.model, c.field); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}, {
 		// Supplementary claims and their documents; medical records say where they came from.
 		ID: "20261207_claims_supplementary",
 		Migrate: func(tx *gorm.DB) error {

@@ -42,8 +42,20 @@ type AdminUser struct {
 	FailedLogins int    `gorm:"not null;default:0"`
 	LockedUntil  *time.Time
 	Disabled     bool `gorm:"not null;default:false"`
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// MustChangePassword is set when an admin set or reset the password: the console lets the
+	// account do nothing but choose its own until it has.
+	MustChangePassword bool `gorm:"not null;default:false"`
+	// TOTPSecretEnc is the second factor's shared secret, encrypted with the PII key; empty until
+	// the account has enrolled. TOTPPending holds a secret shown for enrolment and not yet
+	// confirmed with a code.
+	TOTPSecretEnc  []byte
+	TOTPPendingEnc []byte
+	TOTPEnabledAt  *time.Time
+	// RecoveryCodes is a JSON list of bcrypt hashes of the one-time recovery codes; a used code's
+	// hash is removed.
+	RecoveryCodes string `gorm:"type:text"`
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // AuditLog records one action by a person: staff changes, approvals, card-binding attempts.
@@ -58,6 +70,7 @@ type AuditLog struct {
 	Detail  string    `gorm:"type:text"`              // JSON, never personal numbers in clear
 	IP      string    `gorm:"size:45"`
 	UnionID uint64    `gorm:"index"`
+	Via     string    `gorm:"size:16"` // console, api, cli, break_glass, system (model.Via); empty for workers
 }
 
 // ImportBatch is one imported file and its outcome.

@@ -34,7 +34,12 @@ func (e *env) staffService(ctx context.Context) (*staff.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return staff.New(db, kvs, staff.Options{Unbound: e.unbound}, time.Now, e.log), nil
+	cipher, err := e.piiCipher()
+	if err != nil {
+		return nil, err
+	}
+	// Production asks admins and operators, who approve and export money, for a second factor.
+	return staff.New(db, kvs, staff.Options{Cipher: cipher, RequireTOTP: e.cfg.Env == "prod"}, time.Now, e.log), nil
 }
 
 // mountAdmin adds the staff console at /admin with a knowledge base of its own; `huzhu serve`
@@ -92,6 +97,10 @@ func (e *env) mountConsole(ctx context.Context, app *fiber.App, rules *rulebook.
 		defer cancel()
 		return jobs.Shutdown(sctx)
 	})
+	var demoWX admin.DemoWeChat // a nil interface unless the stand-in WeChat runs
+	if e.fakeWX != nil {
+		demoWX = e.fakeWX
+	}
 	var followers *member.Followers
 	if e.cfg.WeChat.OA.AppID != "" {
 		wx, err := e.wechatClient(ctx)
@@ -100,9 +109,14 @@ func (e *env) mountConsole(ctx context.Context, app *fiber.App, rules *rulebook.
 		}
 		followers = member.NewFollowers(db, wx, kvs, time.Now, e.log)
 	}
+	members := e.members
+	if members == nil { // a console without the mini-program API in this process
+		members = member.New(db, cipher, nil, nil, kvs, nil, member.Options{}, time.Now, e.log)
+	}
 	a, err := admin.New(admin.Deps{
 		Followers:     followers,
 		Staff:         accounts,
+		Members:       members,
 		Settlement:    settle,
 		Payment:       payment.New(db, cipher, cal, time.Now, e.log),
 		Importer:      importer.New(db, cipher, importer.Options{}, time.Now, e.log),
@@ -113,8 +127,8 @@ func (e *env) mountConsole(ctx context.Context, app *fiber.App, rules *rulebook.
 		Rules:         rules,
 		Calendar:      e.cal,
 		Jobs:          jobs,
-		Members:       e.members,
 		Claims:        e.claims,
+		DemoWeChat:    demoWX,
 		SecureCookies: strings.HasPrefix(e.cfg.HTTP.PublicURL, "https://"),
 		Log:           e.log,
 	})
@@ -131,9 +145,9 @@ func adminCmd(e *env) *cobra.Command {
 	var role, passwordFile string
 	create := &cobra.Command{
 		Use:   "create-user",
-		Short: "Create a staff account; the password is read from --password-file or the first line of stdin",
+		Short: "Create a staff account; the password is read from --password-file or the first line of stdin. The first admin needs no --as; every later account is created --as an admin and must change its password at first login",
 		Example: "  printf '%s\\n' \"$PASSWORD\" | huzhu admin create-user --username admin --role admin --display-name 市总管理员\n" +
-			"  huzhu admin create-user --username u1 --role union --union-code U0001 --password-file pw.txt",
+			"  huzhu --as admin admin create-user --username u1 --role union --union-code U0001 --password-file pw.txt",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			u.Role = model.Role(role)
@@ -146,7 +160,16 @@ func adminCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			row, err := s.CreateUser(cmd.Context(), u, e.actor())
+			var row model.AdminUser
+			if e.as == "" && e.breakGlass == "" {
+				row, err = s.Bootstrap(cmd.Context(), u, e.osUser())
+			} else {
+				who, werr := e.staffActor(cmd)
+				if werr != nil {
+					return werr
+				}
+				row, err = s.CreateAccount(cmd.Context(), who, u)
+			}
 			if err != nil {
 				return err
 			}

@@ -44,11 +44,14 @@ func TestAdminCreateUser(t *testing.T) {
 		wantErr string
 	}{
 		{"admin from stdin", "s3cret password\n", []string{"--username", "root", "--role", "admin", "--display-name", "市总管理员"}, "created staff account root", ""},
-		{"operator from file", "", []string{"--username", "op", "--role", "operator", "--password-file", pwFile}, "created staff account op", ""},
+		{"a second admin needs --as", "s3cret password\n", []string{"--username", "root2", "--role", "admin"}, "", "已经有市总管理员了"},
+		{"operator from file", "", []string{"--as", "root", "--username", "op", "--role", "operator", "--password-file", pwFile}, "created staff account op", ""},
+		{"an operator may not create accounts", "s3cret password\n", []string{"--as", "op", "--username", "y", "--role", "auditor"}, "", "只有市总管理员可以管理账号"},
+		{"unknown --as", "s3cret password\n", []string{"--as", "nobody", "--username", "y", "--role", "auditor"}, "", "没有启用中的工作人员账号"},
 		{"no password", "", []string{"--username", "x", "--role", "admin"}, "", "no password"},
 		{"short password", "short\n", []string{"--username", "x", "--role", "admin"}, "", "密码至少"},
-		{"taken", "s3cret password\n", []string{"--username", "root", "--role", "auditor"}, "", "已经有人用了"},
-		{"union needs a known code", "s3cret password\n", []string{"--username", "u", "--role", "union", "--union-code", "NOPE"}, "", "没有这个工会编码"},
+		{"taken", "s3cret password\n", []string{"--as", "root", "--username", "root", "--role", "auditor"}, "", "已经有人用了"},
+		{"union needs a known code", "s3cret password\n", []string{"--as", "root", "--username", "u", "--role", "union", "--union-code", "NOPE"}, "", "没有这个工会编码"},
 		{"missing role", "s3cret password\n", []string{"--username", "x"}, "", "role"},
 	}
 	for _, tc := range tests {

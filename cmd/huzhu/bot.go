@@ -209,7 +209,7 @@ func wechatCmd(e *env) *cobra.Command {
 		},
 	}
 	menu.Flags().BoolVar(&dry, "dry-run", false, "print the menu instead of publishing it")
-	cmd.AddCommand(menu, backfillFollowersCmd(e))
+	cmd.AddCommand(menu, backfillFollowersCmd(e), sayCmd(e))
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 	"gorm.io/gorm"
 
@@ -26,6 +28,7 @@ import (
 	"huzhu/service/policy"
 	"huzhu/service/store"
 	"huzhu/service/wechat"
+	"huzhu/service/wechat/fakewechat"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -42,8 +45,10 @@ type env struct {
 	// overrides are flags that stand for a configuration key: they win over the file and the
 	// environment (serve --addr is HUZHU_HTTP_ADDR; --demo sets HUZHU_ENV=dev).
 	overrides map[string]string
-	cfg       config.Config
-	log       *slog.Logger
+	// as and breakGlass name who a state-changing subcommand acts as (--as, --break-glass).
+	as, breakGlass string
+	cfg            config.Config
+	log            *slog.Logger
 
 	db     *gorm.DB
 	redis  redis.UniversalClient
@@ -52,11 +57,10 @@ type env struct {
 	engine *policy.Engine
 	cal    *calendar.Calendar // built once from the library and calendar.extra_days
 	wx     *wechat.Client
-	// unbound tells the mini-program API of this process that staff unbound an account (set by
-	// serve before it mounts the console; nil elsewhere).
-	unbound func(accountID uint64)
-	// members is the mini-program's member service of this process, for the console's page
-	// "为职工绑定" (set by serve before it mounts the console; nil elsewhere).
+	// fakeWX is the stand-in WeChat server of wechat.fake (serve only; nil elsewhere).
+	fakeWX *fakewechat.Fake
+	// members is the mini-program API's member service of this process (set by serve before it
+	// mounts the console; nil elsewhere): the console binds ("为职工绑定") and unbinds through it.
 	members *member.Service
 	// claims is the supplementary-claim service of this process, shared by the API and the
 	// console (set by serve before it mounts the console; nil elsewhere).
@@ -210,10 +214,29 @@ func (e *env) close() {
 	}
 }
 
-// actor is the name written to the audit log for command-line actions.
-func (e *env) actor() string {
-	if u := e.getenv("USER"); u != "" {
-		return "cli:" + strings.TrimSpace(u)
+// osUser is the operating-system user running the command, as the audit log names it.
+func (e *env) osUser() string {
+	if u := strings.TrimSpace(e.getenv("USER")); u != "" {
+		return u
 	}
-	return "cli"
+	return "unknown"
+}
+
+// staffActor is the person a state-changing subcommand acts as: the staff account of --as, with
+// its role and union, so the command line is refused what the console would refuse that person;
+// or, with --break-glass REASON, the operating-system user acting as an admin, audited as such.
+func (e *env) staffActor(cmd *cobra.Command) (model.Actor, error) {
+	s, err := e.staffService(cmd.Context())
+	if err != nil {
+		return model.Actor{}, err
+	}
+	switch {
+	case e.as != "" && e.breakGlass != "":
+		return model.Actor{}, errors.New("give --as USERNAME or --break-glass REASON, not both")
+	case e.breakGlass != "":
+		return s.BreakGlass(cmd.Context(), e.osUser(), e.breakGlass, cmd.CommandPath())
+	case e.as == "":
+		return model.Actor{}, fmt.Errorf("%s changes data: name who you act as with --as USERNAME (your console account; the console's rules apply)", cmd.CommandPath())
+	}
+	return s.ActorOf(cmd.Context(), e.as, model.ViaCLI)
 }

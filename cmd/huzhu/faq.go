@@ -49,7 +49,11 @@ func faqCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := rulebook.DropSaved(cmd.Context(), db, args[0], e.actor(), time.Now()); err != nil {
+			who, err := e.staffActor(cmd)
+			if err != nil {
+				return err
+			}
+			if err := rulebook.DropSaved(cmd.Context(), db, args[0], who, time.Now()); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "dropped the saved change of %s; running servers pick it up within a minute\n", args[0])

@@ -42,7 +42,11 @@ func importCmd(e *env) *cobra.Command {
 				if k.kind == model.ImportMedical {
 					imp = svc.Medical
 				}
-				rep, err := imp(cmd.Context(), filepath.Base(args[0]), f, e.actor())
+				who, err := e.staffActor(cmd)
+				if err != nil {
+					return err
+				}
+				rep, err := imp(cmd.Context(), filepath.Base(args[0]), f, who)
 				if err != nil {
 					return err
 				}

@@ -52,11 +52,36 @@ func testEnv(t *testing.T, extra map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+// mustStaff creates the staff account username with role in getenv's database, the way an
+// installation does: the first admin "root" by bootstrap, the others --as root.
+func mustStaff(t *testing.T, getenv func(string) string, username, role string) {
+	t.Helper()
+	const pw = "a long enough staff password\n"
+	if _, err := adminCLI(t, getenv, pw, "admin", "create-user", "--username", "root", "--role", "admin"); err != nil &&
+		!strings.Contains(err.Error(), "已经有市总管理员了") {
+		t.Fatalf("bootstrap root: %v", err)
+	}
+	if username == "root" {
+		return
+	}
+	if _, err := adminCLI(t, getenv, pw, "--as", "root", "admin", "create-user", "--username", username, "--role", role); err != nil {
+		t.Fatalf("create %s: %v", username, err)
+	}
+}
+
 var addrRe = regexp.MustCompile(`running at (http://[0-9.:]+)`)
 
 // startServe runs `huzhu serve` in-process and returns its base URL; the server stops when the
 // test ends, and the test fails if it did not shut down cleanly.
 func startServe(t *testing.T, getenv func(string) string, args ...string) string {
+	t.Helper()
+	base, _ := startServeOut(t, getenv, args...)
+	return base
+}
+
+// startServeOut is startServe that also returns what the server printed (read it only after
+// start-up: the buffer is written while serving).
+func startServeOut(t *testing.T, getenv func(string) string, args ...string) (string, *syncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
@@ -78,7 +103,7 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) string
 	deadline := time.Now().Add(180 * time.Second) // the demo takes ~50 s under -race on a loaded 2-core machine
 	for time.Now().Before(deadline) {
 		if m := addrRe.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
+			return m[1], out
 		}
 		select {
 		case err := <-done:
@@ -87,7 +112,7 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) string
 		}
 	}
 	t.Fatalf("serve did not start: %s", out.String())
-	return ""
+	return "", nil
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -172,23 +197,52 @@ func TestServeDemoShowsData(t *testing.T) {
 	}
 }
 
+// TestSettleCommand: the command line acts as a named staff member (--as) and obeys the
+// console's rules: an operator may not approve the run they computed (four eyes), another
+// operator may, an auditor may not settle at all, and nobody unnamed may change anything.
 func TestSettleCommand(t *testing.T) {
 	env := testEnv(t, nil)
+	mustStaff(t, env, "op1", "operator")
+	mustStaff(t, env, "op2", "operator")
+	mustStaff(t, env, "aud", "auditor")
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"settle", "2025-Q1"}, env, strings.NewReader(""), &out, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"settle", "2025-Q1"}, env, strings.NewReader(""), &out, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "--as") {
+		t.Errorf("settle without --as = %v, want a request to name the operator", err)
+	}
+	if err := run(context.Background(), []string{"--as", "aud", "settle", "2025-Q1"}, env, strings.NewReader(""), &out, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "不能进行这项操作") {
+		t.Errorf("settle --as an auditor = %v, want refused", err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"--as", "op1", "settle", "2025-Q1"}, env, strings.NewReader(""), &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "2025年第1季度门诊核算完成") || !strings.Contains(out.String(), "huzhu settle approve 1") {
 		t.Errorf("settle printed %q", out.String())
 	}
 	out.Reset()
-	if err := run(context.Background(), []string{"settle", "approve", "1"}, env, strings.NewReader(""), &out, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"--as", "op1", "settle", "approve", "1"}, env, strings.NewReader(""), &out, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "不能审批自己发起的结算批次") {
+		t.Errorf("op1 approves the run op1 computed = %q, %v; want refused (four eyes)", out.String(), err)
+	}
+	if err := run(context.Background(), []string{"--as", "op2", "settle", "approve", "1"}, env, strings.NewReader(""), &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
+	db, err := store.Open(context.Background(), store.Options{SQLitePath: env("HUZHU_DATABASE_SQLITE_PATH")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var approval model.AuditLog
+	if err := db.Where("action = ?", "run.approve").Take(&approval).Error; err != nil || approval.Actor != "op2" ||
+		approval.Role != string(model.RoleOperator) || approval.Via != string(model.ViaCLI) {
+		t.Errorf("run.approve audit row = %+v, %v; want op2, operator, through the command line", approval, err)
+	}
+	_ = store.Close(db)
 	if !strings.Contains(out.String(), "已审核") {
 		t.Errorf("approve printed %q", out.String())
 	}
-	for _, args := range [][]string{{"settle", "2025-Q5"}, {"settle", "approve", "x"}, {"settle", "approve", "1"}} {
+	for _, args := range [][]string{{"--as", "op2", "settle", "2025-Q5"}, {"--as", "op2", "settle", "approve", "x"}, {"--as", "op2", "settle", "approve", "1"}} {
 		if err := run(context.Background(), args, env, strings.NewReader(""), io.Discard, io.Discard); err == nil {
 			t.Errorf("%v: no error", args)
 		}

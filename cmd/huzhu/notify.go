@@ -33,14 +33,22 @@ func notifyCmd(e *env) *cobra.Command {
 				return err
 			}
 			if all {
-				n, err := d.RetryAllFailed(cmd.Context(), e.actor())
+				who, err := e.staffActor(cmd)
+				if err != nil {
+					return err
+				}
+				n, err := d.RetryAllFailed(cmd.Context(), who)
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(e.stdout, "已重新排队 %d 条发送失败的通知\n", n)
 				return nil
 			}
-			if err := d.Retry(cmd.Context(), id, e.actor()); err != nil {
+			who, err := e.staffActor(cmd)
+			if err != nil {
+				return err
+			}
+			if err := d.Retry(cmd.Context(), id, who); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "通知 %d 已重新排队\n", id)

@@ -28,7 +28,11 @@ func payCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			exp, err := svc.Export(cmd.Context(), id, e.actor())
+			who, err := e.staffActor(cmd)
+			if err != nil {
+				return err
+			}
+			exp, err := svc.Export(cmd.Context(), id, who)
 			if err != nil {
 				return err
 			}
@@ -65,7 +69,11 @@ func payCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			f, err := svc.Rebuild(cmd.Context(), id, e.actor())
+			who, err := e.staffActor(cmd)
+			if err != nil {
+				return err
+			}
+			f, err := svc.Rebuild(cmd.Context(), id, who)
 			if err != nil {
 				return err
 			}
@@ -88,7 +96,11 @@ func payCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := svc.ImportResult(cmd.Context(), filepath.Base(args[0]), f, e.actor())
+			who, err := e.staffActor(cmd)
+			if err != nil {
+				return err
+			}
+			rep, err := svc.ImportResult(cmd.Context(), filepath.Base(args[0]), f, who)
 			if err != nil {
 				return err
 			}
@@ -112,7 +124,11 @@ func payCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := svc.Reissue(cmd.Context(), id, e.actor()); err != nil {
+			who, err := e.staffActor(cmd)
+			if err != nil {
+				return err
+			}
+			if err := svc.Reissue(cmd.Context(), id, who); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "转账 %d 将在下次导出时重新发放\n", id)

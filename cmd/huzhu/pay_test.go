@@ -12,8 +12,9 @@ import (
 	"testing"
 )
 
-// TestPayCommands drives the payment cycle from the command line on the demo: the newest
-// outpatient run is approved and unpaid; export it, answer 成功 for every transfer, reconcile.
+// TestPayCommands drives the payment cycle from the command line on the demo written as of a
+// settlement day, 2026-10-21, when the 2026-Q3 outpatient run is approved and not yet exported:
+// export it, answer 成功 for every transfer, reconcile.
 func TestPayCommands(t *testing.T) {
 	env := testEnv(t, nil)
 	cli := func(args ...string) (string, error) {
@@ -21,7 +22,7 @@ func TestPayCommands(t *testing.T) {
 		err := run(context.Background(), args, env, strings.NewReader(""), &out, io.Discard)
 		return out.String(), err
 	}
-	if out, err := cli("demo"); err != nil || !strings.Contains(out, "240 members") || !strings.Contains(out, "demo-operator") {
+	if out, err := cli("demo", "--as-of", "2026-10-21"); err != nil || !strings.Contains(out, "240 members") || !strings.Contains(out, "demo-operator") {
 		t.Fatalf("demo: %q, %v", out, err)
 	}
 	list, err := cli("settle", "list")
@@ -34,12 +35,12 @@ func TestPayCommands(t *testing.T) {
 		t.Fatalf("settle list shows no approved outpatient run:\n%s", list)
 	}
 	id := m[1]
-	out, err := cli("settle", "approve", id)
+	out, err := cli("--as", "demo-operator", "settle", "approve", id)
 	if err == nil || !strings.Contains(err.Error(), "只有核算完成的草稿可以审核") {
 		t.Errorf("approving an approved run: %q, %v", out, err)
 	}
 	dir := t.TempDir()
-	out, err = cli("pay", "export", id, "--out", dir)
+	out, err = cli("--as", "demo-operator", "pay", "export", id, "--out", dir)
 	if err != nil || !strings.Contains(out, "北京银行") {
 		t.Fatalf("pay export: %q, %v", out, err)
 	}
@@ -50,7 +51,7 @@ func TestPayCommands(t *testing.T) {
 		t.Fatalf("pay export names no batch: %q", out)
 	}
 	again := t.TempDir()
-	if out, err := cli("pay", "rebuild", bm[2], "--out", again); err != nil || !strings.Contains(out, "重新生成") {
+	if out, err := cli("--as", "demo-operator", "pay", "rebuild", bm[2], "--out", again); err != nil || !strings.Contains(out, "重新生成") {
 		t.Fatalf("pay rebuild: %q, %v", out, err)
 	}
 	first, _ := os.ReadFile(bm[1])
@@ -74,11 +75,11 @@ func TestPayCommands(t *testing.T) {
 	if err := os.WriteFile(resultFile, []byte(result.String()+"NOPE,成功\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err = cli("pay", "import-result", resultFile)
+	out, err = cli("--as", "demo-operator", "pay", "import-result", resultFile)
 	if err != nil || !regexp.MustCompile(`到账 [1-9]\d*，失败 0，此前已处理 0，有问题 1`).MatchString(out) || !strings.Contains(out, "NOPE") {
 		t.Fatalf("pay import-result: %q, %v", out, err)
 	}
-	if _, err := cli("pay", "rebuild", bm[2], "--out", again); err == nil || !strings.Contains(err.Error(), "已有银行回单") {
+	if _, err := cli("--as", "demo-operator", "pay", "rebuild", bm[2], "--out", again); err == nil || !strings.Contains(err.Error(), "已有银行回单") {
 		t.Errorf("pay rebuild after the bank's answer = %v, want it refused", err)
 	}
 	out, err = cli("pay", "reconcile", id)

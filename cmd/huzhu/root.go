@@ -34,6 +34,8 @@ func newRoot(e *env) *cobra.Command {
 		PersistentPostRun: func(cmd *cobra.Command, args []string) { e.close() },
 	}
 	root.PersistentFlags().StringVarP(&e.configPath, "config", "c", "", "YAML config file (default: $HUZHU_CONFIG, else built-in defaults)")
+	root.PersistentFlags().StringVar(&e.as, "as", "", "the console account a command that changes data acts as (its role and union apply)")
+	root.PersistentFlags().StringVar(&e.breakGlass, "break-glass", "", "act as an admin without an account, for REASON (audited as break glass): only when no admin can log in")
 	root.AddCommand(
 		serveCmd(e),
 		migrateCmd(e),

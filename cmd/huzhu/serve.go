@@ -39,6 +39,17 @@ func serveCmd(e *env) *cobra.Command {
 
 // serve builds the application, listens, and shuts down gracefully when ctx ends.
 func (e *env) serve(ctx context.Context, demo bool) error {
+	w := e.cfg.WeChat
+	if demo && w.OA.AppID == "" && w.MP.AppID == "" {
+		e.cfg.WeChat.Fake = true // the demo brings its own WeChat unless a real one is configured
+	}
+	if e.cfg.WeChat.Fake {
+		f, err := e.startFakeWeChat()
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+	}
 	db, err := e.openDB(ctx)
 	if err != nil {
 		return err
@@ -76,6 +87,10 @@ func (e *env) serve(ctx context.Context, demo bool) error {
 	if err := e.mount(ctx, app, reg); err != nil {
 		return err
 	}
+	var self string // this server's base URL, set once it listens, before it serves
+	if err := e.mountPreview(ctx, app, func() string { return self }); err != nil {
+		return err
+	}
 	// Background work outlives the request context of shutdown: it is stopped after the HTTP
 	// server has drained, so a notice queued by a last request is still picked up next start.
 	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -102,7 +117,17 @@ func (e *env) serve(ctx context.Context, demo bool) error {
 		e.log.Warn("the holiday calendar has no official days for these years: promised arrival dates skip weekends only",
 			"years", gaps, "fix", "add the State Council's days as calendar.extra_days, or upgrade huzhu")
 	}
+	self = "http://" + reachable(ln.Addr().String())
+	e.logWeChatOff()
 	fmt.Fprintf(e.stdout, "huzhu is running at http://%s  (try /healthz, /api/v1/stats, /api/openapi.json and the console at /admin)\n", ln.Addr())
+	if demo && e.fakeWX != nil {
+		try, err := e.tryIt(ctx, ln.Addr().String())
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		fmt.Fprint(e.stdout, try)
+	}
 	fmt.Fprint(e.stdout, accounts)
 
 	errc := make(chan error, 1)

@@ -95,6 +95,11 @@ func (e *env) settlementService(ctx context.Context) (*settlement.Service, *cale
 // accounts it creates are returned as lines to print last, where they do not scroll away, and
 // the settlement's per-run log lines are held back: the demo's own summary says what happened.
 func (e *env) seedDemo(ctx context.Context) (accounts string, err error) {
+	return e.seedDemoAsOf(ctx, time.Now())
+}
+
+// seedDemoAsOf is seedDemo written as it would have been at asOf (huzhu demo --as-of).
+func (e *env) seedDemoAsOf(ctx context.Context, asOf time.Time) (accounts string, err error) {
 	loud := e.log
 	e.log = slog.New(minLevel{loud.Handler(), slog.LevelWarn})
 	defer func() { e.log = loud }()
@@ -112,7 +117,7 @@ func (e *env) seedDemo(ctx context.Context) (accounts string, err error) {
 	}
 	start := time.Now()
 	pay := payment.New(db, cipher, cal, time.Now, e.log)
-	sum, err := demo.New(db, cipher, settle, pay, cal, e.log).Seed(ctx, time.Now(), demo.Options{})
+	sum, err := demo.New(db, cipher, settle, pay, cal, e.log).Seed(ctx, asOf, demo.Options{})
 	if err != nil {
 		return "", err
 	}
@@ -142,7 +147,7 @@ func (e *env) demoStaff(ctx context.Context) (string, error) {
 		{Username: "demo-auditor", DisplayName: "演示账号", Role: model.RoleAuditor},
 	} {
 		u.Password = staff.NewToken()[:16]
-		if _, err := accounts.CreateUser(ctx, u, demo.Actor); err != nil {
+		if _, err := accounts.CreateAccount(ctx, model.Actor{Username: demo.Actor, Via: model.ViaSystem}, u); err != nil {
 			return "", fmt.Errorf("demo staff %s: %w", u.Username, err)
 		}
 		fmt.Fprintf(&b, "  %-14s %s  (%s)\n", u.Username, u.Password, u.Role.Label())
@@ -192,8 +197,7 @@ func (e *env) mount(ctx context.Context, app *fiber.App, _ *prometheus.Registry)
 		return fmt.Errorf("binding.proof: %w", err)
 	}
 	members := member.New(db, cipher, sessions, login, kvs, e.smsSender(), member.Options{Templates: templates, Proof: proof}, time.Now, e.log)
-	e.unbound = members.Forget
-	e.members = members
+	e.members = members // the console binds and unbinds through it too, so its binding cache hears at once
 	payouts := payout.New(db, engine, e.cal, payout.Options{}, time.Now)
 	claims, err := e.claimService(db, cipher, payouts)
 	if err != nil {

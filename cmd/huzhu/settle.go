@@ -21,7 +21,11 @@ func settleCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			run, err := svc.Compute(cmd.Context(), p, e.actor())
+			who, err := e.staffActor(cmd)
+			if err != nil {
+				return err
+			}
+			run, err := svc.Compute(cmd.Context(), p, who)
 			if err != nil {
 				return err
 			}
@@ -44,7 +48,11 @@ func settleCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			run, err := svc.Approve(cmd.Context(), id, e.actor())
+			who, err := e.staffActor(cmd)
+			if err != nil {
+				return err
+			}
+			run, err := svc.Approve(cmd.Context(), id, who)
 			if err != nil {
 				return err
 			}

@@ -203,7 +203,7 @@ func TestMixedTrafficKeepsNoRequestBytes(t *testing.T) {
 
 	// Every key is one the services build from this traffic, and still findable: a key whose
 	// bytes changed after it was stored hashes to another bucket.
-	keyRe := regexp.MustCompile(`^(rl:login:ip:127\.0\.0\.1|rl:admin-login:127\.0\.0\.1|wechat:callback:[0-9]{10}:nonce[0-9]{1,5}|` +
+	keyRe := regexp.MustCompile(`^(rl:login:ip:127\.0\.0\.1|rl:admin-login:127\.0\.0\.1|admin-login:fail:[0-9a-f]{32}:[a-z]+|wechat:callback:[0-9]{10}:nonce[0-9]{1,5}|` +
 		`bot:[a-z]+:[A-Za-z0-9:_-]+|stats:[A-Za-z0-9:_-]+)$`)
 	keys := mem.Keys()
 	if len(keys) == 0 {

@@ -35,7 +35,7 @@ func (a *Admin) accounts(c *fiber.Ctx, st staff.Staff) error {
 }
 
 func (a *Admin) accountsPage(c *fiber.Ctx, st staff.Staff, form staff.NewUser, err *errs.Error) error {
-	rows, lerr := a.d.Staff.Accounts(c.UserContext(), st)
+	rows, lerr := a.d.Staff.Accounts(c.UserContext(), a.actor(c, st))
 	if lerr != nil {
 		return lerr
 	}
@@ -54,7 +54,7 @@ func (a *Admin) accountCreate(c *fiber.Ctx, st staff.Staff) error {
 	if u.Role != model.RoleUnion {
 		u.UnionCode = "" // the field stays on the form whatever the role chosen
 	}
-	row, err := a.d.Staff.CreateAccount(c.UserContext(), st, u, c.IP())
+	row, err := a.d.Staff.CreateAccount(c.UserContext(), a.actor(c, st), u)
 	if ferr, ok := formError(err); ok {
 		return a.accountsPage(c, st, u, ferr)
 	}
@@ -92,7 +92,7 @@ func (a *Admin) account(c *fiber.Ctx, st staff.Staff) error {
 // accountPage renders account id; sent, after an error, replaces the saved role, union and name
 // in the form.
 func (a *Admin) accountPage(c *fiber.Ctx, st staff.Staff, id uint64, sent *staff.AccountChange, err *errs.Error) error {
-	acc, lerr := a.d.Staff.Account(c.UserContext(), st, id)
+	acc, lerr := a.d.Staff.Account(c.UserContext(), a.actor(c, st), id)
 	if lerr != nil {
 		return lerr
 	}
@@ -117,7 +117,7 @@ func (a *Admin) accountChange(c *fiber.Ctx, st staff.Staff) error {
 	if ch.Role != model.RoleUnion {
 		ch.UnionCode = ""
 	}
-	err = a.d.Staff.ChangeAccount(c.UserContext(), st, id, ch, c.IP())
+	err = a.d.Staff.ChangeAccount(c.UserContext(), a.actor(c, st), id, ch)
 	if ferr, ok := formError(err); ok {
 		return a.accountPage(c, st, id, &ch, ferr)
 	}
@@ -137,11 +137,13 @@ func (a *Admin) accountOp(c *fiber.Ctx, st staff.Staff) error {
 	var done string
 	switch c.Params("op") {
 	case "disable":
-		err, done = a.d.Staff.SetDisabled(ctx, st, id, true, c.IP()), "已停用：这个账号不能再登录，已登录的也立即退出"
+		err, done = a.d.Staff.SetDisabled(ctx, a.actor(c, st), id, true), "已停用：这个账号不能再登录，已登录的也立即退出"
 	case "enable":
-		err, done = a.d.Staff.SetDisabled(ctx, st, id, false, c.IP()), "已启用"
+		err, done = a.d.Staff.SetDisabled(ctx, a.actor(c, st), id, false), "已启用"
 	case "password":
-		err, done = a.d.Staff.ResetPassword(ctx, st, id, c.FormValue("password"), c.IP()), "已重设密码：这个账号已登录的地方都已退出，请把新密码当面或电话告诉本人"
+		err, done = a.d.Staff.ResetPassword(ctx, a.actor(c, st), id, c.FormValue("password")), "已重设密码：这个账号已登录的地方都已退出，请把新密码当面或电话告诉本人"
+	case "totp":
+		err, done = a.d.Staff.ResetTOTP(ctx, a.actor(c, st), id), "已重置二次验证：这个账号已登录的地方都已退出，下次登录时需重新设置"
 	default:
 		return errs.NotFound("route.not_found", "没有这个页面")
 	}

@@ -34,6 +34,7 @@ import (
 	"huzhu/service/importer"
 	"huzhu/service/job"
 	"huzhu/service/kv/kvtest"
+	"huzhu/service/member"
 	"huzhu/service/notify"
 	"huzhu/service/payment"
 	"huzhu/service/payout"
@@ -73,7 +74,7 @@ type world struct {
 
 func newWorld(t *testing.T, opts ...func(*admin.Deps)) *world {
 	t.Helper()
-	return newWorldDB(t, func(_ *gorm.DB, d *admin.Deps) {
+	return newWorldFull(t, func(*staff.Options) {}, func(_ *gorm.DB, d *admin.Deps) {
 		for _, o := range opts {
 			o(d)
 		}
@@ -82,6 +83,23 @@ func newWorld(t *testing.T, opts ...func(*admin.Deps)) *world {
 
 // newWorldDB is newWorld with an edit of the console's services that needs the database.
 func newWorldDB(t *testing.T, edit func(*gorm.DB, *admin.Deps)) *world {
+	t.Helper()
+	return newWorldFull(t, func(*staff.Options) {}, edit)
+}
+
+// newWorldWith is newWorld with the staff service's options changed by so (RequireTOTP, say).
+func newWorldWith(t *testing.T, so func(*staff.Options), opts ...func(*admin.Deps)) *world {
+	t.Helper()
+	return newWorldFull(t, so, func(_ *gorm.DB, d *admin.Deps) {
+		for _, o := range opts {
+			o(d)
+		}
+	})
+}
+
+// newWorldFull builds the console over a fresh database with the staff options changed by so
+// and the services edited by edit.
+func newWorldFull(t *testing.T, so func(*staff.Options), edit func(*gorm.DB, *admin.Deps)) *world {
 	t.Helper()
 	db := storetest.NewDB(t)
 	kvs := kvtest.New(t)
@@ -101,7 +119,9 @@ func newWorldDB(t *testing.T, edit func(*gorm.DB, *admin.Deps)) *world {
 		t.Fatal(err)
 	}
 	cal := calendar.New(model.Shanghai)
-	st := staff.New(db, kvs, staff.Options{BcryptCost: bcrypt.MinCost}, clock, log)
+	sopts := staff.Options{BcryptCost: bcrypt.MinCost, Cipher: cipher}
+	so(&sopts)
+	st := staff.New(db, kvs, sopts, clock, log)
 	imp := importer.New(db, cipher, importer.Options{}, clock, log)
 	spool := t.TempDir()
 	jobs := job.New(db, cipher, job.Options{SpoolDir: spool}, clock, log)
@@ -120,6 +140,7 @@ func newWorldDB(t *testing.T, edit func(*gorm.DB, *admin.Deps)) *world {
 	deps := admin.Deps{
 		Claims:     claims,
 		Staff:      st,
+		Members:    member.New(db, cipher, nil, nil, kvs, nil, member.Options{}, clock, log),
 		Settlement: settlement.New(db, engine, cal, kvs, settlement.Options{}, clock, log),
 		Payment:    payment.New(db, cipher, cal, clock, log),
 		Importer:   imp,
@@ -141,7 +162,7 @@ func newWorldDB(t *testing.T, edit func(*gorm.DB, *admin.Deps)) *world {
 	a.Mount(app)
 	w := &world{t: t, db: db, app: app, staff: st, imp: imp, jobs: jobs, spool: spool, now: now, claims: claims}
 	ctx := context.Background()
-	if _, err := imp.Roster(ctx, "roster.csv", strings.NewReader(rosterCSV), "test"); err != nil {
+	if _, err := imp.Roster(ctx, "roster.csv", strings.NewReader(rosterCSV), asActor("test")); err != nil {
 		t.Fatalf("roster: %v", err)
 	}
 	for _, u := range []staff.NewUser{
@@ -152,7 +173,7 @@ func newWorldDB(t *testing.T, edit func(*gorm.DB, *admin.Deps)) *world {
 		{Username: "aud", Role: model.RoleAuditor},
 	} {
 		u.Password = password
-		if _, err := st.CreateUser(ctx, u, "test"); err != nil {
+		if _, err := st.CreateAccount(ctx, model.Actor{Username: "test", Via: model.ViaSystem}, u); err != nil {
 			t.Fatalf("CreateUser(%s): %v", u.Username, err)
 		}
 	}
@@ -353,15 +374,16 @@ func TestLogin(t *testing.T) {
 			t.Errorf("old session after logout = %d, want 303 to login", res.StatusCode)
 		}
 	})
-	t.Run("lock-out", func(t *testing.T) {
+	t.Run("slow down, not lock-out", func(t *testing.T) {
+		w := newWorld(t) // its own address budget: the subtests above used this one's
 		c := w.anon()
 		c.get("/admin/login")
-		for i := 0; i < 5; i++ {
+		for i := 0; i < 6; i++ {
 			c.post("/admin/login", url.Values{"username": {"op2"}, "password": {"wrong password"}})
 		}
 		res, body := c.post("/admin/login", url.Values{"username": {"op2"}, "password": {password}})
-		if res.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "锁定") {
-			t.Errorf("right password on a locked account = %d, want 429 saying 锁定", res.StatusCode)
+		if res.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "请稍等再试") || res.Header.Get("Retry-After") == "" {
+			t.Errorf("right password right after six wrong ones = %d, want 429 asking to wait: %s", res.StatusCode, body)
 		}
 	})
 }

@@ -28,10 +28,6 @@ func (a *Admin) mountClaims(g fiber.Router) {
 	g.Post("/claims/:id/confirm", a.auth(a.claimConfirm))
 }
 
-func claimStaff(c *fiber.Ctx, st staff.Staff) claim.Staff {
-	return claim.Staff{Username: st.Username, Role: st.Role, UnionID: st.UnionID, IP: c.IP()}
-}
-
 func (a *Admin) claimsService() (*claim.Service, error) {
 	if a.d.Claims == nil {
 		return nil, errs.New(errs.KindUnavailable, "claim.unavailable", "这个后台没有连接补充申请服务")
@@ -54,7 +50,7 @@ func (a *Admin) claimQueue(c *fiber.Ctx, st staff.Staff) error {
 	if status != "" && !status.Valid() {
 		return errs.Invalid("status", "没有这个状态", "请从列表中选择")
 	}
-	cs, err := svc.Queue(c.UserContext(), claimStaff(c, st), claim.QueueFilter{Status: status})
+	cs, err := svc.Queue(c.UserContext(), a.actor(c, st), claim.QueueFilter{Status: status})
 	if err != nil {
 		return err
 	}
@@ -91,7 +87,7 @@ func (a *Admin) renderClaim(c *fiber.Ctx, st staff.Staff, formErr *errs.Error) e
 	if err != nil {
 		return err
 	}
-	cl, err := svc.Review(c.UserContext(), claimStaff(c, st), id)
+	cl, err := svc.Review(c.UserContext(), a.actor(c, st), id)
 	if err != nil {
 		return err
 	}
@@ -124,7 +120,7 @@ func (a *Admin) claimDocument(c *fiber.Ctx, st staff.Staff) error {
 	if err != nil {
 		return err
 	}
-	r, err := svc.StaffDocument(c.UserContext(), claimStaff(c, st), id, doc)
+	r, err := svc.StaffDocument(c.UserContext(), a.actor(c, st), id, doc)
 	if err != nil {
 		return err
 	}
@@ -155,19 +151,19 @@ func (a *Admin) claimDecision(c *fiber.Ctx, st staff.Staff, do func(svc *claim.S
 
 func (a *Admin) claimApprove(c *fiber.Ctx, st staff.Staff) error {
 	return a.claimDecision(c, st, func(svc *claim.Service, id uint64) (claim.Claim, error) {
-		return svc.Approve(c.UserContext(), claimStaff(c, st), id)
+		return svc.Approve(c.UserContext(), a.actor(c, st), id)
 	}, "已审核通过，等待办事处确认")
 }
 
 func (a *Admin) claimReturn(c *fiber.Ctx, st staff.Staff) error {
 	reason, note := strings.Clone(c.FormValue("reason")), strings.Clone(c.FormValue("note"))
 	return a.claimDecision(c, st, func(svc *claim.Service, id uint64) (claim.Claim, error) {
-		return svc.Return(c.UserContext(), claimStaff(c, st), id, reason, note)
+		return svc.Return(c.UserContext(), a.actor(c, st), id, reason, note)
 	}, "已退回职工补充")
 }
 
 func (a *Admin) claimConfirm(c *fiber.Ctx, st staff.Staff) error {
 	return a.claimDecision(c, st, func(svc *claim.Service, id uint64) (claim.Claim, error) {
-		return svc.Confirm(c.UserContext(), claimStaff(c, st), id)
+		return svc.Confirm(c.UserContext(), a.actor(c, st), id)
 	}, "已确认，将在所属期间的结算中核算")
 }

@@ -49,8 +49,8 @@ func (w *world) submittedClaim() (claim.Claim, []byte) {
 // person who approved; every step is in the audit log.
 func TestClaimReview(t *testing.T) {
 	w := newWorld(t)
-	if _, err := w.staff.CreateUser(context.Background(), staff.NewUser{Username: "u2", Role: model.RoleUnion, UnionCode: "U2",
-		Password: password}, "test"); err != nil {
+	if _, err := w.staff.CreateAccount(context.Background(), model.Actor{Username: "test", Via: model.ViaSystem},
+		staff.NewUser{Username: "u2", Role: model.RoleUnion, UnionCode: "U2", Password: password}); err != nil {
 		t.Fatal(err)
 	}
 	c, photo := w.submittedClaim()

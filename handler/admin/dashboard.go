@@ -82,7 +82,7 @@ func (a *Admin) dashboard(c *fiber.Ctx, st staff.Staff) error {
 		d.ByType = groupChart("chart-by-type", fmt.Sprintf("%d 年各报销类型已到账金额（元）", year), d.Types, 0)
 	}
 	if a.d.Claims != nil {
-		if d.Claims, err = a.d.Claims.Counts(ctx, claimStaff(c, st)); err != nil {
+		if d.Claims, err = a.d.Claims.Counts(ctx, a.actor(c, st)); err != nil {
 			return err
 		}
 		d.ClaimStatuses = claim.CountedStatuses

@@ -184,7 +184,7 @@ func (a *Admin) saveEntry(c *fiber.Ctx, st staff.Staff, id string, isNew bool) e
 			return errs.Invalid("revision", "表单缺少版本信息", "请重新打开这一条再修改")
 		}
 	}
-	row, err := a.d.Rules.SaveEntry(c.UserContext(), st, e, rev, c.IP())
+	row, err := a.d.Rules.SaveEntry(c.UserContext(), a.actor(c, st), e, rev)
 	if ferr, ok := formError(err); ok {
 		f := entryForm{New: isNew, Row: rulebook.EntryRow{Entry: e, Revision: rev}, Phrasings: c.FormValue("phrasings"), Submitting: true}
 		if !isNew {
@@ -216,11 +216,11 @@ func (a *Admin) faqState(c *fiber.Ctx, st staff.Staff) error {
 	var done string
 	switch c.Params("op") {
 	case "retire":
-		err, done = a.d.Rules.RetireEntry(ctx, st, id, rev, c.IP()), "已停用：机器人不再用这一条回答"
+		err, done = a.d.Rules.RetireEntry(ctx, a.actor(c, st), id, rev), "已停用：机器人不再用这一条回答"
 	case "enable":
-		err, done = a.d.Rules.EnableEntry(ctx, st, id, rev, c.IP()), "已启用"
+		err, done = a.d.Rules.EnableEntry(ctx, a.actor(c, st), id, rev), "已启用"
 	case "revert":
-		err, done = a.d.Rules.RevertEntry(ctx, st, id, rev, c.IP()), "已恢复为随附的内容"
+		err, done = a.d.Rules.RevertEntry(ctx, a.actor(c, st), id, rev), "已恢复为随附的内容"
 	default:
 		return errs.NotFound("route.not_found", "没有这个页面")
 	}

@@ -18,6 +18,9 @@ import (
 // upload starts an import job for the form's file and sends staff to its page (or, from a
 // program, answers 202 with the job).
 func (a *Admin) upload(c *fiber.Ctx, st staff.Staff) error {
+	if err := a.d.Jobs.May(a.actor(c, st), model.ActImport); err != nil {
+		return err
+	}
 	var kind model.JobKind
 	switch model.ImportKind(c.FormValue("kind")) {
 	case model.ImportRoster:
@@ -31,7 +34,8 @@ func (a *Admin) upload(c *fiber.Ctx, st staff.Staff) error {
 	if err != nil {
 		return err
 	}
-	return a.startJob(c, st, job.Spec{Kind: kind, Subject: name, Input: sp}, func(ctx context.Context, t *job.Task) (any, error) {
+	who := a.actor(c, st)
+	return a.startJob(c, st, job.Spec{Kind: kind, Subject: name, Input: sp, Need: model.ActImport}, func(ctx context.Context, t *job.Task) (any, error) {
 		r, err := sp.Open()
 		if err != nil {
 			return nil, err
@@ -40,9 +44,9 @@ func (a *Admin) upload(c *fiber.Ctx, st staff.Staff) error {
 		t.Stage("读取并写入")
 		var rep importer.Report
 		if kind == model.JobImportRoster {
-			rep, err = a.d.Importer.Roster(ctx, name, r, st.Username)
+			rep, err = a.d.Importer.Roster(ctx, name, r, who)
 		} else {
-			rep, err = a.d.Importer.Medical(ctx, name, r, st.Username)
+			rep, err = a.d.Importer.Medical(ctx, name, r, who)
 		}
 		if err != nil {
 			return nil, err

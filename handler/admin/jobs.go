@@ -311,7 +311,7 @@ func (a *Admin) visibleJob(c *fiber.Ctx, st staff.Staff) (model.Job, error) {
 	if err != nil {
 		return model.Job{}, errs.NotFound("job.not_found", "没有这个任务")
 	}
-	return a.d.Jobs.Get(c.UserContext(), id, st.Username, st.Role == model.RoleAdmin)
+	return a.d.Jobs.Get(c.UserContext(), id, a.actor(c, st))
 }
 
 type jobsPage struct {
@@ -326,8 +326,9 @@ type jobsPage struct {
 func (a *Admin) jobList(c *fiber.Ctx, st staff.Staff) (jobsPage, error) {
 	page, _ := strconv.Atoi(c.Query("page"))
 	page = max(page, 1)
-	all := st.Role == model.RoleAdmin
-	rows, total, err := a.d.Jobs.List(c.UserContext(), st.Username, all, page, jobsPerPage)
+	who := a.actor(c, st)
+	all := job.SeesAll(who)
+	rows, total, err := a.d.Jobs.List(c.UserContext(), who, page, jobsPerPage)
 	if err != nil {
 		return jobsPage{}, err
 	}
@@ -358,7 +359,7 @@ func (a *Admin) jobFile(c *fiber.Ctx, st staff.Staff) error {
 	if err != nil {
 		return errs.NotFound("job.not_found", "没有这个任务")
 	}
-	name, b, err := a.d.Jobs.File(c.UserContext(), id, st.Username)
+	name, b, err := a.d.Jobs.File(c.UserContext(), id, a.actor(c, st))
 	if err != nil {
 		return err
 	}
@@ -407,7 +408,7 @@ func asciiName(s string) string {
 // startJob starts a job for st and answers the way the caller asked: 303 to the job page for a
 // console form, 202 with the job for a program.
 func (a *Admin) startJob(c *fiber.Ctx, st staff.Staff, spec job.Spec, work job.Work) error {
-	spec.Actor = st.Username
+	spec.Actor = a.actor(c, st)
 	j, err := a.d.Jobs.Start(c.UserContext(), spec, work)
 	if err != nil {
 		return err
@@ -455,6 +456,9 @@ func (a *Admin) api(act staff.Action, fn handlerFunc) fiber.Handler {
 		if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead && !st.CheckCSRF(c.Get("X-CSRF-Token")) {
 			return errs.New(errs.KindForbidden, "admin.csrf", "请求缺少有效的 X-CSRF-Token 请求头，操作没有执行").
 				WithFix("先请求 GET /admin/api/me 取得 csrf_token，再放进 X-CSRF-Token 请求头")
+		}
+		if st.Restricted() {
+			return errs.New(errs.KindForbidden, "staff.restricted", "请先在控制台修改密码或设置二次验证").WithFix("用浏览器登录控制台，按提示完成后再调用接口")
 		}
 		if act != "" && !st.Can(act) {
 			return errs.New(errs.KindForbidden, "admin.forbidden", "您的角色不能进行这项操作").WithFix("如需权限，请联系市总管理员")

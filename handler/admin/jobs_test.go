@@ -147,7 +147,7 @@ func TestJSONEndpointsRefuseWithJSONErrors(t *testing.T) {
 		{"no session", w.anon(), func() *http.Request { return httptest.NewRequest(http.MethodGet, "/admin/api/jobs/1", nil) }, 401, ""},
 		{"no CSRF header", op1, func() *http.Request { return importRequest("roster", "r.csv", []byte(rosterCSV), "") }, 403, "admin.csrf"},
 		{"another session's CSRF token", op1, func() *http.Request { return importRequest("roster", "r.csv", []byte(rosterCSV), aud.csrfOf()) }, 403, "admin.csrf"},
-		{"an auditor cannot start an import", aud, func() *http.Request { return importRequest("roster", "r.csv", []byte(rosterCSV), aud.csrfOf()) }, 403, "admin.forbidden"},
+		{"an auditor cannot start an import", aud, func() *http.Request { return importRequest("roster", "r.csv", []byte(rosterCSV), aud.csrfOf()) }, 403, "staff.forbidden"},
 		{"a union cannot read jobs", u1, func() *http.Request { return httptest.NewRequest(http.MethodGet, "/admin/api/jobs", nil) }, 403, "admin.forbidden"},
 		{"unknown kind", op1, func() *http.Request { return importRequest("payroll", "r.csv", []byte(rosterCSV), op1.csrfOf()) }, 400, "invalid.kind"},
 		{"no file", op1, func() *http.Request {

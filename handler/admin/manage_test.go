@@ -265,7 +265,7 @@ func TestManageStaff(t *testing.T) {
 	adm := w.login("admin")
 	res, body := adm.post("/admin/staff", url.Values{"username": {"zhang"}, "display_name": {"张经办"}, "role": {"union"},
 		"union_code": {"U1"}, "password": {"short"}})
-	if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "密码至少 10 位") || !strings.Contains(body, `value="zhang"`) ||
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "密码至少 12 个字") || !strings.Contains(body, `value="zhang"`) ||
 		strings.Contains(body, `value="short"`) {
 		t.Fatalf("create with a short password = %d, want 400 keeping the name but not the password: %.2000s", res.StatusCode, body)
 	}
@@ -282,9 +282,28 @@ func TestManageStaff(t *testing.T) {
 	path := fmt.Sprintf("/admin/staff/%d", id)
 
 	// The new account works; disabling it ends its session at once.
+	// An account an admin made must first choose its own password: every page leads there.
 	zhang := loginAs(t, w, "zhang", "a long first password")
+	if res, _ := zhang.get("/admin/members"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/account/password" {
+		t.Fatalf("the new account's members page = %d to %q, want 303 to the password page", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res, body := zhang.post("/admin/runs", url.Values{"period": {"2025-Q1"}}); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/account/password" {
+		t.Fatalf("a form before the password change = %d: %.300s", res.StatusCode, body)
+	}
+	own := func(pw string) url.Values {
+		return url.Values{"current_password": {"a long first password"}, "password": {pw}, "password2": {pw}}
+	}
+	if res, body := zhang.post("/admin/account/password", own("zhang keeps bees in spring")); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "不能包含用户名") {
+		t.Errorf("a new password with the username = %d, want 400: %.300s", res.StatusCode, body)
+	}
+	if res, body := zhang.post("/admin/account/password", own("a long first password")); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "不能与当前密码相同") {
+		t.Errorf("the same password again = %d, want 400: %.300s", res.StatusCode, body)
+	}
+	if res, body := zhang.post("/admin/account/password", own("bees hum over the quiet lake")); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("own password = %d: %.300s", res.StatusCode, body)
+	}
 	if res, _ := zhang.get("/admin/members"); res.StatusCode != http.StatusOK {
-		t.Fatalf("the new account's members page = %d", res.StatusCode)
+		t.Fatalf("the members page after the change = %d", res.StatusCode)
 	}
 	if res, _ := adm.post(path+"/disable", nil); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("disable = %d", res.StatusCode)
@@ -295,7 +314,7 @@ func TestManageStaff(t *testing.T) {
 	if res, _ := adm.post(path+"/enable", nil); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("enable = %d", res.StatusCode)
 	}
-	zhang = loginAs(t, w, "zhang", "a long first password")
+	zhang = loginAs(t, w, "zhang", "bees hum over the quiet lake")
 	if res, _ := adm.post(path+"/password", url.Values{"password": {"a long second password"}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("reset = %d", res.StatusCode)
 	}
@@ -338,6 +357,8 @@ func loginAs(t *testing.T, w *world, username, pw string) *client {
 	if res, body := c.post("/admin/login", url.Values{"username": {username}, "password": {pw}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login %s = %d: %.500s", username, res.StatusCode, body)
 	}
-	c.get("/admin/")
+	if res, _ := c.get("/admin/"); res.StatusCode == http.StatusSeeOther {
+		c.get(res.Header.Get("Location")) // the page the account must finish first, for its CSRF token
+	}
 	return c
 }

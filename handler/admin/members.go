@@ -114,7 +114,7 @@ func (a *Admin) unbind(c *fiber.Ctx, st staff.Staff) error {
 	if err != nil {
 		return errs.NotFound("member.not_found", "没有找到这位会员")
 	}
-	if err := a.d.Staff.Unbind(c.UserContext(), st, id, c.IP()); err != nil {
+	if err := a.d.Members.UnbindMember(c.UserContext(), a.actor(c, st), id); err != nil {
 		return err
 	}
 	return c.Redirect(fmt.Sprintf("%s/members/%d?flash=%s", prefix, id, url.QueryEscape("已解除微信绑定")), fiber.StatusSeeOther)

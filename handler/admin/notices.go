@@ -12,6 +12,7 @@ import (
 	"huzhu/service/member"
 	"huzhu/service/notify"
 	"huzhu/service/staff"
+	"huzhu/service/wechat/fakewechat"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -42,13 +43,19 @@ func (a *Admin) notices(c *fiber.Ctx, st staff.Staff) error {
 	for _, n := range failed {
 		rows = append(rows, failedNotice{Notification: n, MemberName: names[n.MemberID]})
 	}
+	var demo []fakewechat.Sent
+	if a.d.DemoWeChat != nil {
+		demo = a.d.DemoWeChat.Sent(50)
+	}
 	return a.render(c, "notifications", view{Title: "通知", Nav: "notifications", Staff: st, Flash: c.Query("flash"), Data: struct {
 		Counts      []notify.Count
 		Reach       notify.Reach
 		Failed      []failedNotice
 		CanRetry    bool
 		CanBackfill bool
-	}{counts, reach, rows, st.Can(staff.RetryNotice), st.Can(staff.RetryNotice) && a.d.Followers != nil}})
+		Demo        bool
+		DemoSent    []fakewechat.Sent
+	}{counts, reach, rows, st.Can(staff.RetryNotice), st.Can(staff.RetryNotice) && a.d.Followers != nil, a.d.DemoWeChat != nil, demo}})
 }
 
 // failedNotice is a failed notice with the member's masked name, empty when the member is not
@@ -77,7 +84,7 @@ func (a *Admin) backfill(c *fiber.Ctx, st staff.Staff) error {
 func (a *Admin) retry(c *fiber.Ctx, st staff.Staff) error {
 	ctx := c.UserContext()
 	if c.FormValue("id") == "all" {
-		n, err := a.d.Notices.RetryAllFailed(ctx, st.Username)
+		n, err := a.d.Notices.RetryAllFailed(ctx, a.actor(c, st))
 		if err != nil {
 			return err
 		}
@@ -87,7 +94,7 @@ func (a *Admin) retry(c *fiber.Ctx, st staff.Staff) error {
 	if err != nil {
 		return errs.NotFound("notice.not_found", "没有这条通知")
 	}
-	if err := a.d.Notices.Retry(ctx, id, st.Username); err != nil {
+	if err := a.d.Notices.Retry(ctx, id, a.actor(c, st)); err != nil {
 		return err
 	}
 	return c.Redirect(prefix+"/notifications?flash="+url.QueryEscape(fmt.Sprintf("通知 %d 已重新排队", id)), fiber.StatusSeeOther)

@@ -47,7 +47,7 @@ func (a *Admin) reissue(c *fiber.Ctx, st staff.Staff) error {
 	if err != nil {
 		return errs.NotFound("transfer.not_found", "没有这笔转账")
 	}
-	if err := a.d.Payment.Reissue(c.UserContext(), id, st.Username); err != nil {
+	if err := a.d.Payment.Reissue(c.UserContext(), id, a.actor(c, st)); err != nil {
 		return err
 	}
 	return c.Redirect(prefix+"/payments?flash="+url.QueryEscape(fmt.Sprintf("转账 %d 已重新排队，下次导出时发出", id)), fiber.StatusSeeOther)
@@ -57,13 +57,17 @@ func (a *Admin) reissue(c *fiber.Ctx, st staff.Staff) error {
 // account numbers: the job keeps their zip sealed for the person who exported it, for a short
 // time (job.Options.KeepFiles), and the page downloads it.
 func (a *Admin) export(c *fiber.Ctx, st staff.Staff) error {
+	if err := a.d.Jobs.May(a.actor(c, st), model.ActDownloadFiles); err != nil {
+		return err
+	}
 	id, err := strconv.ParseUint(c.FormValue("run_id"), 10, 64)
 	if err != nil {
 		return errs.Invalid("run_id", "请选择结算批次", "在列表中点“导出”")
 	}
-	return a.startJob(c, st, job.Spec{Kind: model.JobExport, Subject: fmt.Sprintf("结算批次 %d", id)}, func(ctx context.Context, t *job.Task) (any, error) {
+	who := a.actor(c, st)
+	return a.startJob(c, st, job.Spec{Kind: model.JobExport, Subject: fmt.Sprintf("结算批次 %d", id), Need: model.ActDownloadFiles}, func(ctx context.Context, t *job.Task) (any, error) {
 		t.Stage("生成转账明细")
-		ex, err := a.d.Payment.Export(ctx, id, st.Username)
+		ex, err := a.d.Payment.Export(ctx, id, who)
 		if err != nil {
 			return nil, err
 		}
@@ -112,18 +116,22 @@ func zipFiles(files []payment.File, at time.Time) ([]byte, error) {
 
 // results starts the job that applies a bank's result file and sends staff to its page.
 func (a *Admin) results(c *fiber.Ctx, st staff.Staff) error {
+	if err := a.d.Jobs.May(a.actor(c, st), model.ActPay); err != nil {
+		return err
+	}
 	name, sp, err := a.spoolUpload(c)
 	if err != nil {
 		return err
 	}
-	return a.startJob(c, st, job.Spec{Kind: model.JobBankResult, Subject: name, Input: sp}, func(ctx context.Context, t *job.Task) (any, error) {
+	who := a.actor(c, st)
+	return a.startJob(c, st, job.Spec{Kind: model.JobBankResult, Subject: name, Input: sp, Need: model.ActPay}, func(ctx context.Context, t *job.Task) (any, error) {
 		r, err := sp.Open()
 		if err != nil {
 			return nil, err
 		}
 		defer r.Close()
 		t.Stage("逐笔记账")
-		rep, err := a.d.Payment.ImportResult(ctx, name, r, st.Username)
+		rep, err := a.d.Payment.ImportResult(ctx, name, r, who)
 		if err != nil {
 			return nil, err
 		}
@@ -154,13 +162,17 @@ func (a *Admin) reconcile(c *fiber.Ctx, st staff.Staff) error {
 // rebuild writes a lost bank file again (payment.Rebuild) in a job, kept sealed for its maker
 // like an export's.
 func (a *Admin) rebuild(c *fiber.Ctx, st staff.Staff) error {
+	if err := a.d.Jobs.May(a.actor(c, st), model.ActDownloadFiles); err != nil {
+		return err
+	}
 	id, err := strconv.ParseUint(c.FormValue("batch_id"), 10, 64)
 	if err != nil {
 		return errs.Invalid("batch_id", "请选择转账批次", "在对账页的文件列表中点“重新生成”")
 	}
-	return a.startJob(c, st, job.Spec{Kind: model.JobExport, Subject: fmt.Sprintf("转账文件 %d（重新生成）", id)}, func(ctx context.Context, t *job.Task) (any, error) {
+	who := a.actor(c, st)
+	return a.startJob(c, st, job.Spec{Kind: model.JobExport, Subject: fmt.Sprintf("转账文件 %d（重新生成）", id), Need: model.ActDownloadFiles}, func(ctx context.Context, t *job.Task) (any, error) {
 		t.Stage("重新生成转账文件")
-		f, err := a.d.Payment.Rebuild(ctx, id, st.Username)
+		f, err := a.d.Payment.Rebuild(ctx, id, who)
 		if err != nil {
 			return nil, err
 		}

@@ -72,7 +72,7 @@ func (a *Admin) policyAdd(c *fiber.Ctx, st staff.Staff) error {
 		return errReadOnly()
 	}
 	body := c.FormValue("body")
-	v, err := a.d.Rules.AddVersion(c.UserContext(), st, body, c.IP())
+	v, err := a.d.Rules.AddVersion(c.UserContext(), a.actor(c, st), body)
 	if ferr, ok := formError(err); ok {
 		return a.policyPage(c, st, body, ferr)
 	}

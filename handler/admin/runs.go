@@ -37,13 +37,17 @@ func (a *Admin) runs(c *fiber.Ctx, st staff.Staff) error {
 
 // compute starts the settlement job of the form's period and sends staff to its page.
 func (a *Admin) compute(c *fiber.Ctx, st staff.Staff) error {
+	if err := a.d.Jobs.May(a.actor(c, st), model.ActSettle); err != nil {
+		return err
+	}
 	p, err := a.d.Calendar.ParsePeriod(c.FormValue("period"))
 	if err != nil {
 		return errs.Invalid("period", "结算期间格式不对", "门诊按季度，如 2025-Q1；住院按月，如 2025-03")
 	}
-	return a.startJob(c, st, job.Spec{Kind: model.JobSettle, Subject: p.Label() + p.Class.Label()}, func(ctx context.Context, t *job.Task) (any, error) {
+	who := a.actor(c, st)
+	return a.startJob(c, st, job.Spec{Kind: model.JobSettle, Subject: p.Label() + p.Class.Label(), Need: model.ActSettle}, func(ctx context.Context, t *job.Task) (any, error) {
 		t.Stage("计算互助金")
-		r, err := a.d.Settlement.Compute(ctx, p, st.Username)
+		r, err := a.d.Settlement.Compute(ctx, p, who)
 		if err != nil {
 			return nil, err
 		}
@@ -71,24 +75,7 @@ func (a *Admin) approve(c *fiber.Ctx, st staff.Staff) error {
 	if err != nil {
 		return errs.NotFound("run.not_found", "没有这个结算批次")
 	}
-	ctx := c.UserContext()
-	rs, err := a.d.Settlement.Runs(ctx, 1000)
-	if err != nil {
-		return err
-	}
-	var run *model.SettlementRun
-	for i := range rs {
-		if rs[i].ID == id {
-			run = &rs[i]
-		}
-	}
-	if run == nil {
-		return errs.NotFound("run.not_found", "没有这个结算批次")
-	}
-	if !st.CanApprove(run.CreatedBy) {
-		return errs.New(errs.KindForbidden, "run.own_run", "不能审批自己发起的结算批次").WithFix("请由另一位经办人或市总管理员审批")
-	}
-	r, err := a.d.Settlement.Approve(ctx, id, st.Username)
+	r, err := a.d.Settlement.Approve(c.UserContext(), id, a.actor(c, st))
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ func (a *Admin) unsurePage(c *fiber.Ctx, st staff.Staff, ferr *errs.Error) error
 	if a.d.Rules == nil {
 		return errReadOnly()
 	}
-	qs, err := a.d.Rules.UnsureQuestions(c.UserContext(), st)
+	qs, err := a.d.Rules.UnsureQuestions(c.UserContext(), a.actor(c, st))
 	if err != nil {
 		return err
 	}
@@ -67,14 +67,14 @@ func (a *Admin) unsureAct(c *fiber.Ctx, st staff.Staff) error {
 		if entry == "" {
 			return errs.Invalid("entry", "请选择要加到哪一条", "在问题右边的下拉框里选一条")
 		}
-		_, err = a.d.Rules.TeachPhrasing(ctx, st, id, entry, c.IP())
+		_, err = a.d.Rules.TeachPhrasing(ctx, a.actor(c, st), id, entry)
 		done = "已加为条目 " + entry + " 的相似问法，机器人已开始用它回答"
 	case "lexicon":
 		term := c.FormValue("term")
-		err = a.d.Rules.TeachSaying(ctx, st, id, term, c.FormValue("saying"), c.IP())
+		err = a.d.Rules.TeachSaying(ctx, a.actor(c, st), id, term, c.FormValue("saying"))
 		done = "已加到词表“" + term + "”，机器人已开始这样理解"
 	case "dismiss":
-		err = a.d.Rules.DismissQuestion(ctx, st, id, c.IP())
+		err = a.d.Rules.DismissQuestion(ctx, a.actor(c, st), id)
 		done = "已忽略"
 	default:
 		return errs.NotFound("route.not_found", "没有这个页面")

@@ -17,7 +17,6 @@ import (
 	"huzhu/config"
 	"huzhu/model"
 	"huzhu/service/calendar"
-	"huzhu/service/claim"
 	"huzhu/service/importer"
 	"huzhu/service/kv/kvtest"
 	"huzhu/service/payment"
@@ -121,8 +120,8 @@ func TestClaimEndToEnd(t *testing.T) {
 
 	var m model.Member
 	must(t, w.db.Take(&m, a.ID).Error)
-	union := claim.Staff{Username: "u1-li", Role: model.RoleUnion, UnionID: m.UnionID}
-	office := claim.Staff{Username: "bsc-wang", Role: model.RoleOperator}
+	union := model.Actor{Via: model.ViaConsole, Username: "u1-li", Role: model.RoleUnion, UnionID: m.UnionID}
+	office := model.Actor{Via: model.ViaConsole, Username: "bsc-wang", Role: model.RoleOperator}
 	if _, err := w.claims.Return(ctx, union, id, "docs_unclear", "收据照片看不清金额，请重新拍"); err != nil {
 		t.Fatal(err)
 	}
@@ -154,18 +153,18 @@ func TestClaimEndToEnd(t *testing.T) {
 	pay := payment.New(w.db, w.cipher, cal, w.clock, nil)
 	p, err := cal.ParsePeriod("2025-05")
 	must(t, err)
-	run, err := settle.Compute(ctx, p, "bsc-wang")
+	run, err := settle.Compute(ctx, p, opActor("bsc-wang"))
 	must(t, err)
 	if run.TotalFen != estimated {
 		t.Errorf("run pays %s, the estimate before submitting said %s", run.TotalFen, estimated)
 	}
-	_, err = settle.Approve(ctx, run.ID, "bsc-zhao")
+	_, err = settle.Approve(ctx, run.ID, opActor("bsc-zhao"))
 	must(t, err)
 	r = w.call(t, "GET", base, tok, "")
 	if r.m["status"].(map[string]any)["code"] != "settled" || model.Fen(r.m["amount_fen"].(float64)) != estimated {
 		t.Errorf("after the run = %s, want 已核算 with the amount", r.body)
 	}
-	exp, err := pay.Export(ctx, run.ID, "bsc-wang")
+	exp, err := pay.Export(ctx, run.ID, opActor("bsc-wang"))
 	must(t, err)
 	if len(exp.Files) != 1 {
 		t.Fatalf("export = %+v", exp)
@@ -173,7 +172,7 @@ func TestClaimEndToEnd(t *testing.T) {
 	rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(exp.Files[0].CSV, []byte("\ufeff")))).ReadAll()
 	must(t, err)
 	result := "转账编号,结果,到账时间\n" + rows[1][0] + ",成功,2025-06-15 09:00:00\n"
-	if rep, err := pay.ImportResult(ctx, "result.csv", strings.NewReader(result), "bsc-wang"); err != nil || len(rep.Problems) > 0 {
+	if rep, err := pay.ImportResult(ctx, "result.csv", strings.NewReader(result), opActor("bsc-wang")); err != nil || len(rep.Problems) > 0 {
 		t.Fatalf("result = %+v, %v", rep, err)
 	}
 	r = w.call(t, "GET", base, tok, "")
@@ -202,12 +201,12 @@ func TestClaimEndToEnd(t *testing.T) {
 	imp := importer.New(w.db, w.cipher, importer.Options{}, w.clock, nil)
 	feed := "结算单号,社保卡号,类别,就诊日期,出院日期,医院,医疗费总额,自付一,超封顶线自付一,重大疾病\n" +
 		"YB-LATE-1," + a.Social + ",特病住院,2025-05-03,2025-05-20,河北省 示例医院,300000,20000,60000,是\n"
-	if rep, err := imp.Medical(ctx, "yb-2025-06.csv", strings.NewReader(feed), "bsc-wang"); err != nil || rep.Added != 1 {
+	if rep, err := imp.Medical(ctx, "yb-2025-06.csv", strings.NewReader(feed), opActor("bsc-wang")); err != nil || rep.Added != 1 {
 		t.Fatalf("late feed = %+v, %v", rep, err)
 	}
 	june, err := cal.ParsePeriod("2025-06")
 	must(t, err)
-	run2, err := settle.Compute(ctx, june, "bsc-wang")
+	run2, err := settle.Compute(ctx, june, opActor("bsc-wang"))
 	must(t, err)
 	var late model.PayoutLine
 	must(t, w.db.Joins("JOIN medical_records r ON r.id = payout_lines.record_id").Where("r.record_no = ?", "YB-LATE-1").Take(&late).Error)
@@ -220,3 +219,8 @@ func TestClaimEndToEnd(t *testing.T) {
 }
 
 func jsonInto(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// opActor is 办事处 staff acting through the console.
+func opActor(name string) model.Actor {
+	return model.Actor{Username: name, Role: model.RoleOperator, Via: model.ViaConsole}
+}

@@ -272,3 +272,52 @@ func TestValidatorCatchesMismatches(t *testing.T) {
 		t.Errorf("valid body refused: %v", err)
 	}
 }
+
+// TestOpenAPILintRules holds the spec to the rules of `redocly lint` that broke before (CI also
+// runs redocly itself): every operation has an operationId, unique, for client generators; and
+// `nullable` never stands without a `type` beside it (OpenAPI 3.0 ignores it there, so a
+// nullable allOf reference needs "type": "object").
+func TestOpenAPILintRules(t *testing.T) {
+	var spec struct {
+		Paths map[string]map[string]struct {
+			OperationID string `json:"operationId"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(api.OpenAPI, &spec); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for path, ops := range spec.Paths {
+		for method, op := range ops {
+			where := strings.ToUpper(method) + " " + path
+			switch prev, dup := seen[op.OperationID]; {
+			case op.OperationID == "":
+				t.Errorf("%s has no operationId", where)
+			case dup:
+				t.Errorf("%s and %s share operationId %q", where, prev, op.OperationID)
+			}
+			seen[op.OperationID] = where
+		}
+	}
+	var doc any
+	if err := json.Unmarshal(api.OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(at string, v any)
+	walk = func(at string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if x["nullable"] == true && x["type"] == nil {
+				t.Errorf("%s: nullable without type", at)
+			}
+			for k, c := range x {
+				walk(at+"/"+k, c)
+			}
+		case []any:
+			for i, c := range x {
+				walk(fmt.Sprintf("%s/%d", at, i), c)
+			}
+		}
+	}
+	walk("#", doc)
+}

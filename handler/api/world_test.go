@@ -177,9 +177,9 @@ func (w *world) seed(t *testing.T) (a, b, c person) {
 	for _, key := range []string{"2025-Q1", "2025-02"} {
 		p, err := cal.ParsePeriod(key)
 		must(t, err)
-		run, err := settle.Compute(ctx, p, "test")
+		run, err := settle.Compute(ctx, p, asActor("test"))
 		must(t, err)
-		_, err = settle.Approve(ctx, run.ID, "test")
+		_, err = settle.Approve(ctx, run.ID, asActor("test"))
 		must(t, err)
 	}
 	line := func(recordNo string) model.PayoutLine {

@@ -11,7 +11,11 @@
 // to the knowledge base's own ("封顶线" → "年度最高", "老家医保" → "外地参保"), and lexicon terms
 // and domain words add whole-word terms. Results rank by confidence plus half the score share;
 // the best entry is answered at the Answer threshold, or below it when it clearly leads the
-// second, and a "您是不是想问" menu is shown only when the two are close. A pinned table of exact texts (menu numbers, 人工,
+// second (for a long story, whose words mostly tell what happened, at a lower confidence
+// still), and a "您是不是想问" menu is shown only when the two are close. The question's cues of
+// whose money it is about (intent.go) move the personal entries up for the asker's own
+// payments and down for general questions, and decline someone else's; a word of a topic the
+// plan does not answer (faq.yaml's offtopic: 落户, 加班费, 挂号…) declines. A pinned table of exact texts (menu numbers, 人工,
 // 电话, greetings) is checked first. Below the confidence threshold the bot says it is not sure,
 // offers the closest questions and the 12351 hotline, and never makes an answer up.
 //

@@ -69,7 +69,10 @@ type faqFile struct {
 	Pinned  []pin     `yaml:"pinned"`
 	Lexicon []LexTerm `yaml:"lexicon"`
 	Words   []string  `yaml:"words"`
-	Entries []Entry   `yaml:"entries"`
+	// Offtopic are words of topics the knowledge base does not answer (落户, 加班费, 挂号): a
+	// question that says one is declined, however much of the rest of it an entry shares.
+	Offtopic []string `yaml:"offtopic"`
+	Entries  []Entry  `yaml:"entries"`
 }
 
 // Links are the texts the answers show for the {bind} and {estimate_link} placeholders: an
@@ -98,11 +101,18 @@ const (
 	// and the worker chooses ("您是不是想问").
 	clearGap = 0.3
 	clearMin = 0.25
+	// A story (a question of at least storyRunes letters and digits: "我上个月住院花了两万多 …
+	// 我的钱到了没有") covers only a small share of its words with any one entry, because most
+	// of them tell what happened; its best entry is answered at storyMin when it leads the
+	// second by storyGap. Off-topic stories cover far less (under 0.15 on both dev sets).
+	storyRunes = 24
+	storyMin   = 0.16
+	storyGap   = 0.15
 )
 
 // band decides how sure a ranked result is: the best entry's confidence against the thresholds,
-// and its lead over the second.
-func (th Thresholds) band(res []scored) Band {
+// and its lead over the second. runes is the length of the question (letters and digits).
+func (th Thresholds) band(res []scored, runes int) Band {
 	c := res[0].confidence
 	gap := math.Inf(1)
 	if len(res) > 1 {
@@ -112,6 +122,8 @@ func (th Thresholds) band(res []scored) Band {
 	case c >= th.Answer:
 		return BandAnswer
 	case c >= clearMin && gap >= clearGap:
+		return BandAnswer
+	case runes >= storyRunes && c >= storyMin && gap >= storyGap:
 		return BandAnswer
 	case c >= th.Suggest:
 		return BandSuggest
@@ -136,6 +148,7 @@ type kbData struct {
 	pinned   map[string]int // compact text → entry
 	popular  []int
 	ix       *index
+	offtopic []string // normalized words of topics not answered
 	th       Thresholds
 	fill     map[string]*strings.Replacer // policy version code → placeholder filler
 	versions []policy.Version
@@ -229,7 +242,7 @@ func ParseSource(data []byte) (*Source, error) {
 // Clone returns a deep copy of s.
 func (s *Source) Clone() *Source {
 	c := &Source{f: faqFile{Popular: slices.Clone(s.f.Popular), Entries: make([]Entry, len(s.f.Entries)),
-		Words: slices.Clone(s.f.Words)}}
+		Words: slices.Clone(s.f.Words), Offtopic: slices.Clone(s.f.Offtopic)}}
 	for _, t := range s.f.Lexicon {
 		c.f.Lexicon = append(c.f.Lexicon, LexTerm{Term: t.Term, Say: slices.Clone(t.Say)})
 	}
@@ -439,7 +452,9 @@ func (s *Source) Build(versions []policy.Version, links Links, th Thresholds) (*
 		texts = append(texts, e.Phrasings...)
 	}
 	rewrite := newAnalyzer(f.Lexicon, nil, nil).rewrite
-	checkLexicon(f.Lexicon, f.Words, rewrite.Replace(normalize(strings.Join(texts, "\n"))), bad)
+	kbText := rewrite.Replace(normalize(strings.Join(texts, "\n")))
+	checkLexicon(f.Lexicon, f.Words, kbText, bad)
+	kb.offtopic = checkOfftopic(f.Offtopic, kbText, bad)
 	if len(probs) > 0 {
 		return nil, errors.Join(probs...)
 	}
@@ -673,7 +688,22 @@ func (kb *KB) Match(q string) Match {
 		e := d.entries[i]
 		return Match{Band: BandAnswer, Pinned: true, Hits: []Hit{{ID: e.ID, Question: e.Question, Score: 1, Confidence: 1}}}
 	}
-	res := d.ix.search(q, 3)
+	p := d.ix.an.prepare(q, true)
+	res := d.ix.searchPrepared(p, len(d.entries))
+	who := whose(p)
+	for i := range res {
+		if d.entries[res[i].doc].Kind != KindPersonal {
+			continue
+		}
+		switch who {
+		case whoseOwn:
+			res[i].rank += personalBoost
+		case whoseGeneral:
+			res[i].rank -= personalBoost
+		}
+	}
+	sortScored(res)
+	res = res[:min(len(res), 3)]
 	m := Match{Band: BandDecline, Hits: make([]Hit, len(res))}
 	for i, r := range res {
 		e := d.entries[r.doc]
@@ -682,8 +712,25 @@ func (kb *KB) Match(q string) Match {
 	if len(res) == 0 {
 		return m
 	}
-	m.Band = d.th.band(res)
+	m.Band = d.th.band(res, utf8.RuneCountInString(compact(q)))
+	switch {
+	case who == whoseOthers && d.entries[res[0].doc].Kind == KindPersonal:
+		m.Band = BandDecline // someone else's money: never from data, never guessed
+	case m.Band != BandDecline && d.offtopicIn(p):
+		m.Band = BandDecline
+	}
 	return m
+}
+
+// offtopicIn reports whether q (prepared by the analyzer) says a word of a topic the knowledge
+// base does not answer.
+func (d *kbData) offtopicIn(q string) bool {
+	for _, w := range d.offtopic {
+		if strings.Contains(q, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // Popular returns the questions shown when the bot declines, in file order.

@@ -132,7 +132,12 @@ type scored struct {
 // found in the document. Terms no document has count in the query's weight, so unrelated
 // chit-chat scores low.
 func (ix *index) search(query string, k int) []scored {
-	chars, words := ix.an.terms(ix.an.prepare(query, true))
+	return ix.searchPrepared(ix.an.prepare(query, true), k)
+}
+
+// searchPrepared is search of a query already read by the analyzer (analyzer.prepare).
+func (ix *index) searchPrepared(prepared string, k int) []scored {
+	chars, words := ix.an.terms(prepared)
 	terms := append(chars, words...)
 	if len(terms) == 0 || ix.n == 0 {
 		return nil
@@ -191,12 +196,7 @@ func (ix *index) search(query string, k int) []scored {
 	for i := range out {
 		out[i].rank = out[i].confidence + rankScore*out[i].score/top
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].rank != out[j].rank {
-			return out[i].rank > out[j].rank
-		}
-		return out[i].doc < out[j].doc
-	})
+	sortScored(out)
 	if len(out) > k {
 		out = out[:k]
 	}
@@ -210,4 +210,15 @@ func dup(seen []string, t string) bool {
 		}
 	}
 	return false
+}
+
+// sortScored orders results by rank, best first (ties: lower document number first, so results
+// are deterministic).
+func sortScored(out []scored) {
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].rank != out[j].rank {
+			return out[i].rank > out[j].rank
+		}
+		return out[i].doc < out[j].doc
+	})
 }

@@ -44,8 +44,9 @@ type analyzer struct {
 	toneless *strings.Replacer
 }
 
-// minSlipTarget is how often the knowledge base must use a phrase for a slip to be read as it
-// (lexicon terms, sayings and words count twice).
+// minSlipTarget is how often the knowledge base must use a phrase for a slip to be read as it.
+// Lexicon terms, sayings and words are always targets: staff wrote them as wanted spellings
+// ("封定线" is read as the saying "封顶线", then as its term).
 const minSlipTarget = 3
 
 // wordPrefix marks a whole-word term, so that it never equals a character or an ASCII run.
@@ -88,11 +89,11 @@ func newAnalyzer(lex []LexTerm, words []string, texts []string) *analyzer {
 	}
 	for _, t := range lex {
 		for _, s := range append([]string{t.Term}, t.Say...) {
-			freq[normalize(s)] += 2 // the lexicon's phrases are wanted spellings
+			freq[normalize(s)] += minSlipTarget // the lexicon's phrases are wanted spellings
 		}
 	}
 	for _, w := range words {
-		freq[normalize(w)] += 2
+		freq[normalize(w)] += minSlipTarget
 	}
 	best := map[string]int{}
 	for p, n := range freq {
@@ -351,4 +352,25 @@ func checkLexicon(lex []LexTerm, words []string, kbText string, bad func(entry, 
 			bad("", "words", "词“"+w+"”在问答里一处也没有，留着没用", "word %q appears in no entry", w)
 		}
 	}
+}
+
+// checkOfftopic returns the off-topic words normalized, adding a problem for each that is not
+// 2–12 characters or that the knowledge base's text (kbText, after rewriting) uses: a word of a
+// topic the bot answers would decline its own questions.
+func checkOfftopic(words []string, kbText string, bad func(entry, field, message, format string, a ...any)) []string {
+	var out []string
+	for _, w := range words {
+		w = normalize(strings.TrimSpace(w))
+		switch n := utf8.RuneCountInString(w); {
+		case n < lexMinRunes || n > lexMaxRunes:
+			bad("", "offtopic", fmt.Sprintf("不答的话题词“%s”要 %d 到 %d 个字", w, lexMinRunes, lexMaxRunes),
+				"word %q must be %d to %d characters", w, lexMinRunes, lexMaxRunes)
+		case strings.Contains(kbText, w):
+			bad("", "offtopic", "不答的话题词“"+w+"”在问答里出现了：带这个词的问题会被拒答，请删掉它或换个更具体的词",
+				"word %q appears in the entries, so questions they answer would be declined", w)
+		default:
+			out = append(out, w)
+		}
+	}
+	return out
 }

@@ -36,6 +36,9 @@ func TestParseFAQRejects(t *testing.T) {
 		{"lexicon saying is a term", "lexicon:\n  - {term: 问题甲, say: [问题乙]}\n  - {term: 问题乙, say: [乙的事]}\nentries:\n" + ok,
 			[]string{`saying "问题乙" of "问题甲" is also a term`}},
 		{"word nowhere", "words: [京卡]\nentries:\n" + ok, []string{`word "京卡" appears in no entry`}},
+		{"valid offtopic", "offtopic: [落户, 加班费]\nentries:\n" + ok, nil},
+		{"offtopic word the entries use", "offtopic: [落户, 问题甲]\nentries:\n" + ok, []string{`word "问题甲" appears in the entries`}},
+		{"offtopic word too short", "offtopic: [税]\nentries:\n" + ok, []string{`word "税" must be 2 to 12 characters`}},
 		{"answer too long", "entries:\n" + strings.Replace(ok, "每年最多{cap}。", strings.Repeat("很长的回答。", 120), 1), []string{"bytes, want at most"}},
 	}
 	vs := shippedVersions(t)
@@ -171,7 +174,9 @@ func TestAnalyzer(t *testing.T) {
 		{"钱到帐了吗", "钱到账了吗", nil},
 		{"封顶线是多少", "年度最高是多少", []string{"w:年度最高"}},
 		{"医保在老家交的可以参加吗", "外地参保交的可以参加吗", []string{"w:外地参保"}},
-		{"京卡丢了", "京卡丢了", []string{"w:京卡"}},
+		{"京卡掉了", "京卡丢了", []string{"w:丢了", "w:京卡"}},
+		{"去上海看病花的", "去外地看病花的", []string{"w:外地"}},
+		{"封定线多少", "年度最高多少", []string{"w:年度最高"}}, // a slip of a saying, then the saying
 		// not slips: chit-chat stays as typed
 		{"帮我写个请假条", "帮我写个请假条", nil},
 		{"驾照到期了怎么换", "驾照到期了怎么换", nil},

@@ -42,11 +42,11 @@ type fixture struct {
 	u1, u2   model.Union
 	worker   model.Member
 	other    model.Member
-	union1   claim.Staff
-	union2   claim.Staff
-	operator claim.Staff
-	admin    claim.Staff
-	auditor  claim.Staff
+	union1   model.Actor
+	union2   model.Actor
+	operator model.Actor
+	admin    model.Actor
+	auditor  model.Actor
 }
 
 func newFixture(t *testing.T, st blob.Store, o claim.Options) *fixture {
@@ -85,11 +85,11 @@ func newFixture(t *testing.T, st blob.Store, o claim.Options) *fixture {
 	}
 	f.worker = f.member("王五", f.u1.ID, "1")
 	f.other = f.member("赵六", f.u1.ID, "2")
-	f.union1 = claim.Staff{Username: "u1-staff", Role: model.RoleUnion, UnionID: f.u1.ID}
-	f.union2 = claim.Staff{Username: "u2-staff", Role: model.RoleUnion, UnionID: f.u2.ID}
-	f.operator = claim.Staff{Username: "op", Role: model.RoleOperator}
-	f.admin = claim.Staff{Username: "admin", Role: model.RoleAdmin}
-	f.auditor = claim.Staff{Username: "aud", Role: model.RoleAuditor}
+	f.union1 = model.Actor{Via: model.ViaConsole, Username: "u1-staff", Role: model.RoleUnion, UnionID: f.u1.ID}
+	f.union2 = model.Actor{Via: model.ViaConsole, Username: "u2-staff", Role: model.RoleUnion, UnionID: f.u2.ID}
+	f.operator = model.Actor{Via: model.ViaConsole, Username: "op", Role: model.RoleOperator}
+	f.admin = model.Actor{Via: model.ViaConsole, Username: "admin", Role: model.RoleAdmin}
+	f.auditor = model.Actor{Via: model.ViaConsole, Username: "aud", Role: model.RoleAuditor}
 	return f
 }
 
@@ -436,12 +436,12 @@ func TestDocumentsAreSealedAndScoped(t *testing.T) {
 			if got := read("the worker", func() (*claim.DocumentReader, error) { return f.svc.MyDocument(ctx, f.worker.ID, c.ID, doc.ID) }); !bytes.Equal(got, body) {
 				t.Errorf("the worker reads %q, want %q", got, body)
 			}
-			for _, st := range []claim.Staff{f.union1, f.operator, f.admin} {
+			for _, st := range []model.Actor{f.union1, f.operator, f.admin} {
 				if got := read(st.Username, func() (*claim.DocumentReader, error) { return f.svc.StaffDocument(ctx, st, c.ID, doc.ID) }); !bytes.Equal(got, body) {
 					t.Errorf("%s reads %d bytes, want the document", st.Username, len(got))
 				}
 			}
-			for _, st := range []claim.Staff{f.union2, f.auditor, {Username: "x", Role: model.RoleUnion}} {
+			for _, st := range []model.Actor{f.union2, f.auditor, {Username: "x", Role: model.RoleUnion, Via: model.ViaConsole}} {
 				_, err := f.svc.StaffDocument(ctx, st, c.ID, doc.ID)
 				wantCode(t, st.Username+" opens another union's document", err, "claim.doc_not_found")
 			}

@@ -15,31 +15,33 @@ import (
 	"huzhu/service/notify"
 )
 
-// Staff is the person acting in the console: who, in which role, for which union (union staff),
-// and from where. (It carries what model.Actor carries, so the switch to it is a rename.)
-type Staff struct {
-	Username string
-	Role     model.Role
-	UnionID  uint64
-	IP       string
+// role is the role a decides with: the process itself and a break-glass actor count as 市总.
+func role(a model.Actor) model.Role {
+	if a.Via == model.ViaSystem || a.Via == model.ViaBreakGlass {
+		return model.RoleAdmin
+	}
+	if a.Username == "" {
+		return ""
+	}
+	return a.Role
 }
 
-// sees reports whether st may see claims of union: its own union's staff, 办事处, 市总 and
+// sees reports whether a may see claims of union: its own union's staff, 办事处, 市总 and
 // auditors (who may not act).
-func (st Staff) sees(union uint64) bool {
-	switch st.Role {
+func sees(a model.Actor, union uint64) bool {
+	switch role(a) {
 	case model.RoleAdmin, model.RoleOperator, model.RoleAuditor:
 		return true
 	case model.RoleUnion:
-		return st.UnionID != 0 && st.UnionID == union
+		return a.UnionID != 0 && a.UnionID == union
 	}
 	return false
 }
 
-// seesDocuments reports whether st may open the documents of a claim of union: never another
+// seesDocuments reports whether a may open the documents of a claim of union: never another
 // union's staff, and not auditors (they audit actions, not medical papers).
-func (st Staff) seesDocuments(union uint64) bool {
-	return st.Role != model.RoleAuditor && st.sees(union)
+func seesDocuments(a model.Actor, union uint64) bool {
+	return role(a) != model.RoleAuditor && sees(a, union)
 }
 
 // ReturnReason is a reason staff may pick when sending a claim back.
@@ -73,15 +75,15 @@ type QueueFilter struct {
 
 // Queue returns the claims st may see, oldest waiting first: union staff see their union's only.
 // It returns Forbidden for roles without a console view of claims.
-func (s *Service) Queue(ctx context.Context, st Staff, f QueueFilter) ([]Claim, error) {
-	if !st.Role.Valid() {
+func (s *Service) Queue(ctx context.Context, st model.Actor, f QueueFilter) ([]Claim, error) {
+	if !role(st).Valid() {
 		return nil, errs.New(errs.KindForbidden, "claim.forbidden", "无权查看补充申请")
 	}
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 100
 	}
 	q := s.db.WithContext(ctx).Model(&model.Claim{})
-	if st.Role == model.RoleUnion {
+	if role(st) == model.RoleUnion {
 		q = q.Where("union_id = ?", st.UnionID)
 	}
 	if f.Status != "" {
@@ -124,10 +126,10 @@ func (s *Service) names(ctx context.Context, cs []Claim) error {
 
 // Review returns one claim with its documents for st. A claim of another union is NotFound
 // claim.not_found, as if it did not exist.
-func (s *Service) Review(ctx context.Context, st Staff, claimID uint64) (Claim, error) {
+func (s *Service) Review(ctx context.Context, st model.Actor, claimID uint64) (Claim, error) {
 	var c model.Claim
 	err := s.db.WithContext(ctx).Take(&c, claimID).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && !st.sees(c.UnionID)) {
+	if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && !sees(st, c.UnionID)) {
 		return Claim{}, errNotMine
 	}
 	if err != nil {
@@ -143,7 +145,7 @@ func (s *Service) Review(ctx context.Context, st Staff, claimID uint64) (Claim, 
 // StaffDocument opens a document for st: staff of the claim's union, 办事处 and 市总 only; any
 // other staff get NotFound claim.doc_not_found, as for a document that does not exist. Every
 // opening is audited.
-func (s *Service) StaffDocument(ctx context.Context, st Staff, claimID, docID uint64) (*DocumentReader, error) {
+func (s *Service) StaffDocument(ctx context.Context, st model.Actor, claimID, docID uint64) (*DocumentReader, error) {
 	db := s.db.WithContext(ctx)
 	var c model.Claim
 	var doc model.ClaimDocument
@@ -153,7 +155,7 @@ func (s *Service) StaffDocument(ctx context.Context, st Staff, claimID, docID ui
 	} else if err != nil {
 		return nil, fmt.Errorf("claim %d: %w", claimID, err)
 	}
-	if !st.seesDocuments(c.UnionID) {
+	if !seesDocuments(st, c.UnionID) {
 		return nil, notFound
 	}
 	if err := db.Where("id = ? AND claim_id = ?", docID, claimID).Take(&doc).Error; errors.Is(err, gorm.ErrRecordNotFound) {
@@ -161,9 +163,9 @@ func (s *Service) StaffDocument(ctx context.Context, st Staff, claimID, docID ui
 	} else if err != nil {
 		return nil, fmt.Errorf("document %d: %w", docID, err)
 	}
-	if err := audit.Write(ctx, db, s.now(), audit.Entry{Actor: st.Username, Role: string(st.Role), Action: "claim.document_view",
-		Target: fmt.Sprintf("claim:%d", claimID), Detail: map[string]any{"document": docID, "kind": doc.Kind}, IP: st.IP,
-		UnionID: c.UnionID}); err != nil {
+	e := audit.By(st)
+	e.Action, e.Target, e.Detail, e.UnionID = "claim.document_view", fmt.Sprintf("claim:%d", claimID), map[string]any{"document": docID, "kind": doc.Kind}, c.UnionID
+	if err := audit.Write(ctx, db, s.now(), e); err != nil {
 		return nil, err
 	}
 	return s.openDoc(ctx, doc)
@@ -171,7 +173,7 @@ func (s *Service) StaffDocument(ctx context.Context, st Staff, claimID, docID ui
 
 // act runs one staff decision on a claim in a transaction: it loads and locks the claim, checks
 // that st sees it (NotFound otherwise), lets decide check and change it, and writes the audit row.
-func (s *Service) act(ctx context.Context, st Staff, claimID uint64, action string, decide func(tx *gorm.DB, c *model.Claim) (map[string]any, error)) (Claim, error) {
+func (s *Service) act(ctx context.Context, st model.Actor, claimID uint64, action string, decide func(tx *gorm.DB, c *model.Claim) (map[string]any, error)) (Claim, error) {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var c model.Claim
 		q := tx
@@ -183,7 +185,7 @@ func (s *Service) act(ctx context.Context, st Staff, claimID uint64, action stri
 		} else if err != nil {
 			return err
 		}
-		if !st.sees(c.UnionID) {
+		if !sees(st, c.UnionID) {
 			return errNotMine
 		}
 		detail, err := decide(tx, &c)
@@ -193,8 +195,9 @@ func (s *Service) act(ctx context.Context, st Staff, claimID uint64, action stri
 		if err := tx.Save(&c).Error; err != nil {
 			return err
 		}
-		return audit.Write(ctx, tx, s.now(), audit.Entry{Actor: st.Username, Role: string(st.Role), Action: action,
-			Target: fmt.Sprintf("claim:%d", claimID), Detail: detail, IP: st.IP, UnionID: c.UnionID})
+		e := audit.By(st)
+		e.Action, e.Target, e.Detail, e.UnionID = action, fmt.Sprintf("claim:%d", claimID), detail, c.UnionID
+		return audit.Write(ctx, tx, s.now(), e)
 	})
 	if err != nil {
 		return Claim{}, fmt.Errorf("%s %d: %w", action, claimID, err)
@@ -210,9 +213,9 @@ func wrongStatus(c *model.Claim, what string) error {
 // Approve records the union's approval of a submitted claim: staff of the claim's union, or
 // 市总. It returns Forbidden claim.forbidden for other roles, Conflict claim.wrong_status unless
 // the claim is submitted, and NotFound for a claim st does not see.
-func (s *Service) Approve(ctx context.Context, st Staff, claimID uint64) (Claim, error) {
+func (s *Service) Approve(ctx context.Context, st model.Actor, claimID uint64) (Claim, error) {
 	return s.act(ctx, st, claimID, "claim.union_approve", func(_ *gorm.DB, c *model.Claim) (map[string]any, error) {
-		if st.Role != model.RoleUnion && st.Role != model.RoleAdmin {
+		if role(st) != model.RoleUnion && role(st) != model.RoleAdmin {
 			return nil, errs.New(errs.KindForbidden, "claim.forbidden", "只有基层工会可以审核补充申请")
 		}
 		if !c.Status.CanTransitionTo(model.ClaimUnionApproved) || c.Status != model.ClaimSubmitted {
@@ -228,7 +231,7 @@ func (s *Service) Approve(ctx context.Context, st Staff, claimID uint64) (Claim,
 // reason from ReturnReasons and free text (required for "other"). It returns Invalid for an
 // unknown reason or a missing or long note, Forbidden for auditors, Conflict claim.wrong_status
 // otherwise, and NotFound for a claim st does not see.
-func (s *Service) Return(ctx context.Context, st Staff, claimID uint64, reason, note string) (Claim, error) {
+func (s *Service) Return(ctx context.Context, st model.Actor, claimID uint64, reason, note string) (Claim, error) {
 	label, ok := reasonLabel(reason)
 	if !ok {
 		return Claim{}, errs.Invalid("reason", "请选择退回原因", "从列表中选择一项")
@@ -242,10 +245,10 @@ func (s *Service) Return(ctx context.Context, st Staff, claimID uint64, reason, 
 	}
 	return s.act(ctx, st, claimID, "claim.return", func(tx *gorm.DB, c *model.Claim) (map[string]any, error) {
 		switch {
-		case st.Role == model.RoleAuditor:
+		case role(st) == model.RoleAuditor:
 			return nil, errs.New(errs.KindForbidden, "claim.forbidden", "审计账号只能查看")
-		case c.Status == model.ClaimSubmitted && (st.Role == model.RoleUnion || st.Role == model.RoleAdmin):
-		case c.Status == model.ClaimUnionApproved && (st.Role == model.RoleOperator || st.Role == model.RoleAdmin):
+		case c.Status == model.ClaimSubmitted && (role(st) == model.RoleUnion || role(st) == model.RoleAdmin):
+		case c.Status == model.ClaimUnionApproved && (role(st) == model.RoleOperator || role(st) == model.RoleAdmin):
 		default:
 			return nil, wrongStatus(c, "退回")
 		}
@@ -268,10 +271,10 @@ func (s *Service) Return(ctx context.Context, st Staff, claimID uint64, reason, 
 // It returns Forbidden claim.forbidden for roles other than 办事处 and 市总, Forbidden
 // claim.four_eyes for the approver, Conflict claim.duplicate, Conflict claim.wrong_status, and
 // NotFound for a claim st does not see.
-func (s *Service) Confirm(ctx context.Context, st Staff, claimID uint64) (Claim, error) {
+func (s *Service) Confirm(ctx context.Context, st model.Actor, claimID uint64) (Claim, error) {
 	var dup error
 	c, err := s.act(ctx, st, claimID, "claim.confirm", func(tx *gorm.DB, c *model.Claim) (map[string]any, error) {
-		if st.Role != model.RoleOperator && st.Role != model.RoleAdmin {
+		if role(st) != model.RoleOperator && role(st) != model.RoleAdmin {
 			return nil, errs.New(errs.KindForbidden, "claim.forbidden", "只有办事处可以确认补充申请")
 		}
 		if c.Status != model.ClaimUnionApproved {
@@ -343,8 +346,8 @@ const countedStatus = "CASE WHEN l.status = 'arrived' THEN 'paid' WHEN l.id IS N
 
 // Counts returns the claims per union and status that st may see (union staff: their own union),
 // by union code. Settled and paid come from the claims' payout lines, as everywhere.
-func (s *Service) Counts(ctx context.Context, st Staff) ([]UnionCount, error) {
-	if !st.Role.Valid() {
+func (s *Service) Counts(ctx context.Context, st model.Actor) ([]UnionCount, error) {
+	if !role(st).Valid() {
 		return nil, errs.New(errs.KindForbidden, "claim.forbidden", "无权查看补充申请")
 	}
 	q := s.db.WithContext(ctx).Table("claims AS c").
@@ -352,7 +355,7 @@ func (s *Service) Counts(ctx context.Context, st Staff) ([]UnionCount, error) {
 		Joins("JOIN unions AS u ON u.id = c.union_id").
 		Joins("LEFT JOIN payout_lines AS l ON c.record_id <> 0 AND l.record_id = c.record_id").
 		Where("c.status <> ?", model.ClaimDraft)
-	if st.Role == model.RoleUnion {
+	if role(st) == model.RoleUnion {
 		q = q.Where("c.union_id = ?", st.UnionID)
 	}
 	var rows []struct {

@@ -3,7 +3,6 @@ package demo
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +24,13 @@ var now = time.Date(2026, 11, 23, 10, 0, 0, 0, model.Shanghai)
 
 func newSeeder(t *testing.T) (*Seeder, *gorm.DB, *pii.Cipher) {
 	t.Helper()
+	return newSeederAt(t, now)
+}
+
+// newSeederAt builds a seeder whose services' clock reads day.
+func newSeederAt(t *testing.T, day time.Time) (*Seeder, *gorm.DB, *pii.Cipher) {
+	t.Helper()
+	now := day
 	db := storetest.NewDB(t)
 	engine, err := policy.Load(config.PolicyYAML)
 	if err != nil {
@@ -52,51 +58,7 @@ func TestSeedWritesASettledPlan(t *testing.T) {
 	if len(sum.Runs) != 29 {
 		t.Errorf("runs = %d, want 29", len(sum.Runs))
 	}
-	// Every run but the newest of each class is paid, except the lines of members who have no
-	// account yet (no 京卡 and no bank card): those wait, approved, and keep their run open.
-	newest := map[model.SettlementClass]string{model.ClassOutpatient: "2026-Q3", model.ClassInpatient: "2026-10"}
-	for _, r := range sum.Runs {
-		if r.Period == newest[r.Class] {
-			if r.Status != model.RunApproved {
-				t.Errorf("newest run %s/%s is %s, want approved (awaiting payment)", r.Period, r.Class, r.Status)
-			}
-			continue
-		}
-		var held []model.PayoutLine
-		db.Where("run_id = ? AND status <> ? AND eligible AND amount_fen > 0", r.ID, model.LineArrived).Find(&held)
-		for _, l := range held {
-			var m model.Member
-			db.Take(&m, l.MemberID)
-			if l.Status != model.LineApproved || m.JingCardHash != "" || m.BankAccountHash != "" {
-				t.Errorf("run %s/%s: line %d of member %d is %s", r.Period, r.Class, l.ID, m.ID, l.Status)
-			}
-		}
-		if (len(held) == 0) != (r.Status == model.RunClosed) {
-			t.Errorf("run %s/%s is %s with %d lines waiting", r.Period, r.Class, r.Status, len(held))
-		}
-	}
-
-	// Only the approval notices of the two runs awaiting payment are still queued.
-	var pending []model.Notification
-	db.Where("status = ?", model.NoticePending).Find(&pending)
-	runs := map[string]bool{}
-	for _, n := range pending {
-		if n.Kind != model.NoticeApproved {
-			t.Errorf("pending notice %s, want only approval notices", n.DedupKey)
-		}
-		runs[strings.Join(strings.SplitN(n.DedupKey, ":", 3)[:2], ":")] = true
-	}
-	want := map[string]bool{}
-	for _, r := range sum.Runs {
-		var payable int64
-		db.Model(&model.PayoutLine{}).Where("run_id = ? AND status = ?", r.ID, model.LineApproved).Count(&payable)
-		if r.Period == newest[r.Class] && payable > 0 {
-			want[fmt.Sprintf("run:%d", r.ID)] = true
-		}
-	}
-	if len(want) == 0 || fmt.Sprint(runs) != fmt.Sprint(want) {
-		t.Errorf("approval notices queued for runs %v, want those awaiting payment with money in them: %v", runs, want)
-	}
+	checkTrueOnTheDay(t, db, s, sum, now)
 
 	// The worked example: member 李示例 is paid the 2021 version's cap for the first year.
 	var li model.Member
@@ -140,6 +102,106 @@ func TestSeedWritesASettledPlan(t *testing.T) {
 	again, err := s.Seed(context.Background(), now, Options{Members: 60})
 	if err != nil || !again.Skipped {
 		t.Errorf("second Seed = %+v, %v; want skipped", again, err)
+	}
+}
+
+// TestSeedInTransit: seeded on a day when a run's transfer file went out but its promised day
+// has not come, that run is in transit (exported, its transfers not arrived) and everything
+// older is paid.
+func TestSeedInTransit(t *testing.T) {
+	day := time.Date(2026, 10, 28, 16, 0, 0, 0, model.Shanghai) // 2026-Q3 outpatient: exported 10-22, promised by 11-03
+	s, db, _ := newSeederAt(t, day)
+	sum, err := s.Seed(context.Background(), day, Options{Members: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTrueOnTheDay(t, db, s, sum, day)
+	var run *model.SettlementRun
+	for i, r := range sum.Runs {
+		if r.Period == "2026-Q3" {
+			run = &sum.Runs[i]
+		}
+	}
+	if run == nil || run.Status != model.RunExported || run.TotalFen == 0 {
+		t.Fatalf("on %s the 2026-Q3 outpatient run = %+v, want exported with money in transit", day, run)
+	}
+	var arrived int64
+	db.Model(&model.Transfer{}).Where("run_id = ? AND (status <> ? OR arrived_at IS NOT NULL)", run.ID, model.LineTransfering).Count(&arrived)
+	if arrived > 0 {
+		t.Errorf("run in transit has %d transfers not in transit", arrived)
+	}
+}
+
+// checkTrueOnTheDay asserts what the demo promises about dates on day: a run whose promised
+// arrival has passed is paid (closed, or held only for members with no account), one within its
+// promise is exported or approved; no timestamp is after day, every run and line is dated by its
+// own settlement, notices are created before they are sent, and sent on the channel the member
+// can receive.
+func checkTrueOnTheDay(t *testing.T, db *gorm.DB, s *Seeder, sum Summary, day time.Time) {
+	t.Helper()
+	followers, err := s.followers(context.Background())
+	if err != nil || len(followers) == 0 {
+		t.Fatalf("followers = %v, %v; want some demo members following the official account", followers, err)
+	}
+	for _, r := range sum.Runs {
+		p, err := s.cal.ParsePeriod(r.Period)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := s.history(p, day)
+		var held []model.PayoutLine
+		db.Where("run_id = ? AND status <> ? AND eligible AND amount_fen > 0", r.ID, model.LineArrived).Find(&held)
+		switch {
+		case h.arrived.Before(day):
+			for _, l := range held {
+				var m model.Member
+				db.Take(&m, l.MemberID)
+				if l.Status != model.LineApproved || m.JingCardHash != "" || m.BankAccountHash != "" {
+					t.Errorf("run %s/%s, promised by %s: line %d of member %d is %s", r.Period, r.Class, h.arrived.Format(time.DateOnly), l.ID, m.ID, l.Status)
+				}
+			}
+			if (len(held) == 0) != (r.Status == model.RunClosed) {
+				t.Errorf("run %s/%s is %s with %d lines waiting", r.Period, r.Class, r.Status, len(held))
+			}
+		case h.exported.Before(day):
+			if r.Status != model.RunExported && r.TotalFen > 0 {
+				t.Errorf("run %s/%s within its promise (by %s) is %s, want exported", r.Period, r.Class, h.arrived.Format(time.DateOnly), r.Status)
+			}
+		default:
+			if r.Status != model.RunApproved {
+				t.Errorf("run %s/%s not yet exported is %s, want approved", r.Period, r.Class, r.Status)
+			}
+		}
+		if r.ComputedAt == nil || r.ApprovedAt == nil || !r.ComputedAt.Equal(h.computed) || r.ApprovedAt.After(day) || r.ApprovedAt.Before(*r.ComputedAt) {
+			t.Errorf("run %s/%s computed %v approved %v, want %v then before %v", r.Period, r.Class, r.ComputedAt, r.ApprovedAt, h.computed, day)
+		}
+		var late int64
+		db.Model(&model.PayoutLine{}).Where("run_id = ? AND (created_at > ? OR arrived_at > ?)", r.ID, day, day).Count(&late)
+		if late > 0 {
+			t.Errorf("run %s/%s: %d lines dated after %s", r.Period, r.Class, late, day)
+		}
+	}
+	var notices []model.Notification
+	db.Find(&notices)
+	for _, n := range notices {
+		switch {
+		case n.CreatedAt.After(day):
+			t.Errorf("notice %s created %s, after the day %s", n.DedupKey, n.CreatedAt, day)
+		case n.Status == model.NoticeSent && (n.SentAt == nil || n.SentAt.Before(n.CreatedAt) || n.SentAt.After(day)):
+			t.Errorf("notice %s created %s sent %v: want sent after it was created and before %s", n.DedupKey, n.CreatedAt, n.SentAt, day)
+		case n.Status == model.NoticeSent && followers[n.MemberID] != (n.Channel == model.ChannelTemplate):
+			t.Errorf("notice %s to member %d (follower %v) went by %s", n.DedupKey, n.MemberID, followers[n.MemberID], n.Channel)
+		case n.Status == model.NoticeSent && !strings.HasSuffix(n.DedupKey, ":"+string(n.Channel)):
+			t.Errorf("notice %s sent by %s: key and channel disagree", n.DedupKey, n.Channel)
+		case n.Status == model.NoticePending && n.CreatedAt.Add(5*time.Minute).Before(day):
+			t.Errorf("notice %s of %s still pending on %s", n.DedupKey, n.CreatedAt, day)
+		}
+	}
+	// A 0.00 line always says why.
+	var silent int64
+	db.Model(&model.PayoutLine{}).Where("amount_fen = 0 AND (reason = '' OR reason IS NULL)").Count(&silent)
+	if silent > 0 {
+		t.Errorf("%d lines of 0.00 without a reason", silent)
 	}
 }
 

@@ -181,3 +181,21 @@ func (g *gen) records(i int, m model.Member) []model.MedicalRecord {
 	}
 	return out
 }
+
+// accounts binds one member in three (never member 0, the demo worker a newcomer binds) to a
+// synthetic WeChat account that follows the official account, bound and following since before
+// the first settlement: their notices go out as 公众号模板消息, everyone else's as SMS.
+func (g *gen) accounts(members []model.Member) []model.WeChatAccount {
+	var out []model.WeChatAccount
+	for i := range members {
+		if i == 0 || i%3 != 1 {
+			continue
+		}
+		since := time.Date(g.firstYear-1, 12, 1+i%28, 9, 0, 0, 0, model.Shanghai)
+		mp, oa, union := fmt.Sprintf("demo-mp-%d", i), fmt.Sprintf("demo-oa-%d", i), fmt.Sprintf("demo-union-%d", i)
+		id := members[i].ID
+		out = append(out, model.WeChatAccount{MPOpenID: &mp, OAOpenID: &oa, UnionID: &union, MemberID: &id, BoundAt: &since,
+			Following: true, FollowedAt: &since, CreatedAt: since, UpdatedAt: since})
+	}
+	return out
+}

@@ -14,7 +14,7 @@ func TestMedicalLeavesClaimsRecordsAlone(t *testing.T) {
 	s, db, _ := newService(t)
 	if _, err := s.Roster(context.Background(), "r.csv", strings.NewReader(roster(
 		"U001,示例工会,张一,"+idA+",900000000001,6217990000000001,,,,,,,,,",
-	)), "staff"); err != nil {
+	)), asActor("staff")); err != nil {
 		t.Fatal(err)
 	}
 	var m model.Member
@@ -27,7 +27,7 @@ func TestMedicalLeavesClaimsRecordsAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := medicalHeader + "CLAIM-1,900000000001,,门诊,2026-03-14,,示例医院,1000.00,600.00,300.00,50.00,50.00,0,否\n"
-	rep, err := s.Medical(context.Background(), "yb.csv", strings.NewReader(file), "staff")
+	rep, err := s.Medical(context.Background(), "yb.csv", strings.NewReader(file), asActor("staff"))
 	if err != nil {
 		t.Fatal(err)
 	}

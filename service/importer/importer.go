@@ -201,9 +201,12 @@ func textFix(err error) string {
 // Progress goes to progress.Report(ctx) once per batch: bytes read of the file's size when r
 // tells its size (Size() int64) and the rows stream from it (CSV), else rows read with the total
 // unknown (XLSX, which is read whole before its first row).
-func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name string, r io.Reader, actor string,
+func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name string, r io.Reader, actor model.Actor,
 	spec []column, parse func(row int, cells []string, cols map[string]int) (T, *Problem), b batcher[T], workers int) (Report, error) {
 	rep := Report{Kind: kind}
+	if err := audit.Need(actor, model.ActImport); err != nil {
+		return rep, err
+	}
 	h := sha256.New()
 	cr := progress.NewReader(r)
 	rd, err := sheet.OpenLimits(io.TeeReader(cr, h), s.o.Limits)
@@ -224,7 +227,7 @@ func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name str
 	if len(missing) > 0 {
 		return rep, errs.Invalidf("file", "请按模板的列名填写第一行", "文件缺少必填列：%s", strings.Join(missing, "、"))
 	}
-	batch := model.ImportBatch{Kind: kind, FileName: model.Fit(name, 255), FileSHA256: "-", Status: model.ImportRunning, CreatedBy: actor}
+	batch := model.ImportBatch{Kind: kind, FileName: model.Fit(name, 255), FileSHA256: "-", Status: model.ImportRunning, CreatedBy: actor.Username}
 	if err := s.db.WithContext(ctx).Create(&batch).Error; err != nil {
 		return rep, fmt.Errorf("import %s: %w", name, err)
 	}
@@ -368,8 +371,10 @@ func run[T any](ctx context.Context, s *Service, kind model.ImportKind, name str
 			"report": report, "finished_at": finished}).Error; err != nil {
 			return err
 		}
-		return audit.Write(ctx, tx, finished, audit.Entry{Actor: actor, Action: "import." + string(kind), Target: fmt.Sprintf("import:%d", batch.ID),
-			Detail: map[string]any{"file": name, "rows": rep.Rows, "added": rep.Added, "updated": rep.Updated, "same": rep.Same, "bad": rep.Bad}})
+		e := audit.By(actor)
+		e.Action, e.Target = "import."+string(kind), fmt.Sprintf("import:%d", batch.ID)
+		e.Detail = map[string]any{"file": name, "rows": rep.Rows, "added": rep.Added, "updated": rep.Updated, "same": rep.Same, "bad": rep.Bad}
+		return audit.Write(ctx, tx, finished, e)
 	})
 	if err != nil {
 		return rep, fmt.Errorf("import %s: %w", name, err)

@@ -56,7 +56,7 @@ func TestRosterImportIsIdempotent(t *testing.T) {
 		"U001,,王二,"+idB+",900000000002,,工行,6222000000000002,,,,2020-01-01,在职,农民工,是",
 		"U002,示例物流工会,李三,"+idC+",900000000003,6217990000000003,,,,集体缴费,2026-12-31,,退休,,",
 	)
-	rep, err := s.Roster(context.Background(), "roster.csv", strings.NewReader(file), "staff")
+	rep, err := s.Roster(context.Background(), "roster.csv", strings.NewReader(file), asActor("staff"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,12 +77,12 @@ func TestRosterImportIsIdempotent(t *testing.T) {
 		t.Errorf("unions = %d, want 2 created from the file", unions)
 	}
 
-	again, err := s.Roster(context.Background(), "roster.csv", strings.NewReader(file), "staff")
+	again, err := s.Roster(context.Background(), "roster.csv", strings.NewReader(file), asActor("staff"))
 	if err != nil || again.Same != 3 || again.Added+again.Updated+again.Bad != 0 {
 		t.Errorf("re-import = %+v, %v; want 3 unchanged", again, err)
 	}
 	changed := strings.Replace(file, "10020000001", "10020000009", 1)
-	upd, err := s.Roster(context.Background(), "roster2.csv", strings.NewReader(changed), "staff")
+	upd, err := s.Roster(context.Background(), "roster2.csv", strings.NewReader(changed), asActor("staff"))
 	if err != nil || upd.Updated != 1 || upd.Same != 2 {
 		t.Errorf("import with one new phone = %+v, %v", upd, err)
 	}
@@ -113,7 +113,7 @@ func TestRosterReportsEveryBadRow(t *testing.T) {
 		",,无编码,"+idD+",,,,,,,,,,,",                          // row 11: no union code
 		"U001,,好人,"+idD+",,,,,,,,,,,",                       // row 12: good
 	)
-	rep, err := s.Roster(context.Background(), "bad.csv", strings.NewReader(file), "staff")
+	rep, err := s.Roster(context.Background(), "bad.csv", strings.NewReader(file), asActor("staff"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestRosterReportsEveryBadRow(t *testing.T) {
 func TestImportRefusesUnreadableFiles(t *testing.T) {
 	s, _, _ := newService(t)
 	for name, file := range map[string]string{"empty": "", "no id column": "工会编码,姓名\nU1,张\n"} {
-		if _, err := s.Roster(context.Background(), name, strings.NewReader(file), "staff"); errs.KindOf(err) != errs.KindInvalid {
+		if _, err := s.Roster(context.Background(), name, strings.NewReader(file), asActor("staff")); errs.KindOf(err) != errs.KindInvalid {
 			t.Errorf("%s: err = %v, want Invalid", name, err)
 		} else if name == "no id column" && !strings.Contains(err.Error(), "身份证号") {
 			t.Errorf("%s: %v does not name the missing column", name, err)
@@ -180,7 +180,7 @@ func TestTemplateRoundTrip(t *testing.T) {
 	if err := f.Write(&filled); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := s.Roster(context.Background(), "template.xlsx", &filled, "staff")
+	rep, err := s.Roster(context.Background(), "template.xlsx", &filled, asActor("staff"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestTemplateRoundTrip(t *testing.T) {
 		t.Errorf("template import = %+v (the example row and the filled row)", rep)
 	}
 	gbk, _ := simplifiedchinese.GBK.NewEncoder().String(roster("DEMO001,,钱五," + idC + ",,,,,,,,,,,"))
-	rep, err = s.Roster(context.Background(), "gbk.csv", strings.NewReader(gbk), "staff")
+	rep, err = s.Roster(context.Background(), "gbk.csv", strings.NewReader(gbk), asActor("staff"))
 	if err != nil || rep.Added != 1 {
 		t.Errorf("GBK import = %+v, %v", rep, err)
 	}
@@ -204,7 +204,7 @@ func TestMedicalImport(t *testing.T) {
 	if _, err := s.Roster(context.Background(), "r.csv", strings.NewReader(roster(
 		"U001,示例工会,张一,"+idA+",900000000001,6217990000000001,,,,,,,,,",
 		"U001,,王二,"+idB+",,,,,,,,,,,",
-	)), "staff"); err != nil {
+	)), asActor("staff")); err != nil {
 		t.Fatal(err)
 	}
 	file := medicalHeader + strings.Join([]string{
@@ -219,7 +219,7 @@ func TestMedicalImport(t *testing.T) {
 		"JS8,900000000001,,门诊,2026-03-14,,,100,0,100,50,0,,",                           // 10 total too small
 		"JS9,900000000001,,门诊,2026-03-14,,,100.001,0,100,0,0,,",                        // 11 three decimals
 	}, "\n") + "\n"
-	rep, err := s.Medical(context.Background(), "yb.csv", strings.NewReader(file), "staff")
+	rep, err := s.Medical(context.Background(), "yb.csv", strings.NewReader(file), asActor("staff"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,13 +256,13 @@ func TestMedicalImport(t *testing.T) {
 
 	good := medicalHeader + "JS1,900000000001,,门诊,2026-03-14,,示例医院,1000.00,600.00,300.00,50.00,50.00,0,否\n" +
 		"JS2,," + idB + ",特病住院,2026-04-01,2026-04-20,示例医院,9000,1000,8000,0,0,570000,是\n"
-	if rep, err := s.Medical(context.Background(), "again.csv", strings.NewReader(good), "staff"); err != nil || rep.Same != 2 {
+	if rep, err := s.Medical(context.Background(), "again.csv", strings.NewReader(good), asActor("staff")); err != nil || rep.Same != 2 {
 		t.Errorf("re-import = %+v, %v; want 2 unchanged", rep, err)
 	}
 	db.Model(&model.MedicalRecord{}).Where("record_no = ?", "JS2").Update("settlement_run_id", 7)
 	changed := strings.Replace(strings.Replace(good, "300.00", "310.00", 1), "8000,0,0", "8100,0,0", 1)
 	changed = strings.Replace(changed, "1000.00,600.00", "1010.00,600.00", 1)
-	rep, err = s.Medical(context.Background(), "changed.csv", strings.NewReader(strings.Replace(changed, ",9000,", ",9100,", 1)), "staff")
+	rep, err = s.Medical(context.Background(), "changed.csv", strings.NewReader(strings.Replace(changed, ",9000,", ",9100,", 1)), asActor("staff"))
 	if err != nil {
 		t.Fatal(err)
 	}

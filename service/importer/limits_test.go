@@ -79,7 +79,7 @@ func TestUploadBombsAreRefused(t *testing.T) {
 			file := tc.file(t)
 			var err error
 			start := time.Now()
-			grew := peakRSSGrowth(t, func() { _, err = s.Roster(context.Background(), "bomb", file, "staff") })
+			grew := peakRSSGrowth(t, func() { _, err = s.Roster(context.Background(), "bomb", file, asActor("staff")) })
 			took := time.Since(start)
 			e, ok := errs.As(err)
 			if !ok || e.Kind != errs.KindInvalid || e.Code != "import.limit" || !strings.Contains(e.Message, tc.want) || e.Fix == "" {
@@ -107,7 +107,7 @@ func TestLimitsKeepLargeFilesWorking(t *testing.T) {
 	s, _, _ := newService(t)
 	long := strings.Repeat("院", 120) // a long hospital-like name in the union name column, well within the caps
 	file := roster("U001,"+long+",张一,"+idA+",,,,,,,,,,,", "U001,,王二,"+idB+",,,,,,,,,,,")
-	rep, err := s.Roster(context.Background(), "ok.csv", strings.NewReader(file), "staff")
+	rep, err := s.Roster(context.Background(), "ok.csv", strings.NewReader(file), asActor("staff"))
 	if err != nil || rep.Added != 2 {
 		t.Fatalf("Roster(long cells) = %+v, %v; want 2 added", rep, err)
 	}
@@ -128,7 +128,7 @@ func TestLimitsKeepLargeFilesWorking(t *testing.T) {
 	if err := x.Write(&b); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = s.Roster(context.Background(), "big.xlsx", &b, "staff")
+	rep, err = s.Roster(context.Background(), "big.xlsx", &b, asActor("staff"))
 	if err != nil || rep.Added != 1 {
 		t.Fatalf("Roster(xlsx with 3,000 shared strings) = added %d bad %d, %v; want 1 added", rep.Added, rep.Bad, err)
 	}
@@ -160,7 +160,7 @@ func TestLimitsWorstCaseMemory(t *testing.T) {
 				err error
 			)
 			start := time.Now()
-			grew := peakRSSGrowth(t, func() { rep, err = s.Roster(context.Background(), "big.xlsx", bytes.NewReader(file), "staff") })
+			grew := peakRSSGrowth(t, func() { rep, err = s.Roster(context.Background(), "big.xlsx", bytes.NewReader(file), asActor("staff")) })
 			if err != nil || rep.Added+rep.Same != 1 {
 				t.Fatalf("Roster = %+v, %v", rep, err)
 			}

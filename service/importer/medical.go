@@ -47,8 +47,9 @@ type medicalRow struct {
 }
 
 // Medical imports 医保 settlement records (see Template(model.ImportMedical)). Records are keyed
-// by 结算单号; each names its member by social-card number or, failing that, ID number.
-func (s *Service) Medical(ctx context.Context, name string, r io.Reader, actor string) (Report, error) {
+// by 结算单号; each names its member by social-card number or, failing that, ID number. It
+// returns Forbidden unless actor may Import.
+func (s *Service) Medical(ctx context.Context, name string, r io.Reader, actor model.Actor) (Report, error) {
 	spec := medicalSpec()
 	a := &medicalApplier{s: s, spec: spec, today: model.DateOf(s.now()), seen: map[uint64]int{}, seenSeed: maphash.MakeSeed()}
 	return run(ctx, s, model.ImportMedical, name, r, actor, spec, a.parse, a, s.o.Workers)

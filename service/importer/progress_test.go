@@ -38,7 +38,7 @@ func medicalFile(rows int) string {
 func TestImportReportsProgress(t *testing.T) {
 	s, _, _ := newService(t)
 	ctx := context.Background()
-	if _, err := s.Roster(ctx, "r.csv", strings.NewReader(roster("U001,示例工会,张一,"+idA+",900000000001,,,,,,,,,,")), "staff"); err != nil {
+	if _, err := s.Roster(ctx, "r.csv", strings.NewReader(roster("U001,示例工会,张一,"+idA+",900000000001,,,,,,,,,,")), asActor("staff")); err != nil {
 		t.Fatal(err)
 	}
 	file := medicalFile(3000) // ~260 KB: rows stream after the first 64 KB
@@ -71,7 +71,7 @@ func TestImportReportsProgress(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var rec progresstest.Recorder
-			rep, err := s.Medical(rec.Context(), "yb", tc.r, "staff")
+			rep, err := s.Medical(rec.Context(), "yb", tc.r, asActor("staff"))
 			if err != nil || int64(rep.Rows) != tc.rows {
 				t.Fatalf("Medical = %+v, %v; want %d rows", rep, err, tc.rows)
 			}
@@ -119,9 +119,9 @@ func TestConcurrentImportsOfOneFileDoubleNothing(t *testing.T) {
 			for i := range reps {
 				wg.Go(func() {
 					if kind == model.ImportRoster {
-						reps[i], errList[i] = s.Roster(context.Background(), "same.csv", strings.NewReader(rosterFile), "staff")
+						reps[i], errList[i] = s.Roster(context.Background(), "same.csv", strings.NewReader(rosterFile), asActor("staff"))
 					} else {
-						reps[i], errList[i] = s.Medical(context.Background(), "same.csv", strings.NewReader(med.String()), "staff")
+						reps[i], errList[i] = s.Medical(context.Background(), "same.csv", strings.NewReader(med.String()), asActor("staff"))
 					}
 				})
 			}
@@ -148,7 +148,7 @@ func TestConcurrentImportsOfOneFileDoubleNothing(t *testing.T) {
 func TestProblemsCSV(t *testing.T) {
 	s, _, _ := newService(t)
 	ctx := context.Background()
-	rep, err := s.Roster(ctx, "r.csv", strings.NewReader(roster("U001,示例工会,张一,110199199001010011,,,,,,,,,,,")), "staff")
+	rep, err := s.Roster(ctx, "r.csv", strings.NewReader(roster("U001,示例工会,张一,110199199001010011,,,,,,,,,,,")), asActor("staff"))
 	if err != nil || rep.Bad != 1 {
 		t.Fatalf("Roster = %+v, %v; want one bad row", rep, err)
 	}
@@ -156,7 +156,7 @@ func TestProblemsCSV(t *testing.T) {
 	if err != nil || !bytes.HasPrefix(b, []byte("\ufeff\"行号\",\"列\",\"问题\"\n\"2\",\"身份证号\",")) || bytes.Contains(b, []byte("110199199001010011")) {
 		t.Errorf("ProblemsCSV = %q, %v; want the bad row named by row and column, without the number", b, err)
 	}
-	good, _ := s.Roster(ctx, "r.csv", strings.NewReader(roster("U001,示例工会,张一,"+idA+",,,,,,,,,,,")), "staff")
+	good, _ := s.Roster(ctx, "r.csv", strings.NewReader(roster("U001,示例工会,张一,"+idA+",,,,,,,,,,,")), asActor("staff"))
 	for _, id := range []uint64{good.BatchID, 99999} {
 		if _, err := s.ProblemsCSV(ctx, id); errs.KindOf(err) != errs.KindNotFound {
 			t.Errorf("ProblemsCSV(%d) = %v, want NotFound", id, err)

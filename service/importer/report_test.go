@@ -74,12 +74,12 @@ func TestImportProblemsWithPayloadsAreSafe(t *testing.T) {
 		rosterRows = append(rosterRows, strings.Join([]string{q(p), q(p), q(p), q(p), q(p), "", q(p), q(p), q(p), q(p), "", "", q(p), q(p), q(p)}, ","))
 		medicalRows = append(medicalRows, strings.Join([]string{q(p), q(p), q(p), q(p), q(p), q(p), q(p)}, ","))
 	}
-	rep, err := s.Roster(ctx, "r.csv", strings.NewReader(roster(rosterRows...)), "staff")
+	rep, err := s.Roster(ctx, "r.csv", strings.NewReader(roster(rosterRows...)), asActor("staff"))
 	if err != nil || rep.Bad == 0 {
 		t.Fatalf("Roster = %+v, %v; want bad rows", rep, err)
 	}
 	medical := "结算单号,社保卡号,类别,就诊日期,医院,医疗费总额,自付一\n" + strings.Join(medicalRows, "\n") + "\n"
-	mrep, err := s.Medical(ctx, "m.csv", strings.NewReader(medical), "staff")
+	mrep, err := s.Medical(ctx, "m.csv", strings.NewReader(medical), asActor("staff"))
 	if err != nil || mrep.Bad == 0 {
 		t.Fatalf("Medical = %+v, %v; want bad rows", mrep, err)
 	}

@@ -54,8 +54,9 @@ type rosterRow struct {
 }
 
 // Roster imports a roster file (see Template(model.ImportRoster)). Members are created or updated
-// by ID number; unions are created from 工会编码 + 工会名称 when new.
-func (s *Service) Roster(ctx context.Context, name string, r io.Reader, actor string) (Report, error) {
+// by ID number; unions are created from 工会编码 + 工会名称 when new. It returns Forbidden unless
+// actor may Import.
+func (s *Service) Roster(ctx context.Context, name string, r io.Reader, actor model.Actor) (Report, error) {
 	spec := rosterSpec()
 	a := &rosterApplier{s: s, spec: spec, unions: map[string]model.Union{}, seen: map[uint64]int{}}
 	return run(ctx, s, model.ImportRoster, name, r, actor, spec, a.parse, a, 1) // unions are created on the way: one batch at a time

@@ -24,7 +24,7 @@ func TestInvalidTextIsARowProblem(t *testing.T) {
 	// The roster of the issue: a GBK file whose second name is the bytes 81 20 ff fe 80.
 	file := gbk(rosterHeader+"U001,示例工会,张一,"+idA+",,,,,,,,,,,\nU001,,") + "\x81\x20\xff\xfe\x80" +
 		gbk(","+idB+",,,,,,,,,,,\nU001,,李三,"+idC+",,,,,,,,,,,\n")
-	rep, err := s.Roster(context.Background(), "gbk.csv", strings.NewReader(file), "staff")
+	rep, err := s.Roster(context.Background(), "gbk.csv", strings.NewReader(file), asActor("staff"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestInvalidTextIsARowProblem(t *testing.T) {
 		"U002,示例\x00工会,王五,"+idD+",900000000004,,,,,,,,,,",
 		"U003,示例\t工会,赵六,"+idNumber(3)+",,,,,,,,,,,",
 		"U004,示例\xe5\x8f工会,孙七,"+idNumber(4)+",,,,,,,,,,,",
-	)), "staff")
+	)), asActor("staff"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestInvalidTextIsARowProblem(t *testing.T) {
 		"JS1,,"+idA+",门诊,2026-03-14,,示例\x00医院,100,0,100,0,0,,\n"+
 		"JS2,,"+idA+",门诊,2026-03-14,,示例\xff医院,100,0,100,0,0,,\n"+
 		"JS\r3,,"+idA+",门诊,2026-03-14,,示例医院,100,0,100,0,0,,\n"+
-		"JS4,,"+idA+",门诊,2026-03-14,,示例医院,100,0,100,0,0,,\n"), "staff")
+		"JS4,,"+idA+",门诊,2026-03-14,,示例医院,100,0,100,0,0,,\n"), asActor("staff"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestRosterNames(t *testing.T) {
 	for i, n := range names {
 		rows = append(rows, "U001,示例工会,"+csvQuote(n)+","+idNumber(i)+",,,,,,,,,,,")
 	}
-	rep, err := s.Roster(context.Background(), "names.csv", strings.NewReader(roster(rows...)), "staff")
+	rep, err := s.Roster(context.Background(), "names.csv", strings.NewReader(roster(rows...)), asActor("staff"))
 	if err != nil {
 		t.Fatal(err)
 	}

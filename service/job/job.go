@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"huzhu/model"
+	"huzhu/service/audit"
 	"huzhu/service/errs"
 	"huzhu/service/pii"
 	"huzhu/service/progress"
@@ -96,10 +97,17 @@ func New(db *gorm.DB, cipher *pii.Cipher, o Options, now func() time.Time, log *
 // Spec says what a new job is.
 type Spec struct {
 	Kind    model.JobKind
-	Subject string // what it works on, as staff know it: a file name, a period, a run
-	Actor   string // the staff member who started it
-	Input   *Spool // an upload the job reads, removed when the job ends however it ends; may be nil
+	Subject string      // what it works on, as staff know it: a file name, a period, a run
+	Actor   model.Actor // the staff member who started it
+	// Need is what Actor must be allowed to do for the job to start; the work's own service
+	// checks again, but a job refused at once is not left in the list as failed.
+	Need  model.Action
+	Input *Spool // an upload the job reads, removed when the job ends however it ends; may be nil
 }
+
+// May returns the Forbidden error Start would return for a job that needs need started by a,
+// so that a form is refused before its upload is read.
+func (s *Service) May(a model.Actor, need model.Action) error { return audit.Need(a, need) }
 
 // Work is the job's body. It reports progress with progress.Report(ctx, …), may name its
 // current step with t.Stage and keep a file with t.Keep, and returns a summary that is stored as
@@ -110,8 +118,15 @@ type Work func(ctx context.Context, t *Task) (any, error)
 // Start records a queued job and runs work in the background once one of Options.Workers slots
 // is free; jobs get slots in the order Start recorded them. It returns the job as recorded.
 // It returns TooMany when this process already has Options.Workers + Options.MaxQueued jobs and
-// Unavailable once the service is shutting down; Input is removed on every error.
+// Unavailable once the service is shutting down, and Forbidden when spec.Actor may not do
+// spec.Need; Input is removed on every error.
 func (s *Service) Start(ctx context.Context, spec Spec, work Work) (model.Job, error) {
+	if spec.Need != "" {
+		if err := audit.Need(spec.Actor, spec.Need); err != nil {
+			spec.Input.Remove()
+			return model.Job{}, err
+		}
+	}
 	s.mu.Lock()
 	switch {
 	case s.closed:
@@ -134,7 +149,7 @@ func (s *Service) Start(ctx context.Context, spec Spec, work Work) (model.Job, e
 	}
 	now := s.now()
 	j := model.Job{Kind: spec.Kind, Status: model.JobQueued, Stage: "排队中", Subject: model.Fit(spec.Subject, 255),
-		CreatedBy: spec.Actor, Owner: s.owner, HeartbeatAt: now, CreatedAt: now}
+		CreatedBy: spec.Actor.Username, Owner: s.owner, HeartbeatAt: now, CreatedAt: now}
 	if err := s.db.WithContext(ctx).Create(&j).Error; err != nil {
 		release()
 		spec.Input.Remove()

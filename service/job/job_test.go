@@ -115,7 +115,7 @@ func TestProgressIsWrittenAtMostEveryFlush(t *testing.T) {
 	writes := countJobWrites(t, db)
 	half := make(chan struct{})
 	release := make(chan struct{})
-	j, err := s.Start(context.Background(), Spec{Kind: model.JobImportMedical, Subject: "yb.csv", Actor: "op1"}, func(ctx context.Context, task *Task) (any, error) {
+	j, err := s.Start(context.Background(), Spec{Kind: model.JobImportMedical, Subject: "yb.csv", Actor: asActor("op1")}, func(ctx context.Context, task *Task) (any, error) {
 		task.Stage("写入数据库")
 		// Report as fast as a tight loop can for 1.5 s, the count rising all the time: far more
 		// often than the job writes.
@@ -136,7 +136,7 @@ func TestProgressIsWrittenAtMostEveryFlush(t *testing.T) {
 	}
 	<-half
 	eventually(t, "progress 500/1000 in the row", func() bool {
-		got, err := s.Get(context.Background(), j.ID, "op1", false)
+		got, err := s.Get(context.Background(), j.ID, who("op1", false))
 		return err == nil && got.Done == 500 && got.Total == 1000 && got.Status == model.JobRunning && got.Stage == "写入数据库"
 	})
 	reported := writes.Load()
@@ -178,7 +178,7 @@ func TestFailureTellsStaffWhatToDo(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			j, err := s.Start(context.Background(), Spec{Kind: model.JobImportRoster, Actor: "op1"}, tc.work)
+			j, err := s.Start(context.Background(), Spec{Kind: model.JobImportRoster, Actor: asActor("op1")}, tc.work)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,24 +210,24 @@ func TestDeadProcessJobsShowInterrupted(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("Recover = %d, %v; want 1 (only the job with a stale heartbeat)", n, err)
 	}
-	got, err := s.Get(ctx, dead.ID, "op1", false)
+	got, err := s.Get(ctx, dead.ID, who("op1", false))
 	if err != nil || got.Status != model.JobInterrupted || got.Status.Label() != "中断" || !strings.Contains(got.Hint, "不会重复支付") || got.FinishedAt == nil {
 		t.Errorf("dead job after Recover = %+v, %v; want 中断 with a hint that re-running pays nothing twice", got, err)
 	}
-	if got, _ := s.Get(ctx, recent.ID, "op1", false); got.Status != model.JobQueued {
+	if got, _ := s.Get(ctx, recent.ID, who("op1", false)); got.Status != model.JobQueued {
 		t.Errorf("job with a fresh heartbeat = %s, want still queued", got.Status)
 	}
 
 	// When read later, after its heartbeat went stale, the second job shows interrupted too.
 	clk.add(time.Minute)
-	got, err = s.Get(ctx, recent.ID, "op1", false)
+	got, err = s.Get(ctx, recent.ID, who("op1", false))
 	if err != nil || got.Status != model.JobInterrupted || !strings.Contains(got.Hint, "不会重复入库") {
 		t.Errorf("stale job when read = %+v, %v; want 中断 with the import hint", got, err)
 	}
 
 	// A job of this process is never taken for dead, however old its heartbeat looks.
 	release := make(chan struct{})
-	j, err := s.Start(ctx, Spec{Kind: model.JobExport, Actor: "op1"}, func(context.Context, *Task) (any, error) {
+	j, err := s.Start(ctx, Spec{Kind: model.JobExport, Actor: asActor("op1")}, func(context.Context, *Task) (any, error) {
 		<-release
 		return nil, nil
 	})
@@ -235,7 +235,7 @@ func TestDeadProcessJobsShowInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.add(time.Hour)
-	if got, err := s.Get(ctx, j.ID, "op1", false); err != nil || !got.Status.Live() {
+	if got, err := s.Get(ctx, j.ID, who("op1", false)); err != nil || !got.Status.Live() {
 		t.Errorf("own live job read an hour later = %s, %v; want still live", got.Status, err)
 	}
 	close(release)
@@ -263,13 +263,13 @@ func TestConcurrencyIsBounded(t *testing.T) {
 	}
 	var ids []uint64
 	for i := range 4 {
-		j, err := s.Start(ctx, Spec{Kind: model.JobImportMedical, Subject: fmt.Sprintf("f%d.csv", i), Actor: "op1"}, work)
+		j, err := s.Start(ctx, Spec{Kind: model.JobImportMedical, Subject: fmt.Sprintf("f%d.csv", i), Actor: asActor("op1")}, work)
 		if err != nil {
 			t.Fatalf("Start %d: %v", i, err)
 		}
 		ids = append(ids, j.ID)
 	}
-	_, err := s.Start(ctx, Spec{Kind: model.JobImportMedical, Actor: "op1"}, work)
+	_, err := s.Start(ctx, Spec{Kind: model.JobImportMedical, Actor: asActor("op1")}, work)
 	if errs.KindOf(err) != errs.KindTooMany {
 		t.Errorf("fifth Start with 2 workers and 2 queued = %v, want TooMany", err)
 	}
@@ -325,7 +325,7 @@ func TestShutdownInterruptsAndRemovesUploads(t *testing.T) {
 				t.Fatal(err)
 			}
 			started := make(chan struct{})
-			running, err := s.Start(ctx, Spec{Kind: model.JobImportRoster, Actor: "op1", Input: sp}, func(ctx context.Context, _ *Task) (any, error) {
+			running, err := s.Start(ctx, Spec{Kind: model.JobImportRoster, Actor: asActor("op1"), Input: sp}, func(ctx context.Context, _ *Task) (any, error) {
 				close(started)
 				return nil, tc.ends(ctx, s)
 			})
@@ -334,7 +334,7 @@ func TestShutdownInterruptsAndRemovesUploads(t *testing.T) {
 			}
 			var queued []uint64
 			for i, kind := range []model.JobKind{model.JobSettle, model.JobExport, model.JobBankResult, model.JobImportMedical} {
-				j, err := s.Start(ctx, Spec{Kind: kind, Actor: "op1"}, func(context.Context, *Task) (any, error) {
+				j, err := s.Start(ctx, Spec{Kind: kind, Actor: asActor("op1")}, func(context.Context, *Task) (any, error) {
 					select {
 					case <-started:
 						t.Errorf("queued job %d (%s) ran after Shutdown", i, kind)
@@ -366,7 +366,7 @@ func TestShutdownInterruptsAndRemovesUploads(t *testing.T) {
 			if _, err := os.Stat(sp.path); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("spooled upload after its job ended: %v, want removed", err)
 			}
-			if _, err := s.Start(ctx, Spec{Kind: model.JobSettle, Actor: "op1"}, nil); errs.KindOf(err) != errs.KindUnavailable {
+			if _, err := s.Start(ctx, Spec{Kind: model.JobSettle, Actor: asActor("op1")}, nil); errs.KindOf(err) != errs.KindUnavailable {
 				t.Errorf("Start after Shutdown = %v, want Unavailable", err)
 			}
 		})
@@ -383,7 +383,7 @@ func TestJobsStartInSubmissionOrder(t *testing.T) {
 	var order []int
 	ids := make([]uint64, n)
 	for i := range n {
-		j, err := s.Start(context.Background(), Spec{Kind: model.JobImportRoster, Actor: "op1"}, func(context.Context, *Task) (any, error) {
+		j, err := s.Start(context.Background(), Spec{Kind: model.JobImportRoster, Actor: asActor("op1")}, func(context.Context, *Task) (any, error) {
 			mu.Lock()
 			order = append(order, i)
 			mu.Unlock()
@@ -485,7 +485,7 @@ func TestKeptFileIsSealedPrivateAndExpires(t *testing.T) {
 	ctx := context.Background()
 	account := "6217990000000001"
 	content := bytes.Repeat([]byte("HZ1-1-1,北京银行,京卡,张一,"+account+",20.00\n"), keptChunk/40) // more than one chunk
-	j, err := s.Start(ctx, Spec{Kind: model.JobExport, Subject: "批次 1", Actor: "op1"}, func(ctx context.Context, task *Task) (any, error) {
+	j, err := s.Start(ctx, Spec{Kind: model.JobExport, Subject: "批次 1", Actor: asActor("op1")}, func(ctx context.Context, task *Task) (any, error) {
 		return nil, task.Keep(ctx, "run-1-bank-files.zip", content)
 	})
 	if err != nil {
@@ -504,7 +504,7 @@ func TestKeptFileIsSealedPrivateAndExpires(t *testing.T) {
 			t.Fatalf("chunk %d holds the account number in clear", c.Seq)
 		}
 	}
-	name, got, err := s.File(ctx, j.ID, "op1")
+	name, got, err := s.File(ctx, j.ID, asActor("op1"))
 	if err != nil || name != "run-1-bank-files.zip" || !bytes.Equal(got, content) {
 		t.Errorf("File by its creator = %q, %d bytes, %v; want the file", name, len(got), err)
 	}
@@ -514,27 +514,27 @@ func TestKeptFileIsSealedPrivateAndExpires(t *testing.T) {
 		t.Errorf("audit rows of the download = %d, want 1", audited)
 	}
 	for _, viewer := range []string{"op2", "admin"} {
-		if _, _, err := s.File(ctx, j.ID, viewer); errs.KindOf(err) != errs.KindNotFound {
+		if _, _, err := s.File(ctx, j.ID, asActor(viewer)); errs.KindOf(err) != errs.KindNotFound {
 			t.Errorf("File by %s = %v, want NotFound (only the creator may download)", viewer, err)
 		}
 	}
 	// Chunks moved to another job do not open there.
-	other, _ := s.Start(ctx, Spec{Kind: model.JobExport, Actor: "op1"}, func(ctx context.Context, task *Task) (any, error) {
+	other, _ := s.Start(ctx, Spec{Kind: model.JobExport, Actor: asActor("op1")}, func(ctx context.Context, task *Task) (any, error) {
 		return nil, task.Keep(ctx, "x.zip", []byte("x"))
 	})
 	wait(t, s, other.ID)
 	db.Model(&model.JobChunk{}).Where("job_id = ?", other.ID).Delete(&model.JobChunk{})
 	db.Model(&model.JobChunk{}).Where("job_id = ?", j.ID).Update("job_id", other.ID)
-	if _, _, err := s.File(ctx, other.ID, "op1"); !errors.Is(err, ErrCorrupt) {
+	if _, _, err := s.File(ctx, other.ID, asActor("op1")); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("File of chunks moved from another job = %v, want ErrCorrupt", err)
 	}
 	db.Model(&model.JobChunk{}).Where("job_id = ?", other.ID).Update("job_id", j.ID)
 
 	clk.add(time.Hour)
-	if _, _, err := s.File(ctx, j.ID, "op1"); errs.KindOf(err) != errs.KindNotFound || !strings.Contains(err.Error(), "已删除") {
+	if _, _, err := s.File(ctx, j.ID, asActor("op1")); errs.KindOf(err) != errs.KindNotFound || !strings.Contains(err.Error(), "已删除") {
 		t.Errorf("File after an hour = %v, want NotFound saying it was deleted", err)
 	}
-	if _, _, err := s.List(ctx, "op1", false, 1, 20); err != nil {
+	if _, _, err := s.List(ctx, who("op1", false), 1, 20); err != nil {
 		t.Fatal(err)
 	}
 	var left int64
@@ -551,7 +551,7 @@ func TestStaffSeeOnlyTheirOwnJobs(t *testing.T) {
 	ctx := context.Background()
 	var mine uint64
 	for i, actor := range []string{"op1", "op2", "op1", "op1"} {
-		j, err := s.Start(ctx, Spec{Kind: model.JobSettle, Subject: fmt.Sprint(i), Actor: actor}, func(context.Context, *Task) (any, error) {
+		j, err := s.Start(ctx, Spec{Kind: model.JobSettle, Subject: fmt.Sprint(i), Actor: asActor(actor)}, func(context.Context, *Task) (any, error) {
 			return map[string]string{"secret": "result"}, nil
 		})
 		if err != nil {
@@ -562,13 +562,13 @@ func TestStaffSeeOnlyTheirOwnJobs(t *testing.T) {
 			mine = j.ID
 		}
 	}
-	if _, err := s.Get(ctx, mine, "op2", false); errs.KindOf(err) != errs.KindNotFound {
+	if _, err := s.Get(ctx, mine, who("op2", false)); errs.KindOf(err) != errs.KindNotFound {
 		t.Errorf("op2 reads op1's job: %v, want NotFound", err)
 	}
-	if j, err := s.Get(ctx, mine, "admin", true); err != nil || j.Result == "" {
+	if j, err := s.Get(ctx, mine, who("admin", true)); err != nil || j.Result == "" {
 		t.Errorf("admin reads op1's job: %+v, %v; want it with its result", j, err)
 	}
-	if _, err := s.Get(ctx, 99999, "op1", false); errs.KindOf(err) != errs.KindNotFound {
+	if _, err := s.Get(ctx, 99999, who("op1", false)); errs.KindOf(err) != errs.KindNotFound {
 		t.Errorf("unknown job: %v, want NotFound", err)
 	}
 	tests := []struct {
@@ -584,7 +584,7 @@ func TestStaffSeeOnlyTheirOwnJobs(t *testing.T) {
 		{"aud", false, 1, 20, 0, 0},
 	}
 	for _, tc := range tests {
-		rows, n, err := s.List(ctx, tc.viewer, tc.all, tc.page, tc.size)
+		rows, n, err := s.List(ctx, who(tc.viewer, tc.all), tc.page, tc.size)
 		if err != nil || n != int64(tc.wantN) || len(rows) != tc.wantRows {
 			t.Errorf("List(%s, all=%v, page %d of %d) = %d rows of %d, %v; want %d of %d", tc.viewer, tc.all, tc.page, tc.size, len(rows), n, err, tc.wantRows, tc.wantN)
 		}
@@ -594,7 +594,7 @@ func TestStaffSeeOnlyTheirOwnJobs(t *testing.T) {
 			}
 		}
 	}
-	if rows, _, _ := s.List(ctx, "op1", false, 1, 20); len(rows) == 3 && (rows[0].ID < rows[1].ID || rows[0].ID != mine) {
+	if rows, _, _ := s.List(ctx, who("op1", false), 1, 20); len(rows) == 3 && (rows[0].ID < rows[1].ID || rows[0].ID != mine) {
 		t.Errorf("List is not newest first: %d, %d", rows[0].ID, rows[1].ID)
 	}
 }

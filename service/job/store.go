@@ -22,16 +22,26 @@ func errNotFound() error {
 	return errs.NotFound("job.not_found", "没有这个任务").WithFix("任务只有提交人和市总管理员可以查看；请在“后台任务”列表中找")
 }
 
-// Get returns job id for viewer: their own job, or any job when all is set (市总管理员). Someone
-// else's job is NotFound, like a job that does not exist. A live job whose process stopped
-// heartbeating is marked interrupted first, so a reader never waits on a job that cannot end.
-// The result is included; the kept file's key is not.
-func (s *Service) Get(ctx context.Context, id uint64, viewer string, all bool) (model.Job, error) {
+// SeesAll reports whether viewer sees every staff member's jobs (市总管理员, and the process
+// itself) rather than only their own.
+func SeesAll(viewer model.Actor) bool {
+	return viewer.Role == model.RoleAdmin || viewer.Via == model.ViaSystem || viewer.Via == model.ViaBreakGlass
+}
+
+// Get returns job id for viewer: their own job, or any job when SeesAll(viewer). Someone else's
+// job is NotFound, like a job that does not exist; so is every job for a viewer who may not
+// ViewPlan. A live job whose process stopped heartbeating is marked interrupted first, so a
+// reader never waits on a job that cannot end. The result is included; the kept file's key is
+// not.
+func (s *Service) Get(ctx context.Context, id uint64, viewer model.Actor) (model.Job, error) {
+	if !viewer.Can(model.ActViewPlan) {
+		return model.Job{}, errNotFound()
+	}
 	j, err := s.load(ctx, id)
 	if err != nil {
 		return model.Job{}, err
 	}
-	if !all && j.CreatedBy != viewer {
+	if !SeesAll(viewer) && j.CreatedBy != viewer.Username {
 		return model.Job{}, errNotFound()
 	}
 	if j.Status.Live() && j.Owner != s.owner && j.HeartbeatAt.Before(s.now().Add(-s.o.StaleAfter)) {
@@ -55,9 +65,13 @@ func (s *Service) load(ctx context.Context, id uint64) (model.Job, error) {
 	return j, nil
 }
 
-// List returns a page (1-based, size rows) of viewer's jobs, or of everyone's when all is set,
-// newest first, without results, and the number of jobs in all pages.
-func (s *Service) List(ctx context.Context, viewer string, all bool, page, size int) ([]model.Job, int64, error) {
+// List returns a page (1-based, size rows) of viewer's jobs, or of everyone's when
+// SeesAll(viewer), newest first, without results, and the number of jobs in all pages. It returns
+// Forbidden unless viewer may ViewPlan.
+func (s *Service) List(ctx context.Context, viewer model.Actor, page, size int) ([]model.Job, int64, error) {
+	if err := audit.Need(viewer, model.ActViewPlan); err != nil {
+		return nil, 0, err
+	}
 	if _, err := s.interruptStale(ctx); err != nil {
 		return nil, 0, err
 	}
@@ -67,8 +81,8 @@ func (s *Service) List(ctx context.Context, viewer string, all bool, page, size 
 	size = min(max(size, 1), 100)
 	page = max(page, 1)
 	q := s.db.WithContext(ctx).Model(&model.Job{})
-	if !all {
-		q = q.Where("created_by = ?", viewer)
+	if !SeesAll(viewer) {
+		q = q.Where("created_by = ?", viewer.Username)
 	}
 	var total int64
 	if err := q.Count(&total).Error; err != nil {
@@ -169,13 +183,17 @@ func (s *Service) schedule(at time.Time) {
 
 func chunkAD(jobID uint64) []byte { return []byte("job:" + strconv.FormatUint(jobID, 10)) }
 
-// File returns the name and content of the file job id kept, to its creator only, and writes an
-// audit row of the download. It returns NotFound for someone else's job, a job without a file and
-// a file deleted after Options.KeepFiles (the message says so).
-func (s *Service) File(ctx context.Context, id uint64, viewer string) (string, []byte, error) {
+// File returns the name and content of the file job id kept, to its creator only while they may
+// still DownloadFiles, and writes an audit row of the download. It returns Forbidden when viewer
+// may not DownloadFiles, and NotFound for someone else's job, a job without a file and a file
+// deleted after Options.KeepFiles (the message says so).
+func (s *Service) File(ctx context.Context, id uint64, viewer model.Actor) (string, []byte, error) {
+	if err := audit.Need(viewer, model.ActDownloadFiles); err != nil {
+		return "", nil, err
+	}
 	var j model.Job
 	err := s.db.WithContext(ctx).Select("id", "kind", "created_by", "file_name", "file_key", "file_expires").Take(&j, id).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && j.CreatedBy != viewer) {
+	if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && j.CreatedBy != viewer.Username) {
 		return "", nil, errNotFound()
 	}
 	if err != nil {
@@ -204,8 +222,9 @@ func (s *Service) File(ctx context.Context, id uint64, viewer string) (string, [
 	if err != nil {
 		return "", nil, fmt.Errorf("job %d file: %w", id, err)
 	}
-	err = audit.Write(ctx, s.db, s.now(), audit.Entry{Actor: viewer, Action: "job.download", Target: fmt.Sprintf("job:%d", id),
-		Detail: map[string]any{"kind": j.Kind, "file": j.FileName, "bytes": len(data)}})
+	e := audit.By(viewer)
+	e.Action, e.Target, e.Detail = "job.download", fmt.Sprintf("job:%d", id), map[string]any{"kind": j.Kind, "file": j.FileName, "bytes": len(data)}
+	err = audit.Write(ctx, s.db, s.now(), e)
 	if err != nil {
 		return "", nil, err
 	}

@@ -67,7 +67,7 @@ type Options struct {
 	// BindingCacheTTL is how long this process trusts a bound account's member without reading
 	// the database again [2s]; negative turns the cache off. Every authenticated request needs
 	// the binding, and reading it was a quarter of the API's database round trips. Unbinding
-	// through this Service, or by staff in the same process (Forget), takes effect at once; an
+	// through this Service (by the worker or by staff, UnbindMember) takes effect at once; an
 	// unbinding in another process takes effect within the TTL. Unbound accounts are never cached, so a fresh binding is
 	// seen at once everywhere.
 	BindingCacheTTL time.Duration
@@ -180,7 +180,7 @@ func (s *Service) Login(ctx context.Context, code, ip string) (Login, error) {
 		return Login{}, err
 	}
 	if s.wx == nil {
-		return Login{}, errs.New(errs.KindUnavailable, "login.wechat_unavailable", "暂时无法登录，请稍后再试")
+		return Login{}, errNoMiniProgram
 	}
 	ws, err := s.wx.Code2Session(ctx, code)
 	if err != nil {
@@ -200,6 +200,11 @@ func (s *Service) Login(ctx context.Context, code, ip string) (Login, error) {
 	}
 	return Login{Token: s.sessions.Issue(acct.ID), Bound: acct.MemberID != nil, Notice: s.takeNotice(ctx, acct.ID)}, nil
 }
+
+// errNoMiniProgram is the answer to a login when the server has no mini-program configured; the
+// fix is for whoever runs the server, so it names the setting.
+var errNoMiniProgram = errs.New(errs.KindUnavailable, "login.wechat_unavailable", "暂时无法登录，请稍后再试").
+	WithFix("服务器没有配置小程序：运维人员需设置 wechat.mp.app_id 和 wechat.mp.app_secret（环境变量 HUZHU_WECHAT_MP_APP_ID、HUZHU_WECHAT_MP_APP_SECRET）；只想试用可运行 huzhu serve --demo")
 
 func loginError(err error) error {
 	if errors.Is(err, wechat.ErrNotConfigured) {
@@ -271,10 +276,6 @@ func (s *Service) principalOf(ctx context.Context, accountID uint64) (Principal,
 	}
 	return p, nil
 }
-
-// Forget drops the cached binding of an account whose binding was changed outside this Service
-// (staff unbinding a member in the same process), so the next request reads it again.
-func (s *Service) Forget(accountID uint64) { s.forget(accountID) }
 
 // forget drops the cached binding of an account whose binding this process changed.
 func (s *Service) forget(accountID uint64) {

@@ -360,15 +360,17 @@ func TestBindingCache(t *testing.T) {
 	if got := auth().MemberID; got != 0 {
 		t.Errorf("right after Unbind, member = %d, want 0", got)
 	}
-	// Unbound by staff in the same process: Forget ends the cached binding at once.
+	// Unbound by staff through the same service: the cached binding ends at once.
 	mustDo(t, f.db.Model(&model.WeChatAccount{}).Where("id = ?", p.AccountID).Update("member_id", f.m.ID).Error)
 	if got := auth().MemberID; got != f.m.ID {
 		t.Fatalf("bound again, member = %d", got)
 	}
-	mustDo(t, f.db.Model(&model.WeChatAccount{}).Where("id = ?", p.AccountID).Update("member_id", nil).Error)
-	f.svc.Forget(p.AccountID)
+	op := model.Actor{Username: "op", Role: model.RoleOperator, Via: model.ViaConsole}
+	if err := f.svc.UnbindMember(ctx, op, f.m.ID); err != nil {
+		t.Fatalf("UnbindMember: %v", err)
+	}
 	if got := auth().MemberID; got != 0 {
-		t.Errorf("right after Forget, member = %d, want 0", got)
+		t.Errorf("right after staff unbound it, member = %d, want 0", got)
 	}
 }
 

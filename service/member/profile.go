@@ -109,32 +109,7 @@ func (s *Service) Unbind(ctx context.Context, p Principal, ip string) error {
 	if p.MemberID == 0 {
 		return ErrNotBound
 	}
-	now := s.now()
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&model.WeChatAccount{}).Where("id = ? AND member_id = ?", p.AccountID, p.MemberID).
-			Updates(map[string]any{"member_id": nil, "bound_at": nil})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected != 1 {
-			return ErrNotBound
-		}
-		var unionID uint64
-		if err := tx.Model(&model.Member{}).Where("id = ?", p.MemberID).Pluck("union_id", &unionID).Error; err != nil {
-			return err
-		}
-		return audit.Write(ctx, tx, now, audit.Entry{Actor: actorOf(p), Action: "member.unbind", Target: memberTarget(p.MemberID),
-			IP: ip, UnionID: unionID, Detail: map[string]any{"by": "worker"}})
-	})
-	if e, ok := errs.As(err); ok {
-		return e
-	}
-	if err != nil {
-		return fmt.Errorf("unbind account %d: %w", p.AccountID, err)
-	}
-	s.forget(p.AccountID)
-	_ = s.kv.Del(ctx, codeKey(p.AccountID))
-	return nil
+	return s.unbind(ctx, p.AccountID, p.MemberID, audit.Entry{Actor: actorOf(p), IP: ip, Detail: map[string]any{"by": "worker"}})
 }
 
 // Eligibility is a verdict of the eligibility engine on a day.

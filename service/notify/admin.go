@@ -14,9 +14,13 @@ import (
 )
 
 // Retry puts a failed notice back in the queue on the same channel, due at once, with its
-// attempt counts reset, and writes an audit row for actor. It returns a NotFound error for an
-// unknown id and a Conflict error when the notice has not failed.
-func (d *Dispatcher) Retry(ctx context.Context, id uint64, actor string) error {
+// attempt counts reset, and writes an audit row for actor. It returns Forbidden unless actor
+// may RetryNotice, a NotFound error for an unknown id and a Conflict error when the notice has
+// not failed.
+func (d *Dispatcher) Retry(ctx context.Context, id uint64, actor model.Actor) error {
+	if err := audit.Need(actor, model.ActRetryNotice); err != nil {
+		return err
+	}
 	now := d.now()
 	return d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var n model.Notification
@@ -35,13 +39,17 @@ func (d *Dispatcher) Retry(ctx context.Context, id uint64, actor string) error {
 		if res.Error != nil {
 			return fmt.Errorf("retry notice %d: %w", id, res.Error)
 		}
-		return audit.Write(ctx, tx, now, audit.Entry{Actor: actor, Action: "notice.retry",
-			Target: fmt.Sprintf("notice:%d", id), Detail: map[string]any{"channel": n.Channel, "member_id": n.MemberID}})
+		e := audit.By(actor)
+		e.Action, e.Target, e.Detail = "notice.retry", fmt.Sprintf("notice:%d", id), map[string]any{"channel": n.Channel, "member_id": n.MemberID}
+		return audit.Write(ctx, tx, now, e)
 	})
 }
 
 // RetryAllFailed puts every failed notice back in the queue, like Retry, and returns how many.
-func (d *Dispatcher) RetryAllFailed(ctx context.Context, actor string) (int64, error) {
+func (d *Dispatcher) RetryAllFailed(ctx context.Context, actor model.Actor) (int64, error) {
+	if err := audit.Need(actor, model.ActRetryNotice); err != nil {
+		return 0, err
+	}
 	now := d.now()
 	var n int64
 	err := d.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -53,8 +61,9 @@ func (d *Dispatcher) RetryAllFailed(ctx context.Context, actor string) (int64, e
 		if n == 0 {
 			return nil
 		}
-		return audit.Write(ctx, tx, now, audit.Entry{Actor: actor, Action: "notice.retry_all",
-			Target: "notices:failed", Detail: map[string]any{"count": n}})
+		e := audit.By(actor)
+		e.Action, e.Target, e.Detail = "notice.retry_all", "notices:failed", map[string]any{"count": n}
+		return audit.Write(ctx, tx, now, e)
 	})
 	return n, err
 }

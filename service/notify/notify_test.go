@@ -196,17 +196,17 @@ func TestFailuresEndFailedAndStaffRetry(t *testing.T) {
 
 	ctx := context.Background()
 	rowA := rowsOf(t, db, a)[0]
-	if err := d.Retry(ctx, 9999, "cli:test"); errs.KindOf(err) != errs.KindNotFound {
+	if err := d.Retry(ctx, 9999, asActor("cli:test")); errs.KindOf(err) != errs.KindNotFound {
 		t.Errorf("Retry(unknown) = %v, want NotFound", err)
 	}
 	broken = false
-	if err := d.Retry(ctx, rowA.ID, "cli:test"); err != nil {
+	if err := d.Retry(ctx, rowA.ID, asActor("cli:test")); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Retry(ctx, rowA.ID, "cli:test"); errs.KindOf(err) != errs.KindConflict {
+	if err := d.Retry(ctx, rowA.ID, asActor("cli:test")); errs.KindOf(err) != errs.KindConflict {
 		t.Errorf("Retry(pending row) = %v, want Conflict", err)
 	}
-	if n, err := d.RetryAllFailed(ctx, "cli:test"); err != nil || n != 1 {
+	if n, err := d.RetryAllFailed(ctx, asActor("cli:test")); err != nil || n != 1 {
 		t.Errorf("RetryAllFailed = %d, %v; want 1 (the other row)", n, err)
 	}
 	if _, err := d.RunOnce(ctx); err != nil {

@@ -18,7 +18,7 @@ func TestWorkedExampleFromFiles(t *testing.T) {
 	imp := importer.New(f.db, f.cipher, importer.Options{}, func() time.Time { return now }, nil)
 	ctx := context.Background()
 	roster := "工会编码,工会名称,姓名,身份证号,社保卡号,京卡卡号\nTZ01,通州示例工会,李先生,110199199001010010,900000000001,6217990000000001\n"
-	if rep, err := imp.Roster(ctx, "roster.csv", strings.NewReader(roster), "staff"); err != nil || rep.Added != 1 {
+	if rep, err := imp.Roster(ctx, "roster.csv", strings.NewReader(roster), asActor("staff")); err != nil || rep.Added != 1 {
 		t.Fatalf("roster = %+v, %v", rep, err)
 	}
 	var yb strings.Builder
@@ -27,7 +27,7 @@ func TestWorkedExampleFromFiles(t *testing.T) {
 		// 190,000 above the cap a month: 570,000 in the quarter.
 		yb.WriteString("ZY2026" + m + ",900000000001,特病住院,2026-" + m + "-05,2026-" + m + "-25,250000,12000,190000,是\n")
 	}
-	if rep, err := imp.Medical(ctx, "yb.csv", strings.NewReader(yb.String()), "staff"); err != nil || rep.Added != 3 {
+	if rep, err := imp.Medical(ctx, "yb.csv", strings.NewReader(yb.String()), asActor("staff")); err != nil || rep.Added != 3 {
 		t.Fatalf("medical = %+v, %v", rep, err)
 	}
 	var total model.Fen
@@ -42,7 +42,7 @@ func TestWorkedExampleFromFiles(t *testing.T) {
 	}
 	var arrived model.Fen
 	for _, run := range runs {
-		exp, err := f.pay.Export(ctx, run.ID, "op")
+		exp, err := f.pay.Export(ctx, run.ID, asActor("op"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +52,7 @@ func TestWorkedExampleFromFiles(t *testing.T) {
 			for _, r := range rows[1:] {
 				result += r[0] + ",成功,2026-04-28 10:00:00\n"
 			}
-			if rep, err := f.pay.ImportResult(ctx, "result.csv", strings.NewReader(result), "op"); err != nil || len(rep.Problems) > 0 {
+			if rep, err := f.pay.ImportResult(ctx, "result.csv", strings.NewReader(result), asActor("op")); err != nil || len(rep.Problems) > 0 {
 				t.Fatalf("result = %+v, %v", rep, err)
 			}
 		}

@@ -44,7 +44,7 @@ func TestExportHoldsFormulaNames(t *testing.T) {
 		t.Fatalf("only %d payloads are formulas; the test would prove little", len(held))
 	}
 	run := f.approved("2026-10")
-	exp, err := f.pay.Export(ctx, run.ID, "op")
+	exp, err := f.pay.Export(ctx, run.ID, asActor("op"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestExportHoldsFormulaNames(t *testing.T) {
 	for id := range held {
 		f.db.Model(&model.Member{}).Where("id = ?", id).Update("name", fmt.Sprintf("改正%d", id))
 	}
-	again, err := f.pay.Export(ctx, run.ID, "op")
+	again, err := f.pay.Export(ctx, run.ID, asActor("op"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestRebuildRefusesFormulaName(t *testing.T) {
 		f.record(m, model.ClaimInpatient, "2026-10-08", 100000, 0)
 	}
 	run := f.approved("2026-10")
-	exp, err := f.pay.Export(ctx, run.ID, "op")
+	exp, err := f.pay.Export(ctx, run.ID, asActor("op"))
 	if err != nil || len(exp.Files) != 1 {
 		t.Fatalf("export = %+v, %v", exp, err)
 	}
@@ -136,7 +136,7 @@ func TestRebuildRefusesFormulaName(t *testing.T) {
 			continue
 		}
 		f.db.Model(&model.Member{}).Where("id = ?", b.ID).Update("name", p)
-		fl, err := f.pay.Rebuild(ctx, exp.Files[0].BatchID, "op")
+		fl, err := f.pay.Rebuild(ctx, exp.Files[0].BatchID, asActor("op"))
 		if code(err) != "payment.name_unsafe" || !strings.Contains(err.Error(), fmt.Sprintf("会员 %d ", b.ID)) {
 			t.Errorf("Rebuild with name %q = %v (file %q); want payment.name_unsafe naming member %d", p, err, fl.CSV, b.ID)
 		}

@@ -99,9 +99,13 @@ func heldMessage(id uint64, what string) string {
 // payable since (re-issues, newly registered accounts, corrected names); with nothing to pay it
 // returns no files. A member whose name or account would open in a spreadsheet as a formula
 // is not written and is listed in Export.Held instead (see Held).
-// It returns NotFound for an unknown run and Conflict for a run that is not approved. Progress
-// (members done of members to pay) goes to progress.Report(ctx).
-func (s *Service) Export(ctx context.Context, runID uint64, actor string) (Export, error) {
+// It returns Forbidden unless actor may DownloadFiles (the files hold full account numbers),
+// NotFound for an unknown run and Conflict for a run that is not approved. Progress (members
+// done of members to pay) goes to progress.Report(ctx).
+func (s *Service) Export(ctx context.Context, runID uint64, actor model.Actor) (Export, error) {
+	if err := audit.Need(actor, model.ActDownloadFiles); err != nil {
+		return Export{}, err
+	}
 	var out Export
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var run model.SettlementRun
@@ -155,7 +159,7 @@ func (s *Service) Export(ctx context.Context, runID uint64, actor string) (Expor
 			}
 			fb := files[acct.bank]
 			if fb == nil {
-				fb, err = newFileBuilder(tx, run, acct.bank, actor, now)
+				fb, err = newFileBuilder(tx, run, acct.bank, actor.Username, now)
 				if err != nil {
 					return err
 				}
@@ -212,7 +216,9 @@ func (s *Service) Export(ctx context.Context, runID uint64, actor string) (Expor
 		for _, f := range out.Files {
 			detail[string(f.Bank)] = map[string]any{"transfers": f.Transfers, "total_fen": f.TotalFen}
 		}
-		return audit.Write(ctx, tx, now, audit.Entry{Actor: actor, Action: "payment.export", Target: fmt.Sprintf("run:%d", run.ID), Detail: detail})
+		e := audit.By(actor)
+		e.Action, e.Target, e.Detail = "payment.export", fmt.Sprintf("run:%d", run.ID), detail
+		return audit.Write(ctx, tx, now, e)
 	})
 	if err != nil {
 		return Export{}, fmt.Errorf("export run %d: %w", runID, err)
@@ -312,8 +318,12 @@ func (s *Service) Batches(ctx context.Context, runID uint64) ([]model.PaymentBat
 // else Conflict payment.account_changed names the transfers to mark failed and re-issue. A
 // member whose name or account would now open in a spreadsheet as a formula (see Held) makes
 // it Conflict payment.name_unsafe, naming the members to correct in the roster.
-// NotFound payment.batch_not_found for an unknown batch. Audited as payment.rebuild.
-func (s *Service) Rebuild(ctx context.Context, batchID uint64, actor string) (File, error) {
+// NotFound payment.batch_not_found for an unknown batch; Forbidden unless actor may
+// DownloadFiles. Audited as payment.rebuild.
+func (s *Service) Rebuild(ctx context.Context, batchID uint64, actor model.Actor) (File, error) {
+	if err := audit.Need(actor, model.ActDownloadFiles); err != nil {
+		return File{}, err
+	}
 	var out File
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var batch model.PaymentBatch
@@ -381,8 +391,10 @@ func (s *Service) Rebuild(ctx context.Context, batchID uint64, actor string) (Fi
 			return err
 		}
 		out = f
-		return audit.Write(ctx, tx, s.now(), audit.Entry{Actor: actor, Action: "payment.rebuild", Target: fmt.Sprintf("batch:%d", batch.ID),
-			Detail: map[string]any{"run_id": batch.RunID, "bank": string(batch.Bank), "transfers": batch.Transfers, "total_fen": batch.TotalFen}})
+		e := audit.By(actor)
+		e.Action, e.Target = "payment.rebuild", fmt.Sprintf("batch:%d", batch.ID)
+		e.Detail = map[string]any{"run_id": batch.RunID, "bank": string(batch.Bank), "transfers": batch.Transfers, "total_fen": batch.TotalFen}
+		return audit.Write(ctx, tx, s.now(), e)
 	})
 	if err != nil {
 		return File{}, fmt.Errorf("rebuild batch %d: %w", batchID, err)
@@ -431,9 +443,13 @@ func periodLabel(cal *calendar.Calendar, run model.SettlementRun) string {
 }
 
 // Reissue puts the lines of a failed transfer back in line for the next Export, after staff
-// fixed the member's account. It returns NotFound for an unknown transfer and Conflict when the
-// transfer has not failed or was already re-issued.
-func (s *Service) Reissue(ctx context.Context, transferID uint64, actor string) error {
+// fixed the member's account. It returns Forbidden unless actor may Pay, NotFound for an unknown
+// transfer and Conflict when the transfer has not failed or was already re-issued. The audit
+// row carries the member's union as well as the actor's role and address.
+func (s *Service) Reissue(ctx context.Context, transferID uint64, actor model.Actor) error {
+	if err := audit.Need(actor, model.ActPay); err != nil {
+		return err
+	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var t model.Transfer
 		if err := tx.Take(&t, transferID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
@@ -451,8 +467,14 @@ func (s *Service) Reissue(ctx context.Context, transferID uint64, actor string) 
 		if res.RowsAffected == 0 {
 			return errs.New(errs.KindConflict, "payment.already_reissued", "这笔转账已经重新发放过了")
 		}
-		return audit.Write(ctx, tx, s.now(), audit.Entry{Actor: actor, Action: "payment.reissue", Target: fmt.Sprintf("transfer:%d", t.ID),
-			Detail: map[string]any{"run_id": t.RunID, "member_id": t.MemberID, "amount_fen": t.AmountFen, "lines": res.RowsAffected}})
+		var m model.Member
+		if err := tx.Select("id", "union_id").Take(&m, t.MemberID).Error; err != nil {
+			return err
+		}
+		e := audit.By(actor)
+		e.Action, e.Target, e.UnionID = "payment.reissue", fmt.Sprintf("transfer:%d", t.ID), m.UnionID
+		e.Detail = map[string]any{"run_id": t.RunID, "member_id": t.MemberID, "amount_fen": t.AmountFen, "lines": res.RowsAffected}
+		return audit.Write(ctx, tx, s.now(), e)
 	})
 }
 

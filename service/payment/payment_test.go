@@ -90,11 +90,11 @@ func (f *fixture) approved(p string) model.SettlementRun {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	run, err := f.settle.Compute(context.Background(), period, "t")
+	run, err := f.settle.Compute(context.Background(), period, asActor("t"))
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if run, err = f.settle.Approve(context.Background(), run.ID, "t"); err != nil {
+	if run, err = f.settle.Approve(context.Background(), run.ID, asActor("t")); err != nil {
 		f.t.Fatal(err)
 	}
 	return run
@@ -127,7 +127,7 @@ func TestWorkedExampleEndToEnd(t *testing.T) {
 	if run.TotalFen != 20065300 {
 		t.Fatalf("run total = %s, want ¥200653.00", run.TotalFen)
 	}
-	exp, err := f.pay.Export(context.Background(), run.ID, "op")
+	exp, err := f.pay.Export(context.Background(), run.ID, asActor("op"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestWorkedExampleEndToEnd(t *testing.T) {
 		t.Errorf("transfer = %+v", tr)
 	}
 	result := "转账编号,结果,原因,到账时间\n" + rows[1][0] + ",成功,,2026-11-20 09:30:00\n"
-	rep, err := f.pay.ImportResult(context.Background(), "bob.csv", strings.NewReader(result), "op")
+	rep, err := f.pay.ImportResult(context.Background(), "bob.csv", strings.NewReader(result), asActor("op"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestWorkedExampleEndToEnd(t *testing.T) {
 	if closed.Status != model.RunClosed {
 		t.Errorf("run status = %s, want closed once everything arrived", closed.Status)
 	}
-	again, err := f.pay.ImportResult(context.Background(), "bob.csv", strings.NewReader(result), "op")
+	again, err := f.pay.ImportResult(context.Background(), "bob.csv", strings.NewReader(result), asActor("op"))
 	if err != nil || again.Unchanged != 1 || again.Arrived != 0 || len(f.notices(model.NoticeArrived)) != 1 {
 		t.Errorf("re-import = %+v, %v; want one unchanged row and still one notice", again, err)
 	}
@@ -189,7 +189,7 @@ func TestFailedTransferIsReissued(t *testing.T) {
 	f.record(b, model.ClaimInpatient, "2026-09-04", 200000, 0)
 	f.record(none, model.ClaimInpatient, "2026-09-05", 300000, 0)
 	run := f.approved("2026-09")
-	exp, err := f.pay.Export(context.Background(), run.ID, "op")
+	exp, err := f.pay.Export(context.Background(), run.ID, asActor("op"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestFailedTransferIsReissued(t *testing.T) {
 	var ta model.Transfer
 	f.db.Where("member_id = ?", a.ID).Take(&ta)
 	fail := fmt.Sprintf("转账编号,结果,原因\n%s,失败,账户已销户\n", ta.Ref)
-	if rep, err := f.pay.ImportResult(context.Background(), "icbc.csv", strings.NewReader(fail), "op"); err != nil || rep.Failed != 1 {
+	if rep, err := f.pay.ImportResult(context.Background(), "icbc.csv", strings.NewReader(fail), asActor("op")); err != nil || rep.Failed != 1 {
 		t.Fatalf("failure import = %+v, %v", rep, err)
 	}
 	if ns := f.notices(model.NoticeFailedTx); len(ns) != 1 || ns[0].MemberID != a.ID {
@@ -209,13 +209,13 @@ func TestFailedTransferIsReissued(t *testing.T) {
 	if err != nil || !rec.Balanced() || rec.Failed != 50000 || rec.Waiting != 150000 || rec.InTransfer != 100000 {
 		t.Errorf("after the failure Reconcile = %+v", rec)
 	}
-	if err := f.pay.Reissue(context.Background(), ta.ID, "op"); err != nil {
+	if err := f.pay.Reissue(context.Background(), ta.ID, asActor("op")); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.pay.Reissue(context.Background(), ta.ID, "op"); errs.KindOf(err) != errs.KindConflict {
+	if err := f.pay.Reissue(context.Background(), ta.ID, asActor("op")); errs.KindOf(err) != errs.KindConflict {
 		t.Errorf("second Reissue err = %v, want Conflict", err)
 	}
-	again, err := f.pay.Export(context.Background(), run.ID, "op")
+	again, err := f.pay.Export(context.Background(), run.ID, asActor("op"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestFailedTransferIsReissued(t *testing.T) {
 	if err != nil || !rec.Balanced() || rec.InTransfer != 150000 || rec.Exported != 200000 {
 		t.Errorf("after the re-issue Reconcile = %+v", rec)
 	}
-	if err := f.pay.Reissue(context.Background(), 9999, "op"); errs.KindOf(err) != errs.KindNotFound {
+	if err := f.pay.Reissue(context.Background(), 9999, asActor("op")); errs.KindOf(err) != errs.KindNotFound {
 		t.Errorf("Reissue(9999) err = %v, want NotFound", err)
 	}
 }
@@ -245,7 +245,7 @@ func TestImportResultReportsBadRowsAndKeepsGoodOnes(t *testing.T) {
 		ms = append(ms, m)
 	}
 	run := f.approved("2026-08")
-	if _, err := f.pay.Export(context.Background(), run.ID, "op"); err != nil {
+	if _, err := f.pay.Export(context.Background(), run.ID, asActor("op")); err != nil {
 		t.Fatal(err)
 	}
 	var ts []model.Transfer
@@ -261,7 +261,7 @@ func TestImportResultReportsBadRowsAndKeepsGoodOnes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := f.pay.ImportResult(context.Background(), "gbk.csv", bytes.NewReader(gbk), "op")
+	rep, err := f.pay.ImportResult(context.Background(), "gbk.csv", bytes.NewReader(gbk), asActor("op"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestImportResultReportsBadRowsAndKeepsGoodOnes(t *testing.T) {
 		t.Errorf("transfer 3 = %s (%q)", failed.Status, failed.FailReason)
 	}
 	for _, bad := range []string{"", "编号,金额\nx,1\n"} {
-		if _, err := f.pay.ImportResult(context.Background(), "bad.csv", strings.NewReader(bad), "op"); errs.KindOf(err) != errs.KindInvalid {
+		if _, err := f.pay.ImportResult(context.Background(), "bad.csv", strings.NewReader(bad), asActor("op")); errs.KindOf(err) != errs.KindInvalid {
 			t.Errorf("ImportResult(%q) err = %v, want Invalid", bad, err)
 		}
 	}
@@ -294,7 +294,7 @@ func TestImportResultReportsBadRowsAndKeepsGoodOnes(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		rep, err := f.pay.ImportResult(context.Background(), "long.csv", strings.NewReader(long), "op")
+		rep, err := f.pay.ImportResult(context.Background(), "long.csv", strings.NewReader(long), asActor("op"))
 		if last := rep.Problems[len(rep.Problems)-1]; err != nil || !strings.Contains(last.Message, "超过 64 KB") {
 			t.Errorf("ImportResult(a long line) = %+v, %v; want a last problem naming the 64 KB limit", rep.Problems, err)
 		}
@@ -311,14 +311,14 @@ func TestExportRefusesUnapprovedRuns(t *testing.T) {
 	m := f.member("甲", "6217990000001111", "", "")
 	f.record(m, model.ClaimInpatient, "2026-07-03", 100000, 0)
 	p, _ := calendar.New(model.Shanghai).ParsePeriod("2026-07")
-	run, err := f.settle.Compute(context.Background(), p, "t")
+	run, err := f.settle.Compute(context.Background(), p, asActor("t"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.pay.Export(context.Background(), run.ID, "op"); errs.KindOf(err) != errs.KindConflict {
+	if _, err := f.pay.Export(context.Background(), run.ID, asActor("op")); errs.KindOf(err) != errs.KindConflict {
 		t.Errorf("Export of a draft err = %v, want Conflict", err)
 	}
-	if _, err := f.pay.Export(context.Background(), 777, "op"); errs.KindOf(err) != errs.KindNotFound {
+	if _, err := f.pay.Export(context.Background(), 777, asActor("op")); errs.KindOf(err) != errs.KindNotFound {
 		t.Errorf("Export(777) err = %v, want NotFound", err)
 	}
 }
@@ -329,7 +329,7 @@ func TestReconcileCatchesATamperedLine(t *testing.T) {
 	f.record(m, model.ClaimInpatient, "2026-06-03", 100000, 0)
 	f.record(m, model.ClaimSpecialInpatient, "2026-06-13", 10000, 0)
 	run := f.approved("2026-06")
-	if _, err := f.pay.Export(context.Background(), run.ID, "op"); err != nil {
+	if _, err := f.pay.Export(context.Background(), run.ID, asActor("op")); err != nil {
 		t.Fatal(err)
 	}
 	if rec, err := f.pay.Reconcile(context.Background(), run.ID); err != nil || !rec.Balanced() {
@@ -352,7 +352,7 @@ func TestRunWithNothingPayableClosesOnExport(t *testing.T) {
 	f.db.Model(&m).Update("employment", model.EmploymentRetired)
 	f.record(m, model.ClaimInpatient, "2026-05-03", 100000, 0)
 	run := f.approved("2026-05")
-	exp, err := f.pay.Export(context.Background(), run.ID, "op")
+	exp, err := f.pay.Export(context.Background(), run.ID, asActor("op"))
 	if err != nil || len(exp.Files) != 0 {
 		t.Fatalf("Export = %+v, %v; want no files", exp, err)
 	}
@@ -376,7 +376,7 @@ func TestRebuild(t *testing.T) {
 		f.record(m, model.ClaimInpatient, "2026-10-08", 1_200_000, 0)
 	}
 	run := f.approved("2026-10")
-	exp, err := f.pay.Export(ctx, run.ID, "op")
+	exp, err := f.pay.Export(ctx, run.ID, asActor("op"))
 	if err != nil || len(exp.Files) != 2 {
 		t.Fatalf("export = %+v, %v; want a 京卡 file and an ICBC file", exp, err)
 	}
@@ -386,7 +386,7 @@ func TestRebuild(t *testing.T) {
 	}
 	jk := byBank[JingCardBank]
 
-	got, err := f.pay.Rebuild(ctx, jk.BatchID, "op2")
+	got, err := f.pay.Rebuild(ctx, jk.BatchID, asActor("op2"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,24 +398,24 @@ func TestRebuild(t *testing.T) {
 	if n != 1 {
 		t.Errorf("audit rows for the rebuild = %d, want 1", n)
 	}
-	if _, err := f.pay.Rebuild(ctx, 999_999, "op2"); errs.KindOf(err) != errs.KindNotFound {
+	if _, err := f.pay.Rebuild(ctx, 999_999, asActor("op2")); errs.KindOf(err) != errs.KindNotFound {
 		t.Errorf("unknown batch = %v, want NotFound", err)
 	}
 
 	// 乙's card changed after the export: the file can no longer be what was exported.
 	nc := f.cipher.Seal(pii.KindJingCard, "6217990000009999")
 	f.db.Model(&model.Member{}).Where("id = ?", b.ID).Updates(map[string]any{"jing_card_enc": nc.Enc, "jing_card_hash": nc.Hash, "jing_card_last4": nc.Last4})
-	if _, err := f.pay.Rebuild(ctx, jk.BatchID, "op2"); code(err) != "payment.account_changed" {
+	if _, err := f.pay.Rebuild(ctx, jk.BatchID, asActor("op2")); code(err) != "payment.account_changed" {
 		t.Errorf("rebuild after an account change = %v, want payment.account_changed", err)
 	}
 
 	// The bank answered for the ICBC batch: rebuilding it could pay twice.
 	rows := readCSV(t, byBank[model.BankICBC].CSV)
 	result := "转账编号,结果,原因,到账时间\n" + rows[1][0] + ",成功,,2026-11-20 09:30:00\n"
-	if _, err := f.pay.ImportResult(ctx, "icbc.csv", strings.NewReader(result), "op"); err != nil {
+	if _, err := f.pay.ImportResult(ctx, "icbc.csv", strings.NewReader(result), asActor("op")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.pay.Rebuild(ctx, byBank[model.BankICBC].BatchID, "op2"); code(err) != "payment.batch_answered" {
+	if _, err := f.pay.Rebuild(ctx, byBank[model.BankICBC].BatchID, asActor("op2")); code(err) != "payment.batch_answered" {
 		t.Errorf("rebuild of an answered batch = %v, want payment.batch_answered", err)
 	}
 }

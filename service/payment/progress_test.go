@@ -19,7 +19,7 @@ func TestExportReportsMembersDone(t *testing.T) {
 	}
 	run := f.approved("2026-09")
 	var r progresstest.Recorder
-	exp, err := f.pay.Export(r.Context(), run.ID, "op")
+	exp, err := f.pay.Export(r.Context(), run.ID, asActor("op"))
 	if err != nil || len(exp.Files) != 1 || exp.Files[0].Transfers != n {
 		t.Fatalf("Export = %+v, %v; want one file of %d transfers", exp, err, n)
 	}
@@ -57,7 +57,7 @@ func TestImportResultReportsProgress(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var r progresstest.Recorder
-			rep, err := f.pay.ImportResult(r.Context(), "result.csv", tc.r, "op")
+			rep, err := f.pay.ImportResult(r.Context(), "result.csv", tc.r, asActor("op"))
 			if err != nil || rep.Rows != 3000 || len(rep.Problems) != 3000 {
 				t.Fatalf("ImportResult = %d rows, %d problems, %v", rep.Rows, len(rep.Problems), err)
 			}

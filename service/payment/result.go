@@ -58,9 +58,13 @@ const maxResultRows = 2_000_000
 // cannot be read (no header, missing columns).
 //
 // Progress goes to progress.Report(ctx): bytes read of the file's size when r tells its size
-// (Size() int64) and rows stream from it (CSV), else rows done with the total unknown.
-func (s *Service) ImportResult(ctx context.Context, name string, r io.Reader, actor string) (ResultReport, error) {
+// (Size() int64) and rows stream from it (CSV), else rows done with the total unknown. It
+// returns Forbidden unless actor may Pay.
+func (s *Service) ImportResult(ctx context.Context, name string, r io.Reader, actor model.Actor) (ResultReport, error) {
 	var rep ResultReport
+	if err := audit.Need(actor, model.ActPay); err != nil {
+		return rep, err
+	}
 	h := sha256.New()
 	cr := progress.NewReader(r)
 	rd, err := sheet.Open(io.TeeReader(cr, h))
@@ -79,7 +83,7 @@ func (s *Service) ImportResult(ctx context.Context, name string, r io.Reader, ac
 	}
 	now := s.now()
 	batch := model.ImportBatch{Kind: model.ImportBankResult, FileName: model.Fit(name, 255), FileSHA256: "pending",
-		Status: model.ImportRunning, CreatedBy: actor}
+		Status: model.ImportRunning, CreatedBy: actor.Username}
 	if err := s.db.WithContext(ctx).Create(&batch).Error; err != nil {
 		return rep, fmt.Errorf("import result %s: %w", name, err)
 	}
@@ -124,7 +128,7 @@ func (s *Service) ImportResult(ctx context.Context, name string, r io.Reader, ac
 			rep.Problems = append(rep.Problems, *p)
 			continue
 		}
-		outcome, p, err := s.applyResult(ctx, res, actor)
+		outcome, p, err := s.applyResult(ctx, res)
 		if err != nil {
 			return rep, fmt.Errorf("import result %s row %d: %w", name, row, err)
 		}
@@ -148,9 +152,11 @@ func (s *Service) ImportResult(ctx context.Context, name string, r io.Reader, ac
 			"report": problemsCSV(rep.Problems), "finished_at": finished}).Error; err != nil {
 			return err
 		}
-		return audit.Write(ctx, tx, finished, audit.Entry{Actor: actor, Action: "payment.import_result", Target: fmt.Sprintf("import:%d", batch.ID),
-			Detail: map[string]any{"file": name, "rows": rep.Rows, "arrived": rep.Arrived, "failed": rep.Failed,
-				"unchanged": rep.Unchanged, "bad": len(rep.Problems)}})
+		e := audit.By(actor)
+		e.Action, e.Target = "payment.import_result", fmt.Sprintf("import:%d", batch.ID)
+		e.Detail = map[string]any{"file": name, "rows": rep.Rows, "arrived": rep.Arrived, "failed": rep.Failed,
+			"unchanged": rep.Unchanged, "bad": len(rep.Problems)}
+		return audit.Write(ctx, tx, finished, e)
 	})
 	if err != nil {
 		return rep, fmt.Errorf("import result %s: %w", name, err)
@@ -217,7 +223,7 @@ func parseTime(s string) (time.Time, error) {
 
 // applyResult applies one row. It returns the transfer's new status, or "" when the row was
 // already applied, or a Problem when the row contradicts what we know.
-func (s *Service) applyResult(ctx context.Context, r resultRow, actor string) (model.LineStatus, *Problem, error) {
+func (s *Service) applyResult(ctx context.Context, r resultRow) (model.LineStatus, *Problem, error) {
 	var (
 		outcome model.LineStatus
 		problem *Problem

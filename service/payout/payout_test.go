@@ -63,7 +63,7 @@ func (f *fixture) settle(t *testing.T, keys ...string) {
 	for _, key := range keys {
 		p, err := f.cal.ParsePeriod(key)
 		must(t, err)
-		_, err = s.Compute(context.Background(), p, "test")
+		_, err = s.Compute(context.Background(), p, asActor("test"))
 		must(t, err)
 	}
 }
@@ -93,7 +93,7 @@ func TestEstimateMatchesSettlement(t *testing.T) {
 	settle := settlement.New(f.db, f.engine, f.cal, kvtest.New(t), settlement.Options{}, clock, nil)
 	// January is settled first, so the estimate of the rest starts from its year-to-date.
 	p, _ := f.cal.ParsePeriod("2025-01")
-	_, err := settle.Compute(ctx, p, "test")
+	_, err := settle.Compute(ctx, p, asActor("test"))
 	must(t, err)
 
 	est, err := f.svc.EstimateUnsettled(ctx, m.ID)
@@ -107,7 +107,7 @@ func TestEstimateMatchesSettlement(t *testing.T) {
 	}
 	for _, key := range []string{"2025-Q1", "2025-03"} {
 		p, _ := f.cal.ParsePeriod(key)
-		_, err := settle.Compute(ctx, p, "test")
+		_, err := settle.Compute(ctx, p, asActor("test"))
 		must(t, err)
 	}
 	var lines []model.PayoutLine

@@ -203,7 +203,10 @@ type Line struct {
 	BaseFen    model.Fen // amount ratios applied to (自付一 after deductible + above-cap for major disease)
 	GrossFen   model.Fen // before the annual cap
 	AmountFen  model.Fen // what the plan pays for this bill
-	Steps      []Step
+	// Reason says, in a short Chinese phrase for the worker, why an eligible bill pays 0.00
+	// (the year's cap reached, nothing above the deductible…); empty when it pays.
+	Reason string
+	Steps  []Step
 }
 
 // Step kinds: stable codes a client can rely on.
@@ -417,10 +420,25 @@ func pay(b Bill, v *Version, f Facts, ytd map[int]YearToDate) Line {
 				yuan(l.GrossFen), yuan(y.PaidFen), yuan(v.AnnualCapFen), yuan(room))
 		}
 	}
+	if l.AmountFen == 0 {
+		l.Reason = zeroReason(l.GrossFen, room, v.AnnualCapFen, b)
+	}
 	y.PaidFen += l.AmountFen
 	step(StepTotal, 0, l.AmountFen, "本次互助金 %s", yuan(l.AmountFen))
 	ytd[year] = y
 	return l
+}
+
+// zeroReason says why a bill pays nothing: the year's cap was reached, only above-cap costs of
+// a disease that is not major, or nothing left after the deductible.
+func zeroReason(gross, room, annualCap model.Fen, b Bill) string {
+	switch {
+	case gross > 0 && room == 0:
+		return "年度已达最高额 " + strings.TrimSuffix(annualCap.YuanGrouped(), ".00") + " 元"
+	case b.AboveCapFen > 0 && !b.MajorDisease && b.SelfPay1Fen == 0:
+		return "超过封顶线的费用只有重大疾病才报销"
+	}
+	return "按政策计算可报销金额为 0 元"
 }
 
 // ladder pays amount of above-cap cost starting at position pos of the year's cumulative

@@ -585,3 +585,35 @@ func checkProblems(t *testing.T, err error, want []string) {
 		}
 	}
 }
+
+// TestZeroLineReason: every eligible bill that pays 0.00 says why, in words a worker reads; a
+// bill that pays says nothing.
+func TestZeroLineReason(t *testing.T) {
+	e := shipped(t)
+	bill := func(id uint64, selfPay, above model.Fen, major bool) policy.Bill {
+		return policy.Bill{RecordID: id, ClaimType: model.ClaimInpatient, Date: "2022-05-01", SelfPay1Fen: selfPay, AboveCapFen: above, MajorDisease: major}
+	}
+	tests := []struct {
+		name  string
+		bills []policy.Bill
+		want  []string // Reason of each line
+	}{
+		{"the year's cap reached by an earlier bill", []policy.Bill{bill(1, 0, 57_000_000, true), bill(2, 100_000, 0, false)},
+			[]string{"", "年度已达最高额 200,653 元"}},
+		{"above the cap, not major disease", []policy.Bill{bill(1, 0, 5_000_000, false)}, []string{"超过封顶线的费用只有重大疾病才报销"}},
+		{"nothing to pay", []policy.Bill{bill(1, 0, 0, false)}, []string{"按政策计算可报销金额为 0 元"}},
+		{"pays", []policy.Bill{bill(1, 100_000, 0, false)}, []string{""}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := mustCompute(t, e, policy.Input{Bills: tc.bills})
+			var got []string
+			for _, l := range r.Lines {
+				got = append(got, l.Reason)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("line reasons (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -241,7 +241,7 @@ func normalize(e bot.Entry) (bot.Entry, error) {
 // Conflict when a new entry's id is taken (faq.id_taken, also by a retired entry) or when the
 // entry changed since revision (faq.stale), NotFound for an unknown entry, Forbidden unless st may
 // staff.EditFAQ.
-func (s *Service) SaveEntry(ctx context.Context, st staff.Staff, e bot.Entry, revision, ip string) (EntryRow, error) {
+func (s *Service) SaveEntry(ctx context.Context, st model.Actor, e bot.Entry, revision string) (EntryRow, error) {
 	if err := need(st, staff.EditFAQ); err != nil {
 		return EntryRow{}, err
 	}
@@ -276,7 +276,7 @@ func (s *Service) SaveEntry(ctx context.Context, st staff.Staff, e bot.Entry, re
 		return EntryRow{}, errs.New(errs.KindConflict, "faq.retired", "这一条已停用，不能修改").WithFix("请先启用它，再修改")
 	}
 	o := bot.Override{Entry: e}
-	if err := s.swapFAQ(ctx, st, state.with(e.ID, &o), o, action, ip, nil); err != nil {
+	if err := s.swapFAQ(ctx, st, state.with(e.ID, &o), o, action, nil); err != nil {
 		return EntryRow{}, err
 	}
 	return s.Entry(ctx, e.ID)
@@ -285,16 +285,16 @@ func (s *Service) SaveEntry(ctx context.Context, st staff.Staff, e bot.Entry, re
 // RetireEntry stops the bot answering with entry id (its pinned texts and its place among the
 // popular questions go with it), keeping the text so that it can be enabled again. Conflict for
 // an entry of bot.Required (faq.required), one retired already or changed since revision.
-func (s *Service) RetireEntry(ctx context.Context, st staff.Staff, id, revision, ip string) error {
-	return s.setRetired(ctx, st, id, revision, ip, true)
+func (s *Service) RetireEntry(ctx context.Context, st model.Actor, id, revision string) error {
+	return s.setRetired(ctx, st, id, revision, true)
 }
 
 // EnableEntry lets the bot answer with the retired entry id again, with its last text.
-func (s *Service) EnableEntry(ctx context.Context, st staff.Staff, id, revision, ip string) error {
-	return s.setRetired(ctx, st, id, revision, ip, false)
+func (s *Service) EnableEntry(ctx context.Context, st model.Actor, id, revision string) error {
+	return s.setRetired(ctx, st, id, revision, false)
 }
 
-func (s *Service) setRetired(ctx context.Context, st staff.Staff, id, revision, ip string, retire bool) error {
+func (s *Service) setRetired(ctx context.Context, st model.Actor, id, revision string, retire bool) error {
 	if err := need(st, staff.EditFAQ); err != nil {
 		return err
 	}
@@ -323,13 +323,13 @@ func (s *Service) setRetired(ctx context.Context, st staff.Staff, id, revision, 
 	if retire {
 		action = "faq.retire"
 	}
-	return s.swapFAQ(ctx, st, cand, o, action, ip, nil)
+	return s.swapFAQ(ctx, st, cand, o, action, nil)
 }
 
 // RevertEntry gives the shipped entry id its shipped text back, dropping staff's edit or
 // retirement. NotFound for an entry the shipped file does not have; Conflict when it has no
 // edit or changed since revision.
-func (s *Service) RevertEntry(ctx context.Context, st staff.Staff, id, revision, ip string) error {
+func (s *Service) RevertEntry(ctx context.Context, st model.Actor, id, revision string) error {
 	if err := need(st, staff.EditFAQ); err != nil {
 		return err
 	}
@@ -349,7 +349,7 @@ func (s *Service) RevertEntry(ctx context.Context, st staff.Staff, id, revision,
 	case cur.State == StateShipped:
 		return errs.New(errs.KindConflict, "faq.unchanged", "这一条用的已经是随附的内容").WithFix("请刷新页面")
 	}
-	return s.swapFAQ(ctx, st, state.with(id, nil), bot.Override{Entry: shipped}, "faq.revert", ip, func(tx *gorm.DB) error {
+	return s.swapFAQ(ctx, st, state.with(id, nil), bot.Override{Entry: shipped}, "faq.revert", func(tx *gorm.DB) error {
 		if err := tx.Where(&model.FAQEntry{Key: id}).Delete(&model.FAQEntry{}).Error; err != nil {
 			return fmt.Errorf("delete FAQ entry %s: %w", id, err)
 		}
@@ -368,7 +368,7 @@ func stale(cur EntryRow) error {
 // swapFAQ checks cand, then in one transaction stores o as the entry's row (or runs write instead,
 // when not nil) and writes the audit row, then swaps the new knowledge base in. It is called with
 // s.mu held.
-func (s *Service) swapFAQ(ctx context.Context, st staff.Staff, cand *bot.Source, o bot.Override, action, ip string,
+func (s *Service) swapFAQ(ctx context.Context, st model.Actor, cand *bot.Source, o bot.Override, action string,
 	write func(tx *gorm.DB) error) error {
 	next, err := s.kb.Rebuild(cand, s.engine.Versions())
 	if err != nil {
@@ -386,9 +386,10 @@ func (s *Service) swapFAQ(ctx context.Context, st staff.Staff, cand *bot.Source,
 		if err := write(tx); err != nil {
 			return err
 		}
-		return audit.Write(ctx, tx, now, audit.Entry{Actor: st.Username, Role: string(st.Role), Action: action,
-			Target: "faq:" + o.Entry.ID, IP: ip, Detail: map[string]any{"id": o.Entry.ID, "question": o.Entry.Question,
-				"phrasings": len(o.Entry.Phrasings), "retired": o.Retired}})
+		e := audit.By(st)
+		e.Action, e.Target = action, "faq:"+o.Entry.ID
+		e.Detail = map[string]any{"id": o.Entry.ID, "question": o.Entry.Question, "phrasings": len(o.Entry.Phrasings), "retired": o.Retired}
+		return audit.Write(ctx, tx, now, e)
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return errs.New(errs.KindConflict, "faq.stale", "这一条刚被别人保存过，您的修改没有保存").WithFix("请重新打开这一条再修改")
@@ -469,8 +470,11 @@ func SavedEntries(ctx context.Context, db *gorm.DB) ([]SavedEntry, error) {
 // added is gone) with an audit row, without building the knowledge base: it is the way out when a
 // release makes a saved change invalid and serve refuses to start. Running serve instances pick
 // it up within their Watch interval. It returns NotFound faq.not_saved when id has no saved
-// change.
-func DropSaved(ctx context.Context, db *gorm.DB, id, actor string, now time.Time) error {
+// change, and Forbidden unless actor may EditFAQ.
+func DropSaved(ctx context.Context, db *gorm.DB, id string, actor model.Actor, now time.Time) error {
+	if err := need(actor, staff.EditFAQ); err != nil {
+		return err
+	}
 	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Where(&model.FAQEntry{Key: id}).Delete(&model.FAQEntry{})
 		if res.Error != nil {
@@ -479,7 +483,8 @@ func DropSaved(ctx context.Context, db *gorm.DB, id, actor string, now time.Time
 		if res.RowsAffected == 0 {
 			return errs.NotFound("faq.not_saved", "这一条没有在后台改过").WithFix("huzhu faq edits 列出改过的条目")
 		}
-		return audit.Write(ctx, tx, now, audit.Entry{Actor: actor, Action: "faq.drop_saved", Target: "faq:" + id,
-			Detail: map[string]any{"id": id}})
+		e := audit.By(actor)
+		e.Action, e.Target, e.Detail = "faq.drop_saved", "faq:"+id, map[string]any{"id": id}
+		return audit.Write(ctx, tx, now, e)
 	})
 }

@@ -60,7 +60,7 @@ func (s *Service) DraftVersion() (string, error) {
 // the knowledge base valid. Errors are Invalid with Field "body", "code" or "effective_from" and
 // the problems in the message (policy.bad_version, policy.code_taken, policy.not_future,
 // faq.invalid), or Forbidden unless st may staff.EditPolicy. body is stored as written.
-func (s *Service) AddVersion(ctx context.Context, st staff.Staff, body, ip string) (policy.Version, error) {
+func (s *Service) AddVersion(ctx context.Context, st model.Actor, body string) (policy.Version, error) {
 	if err := need(st, staff.EditPolicy); err != nil {
 		return policy.Version{}, err
 	}
@@ -116,9 +116,11 @@ func (s *Service) AddVersion(ctx context.Context, st staff.Staff, body, ip strin
 		if err := tx.Create(&row).Error; err != nil {
 			return fmt.Errorf("insert: %w", err)
 		}
-		return audit.Write(ctx, tx, now, audit.Entry{Actor: st.Username, Role: string(st.Role), Action: "policy.add",
-			Target: "policy:" + v.Code, IP: ip, Detail: map[string]any{"code": v.Code, "name": v.Name,
-				"effective_from": v.EffectiveFrom, "annual_cap_fen": v.AnnualCapFen, "assumed": assumed}})
+		e := audit.By(st)
+		e.Action, e.Target = "policy.add", "policy:"+v.Code
+		e.Detail = map[string]any{"code": v.Code, "name": v.Name, "effective_from": v.EffectiveFrom, "annual_cap_fen": v.AnnualCapFen,
+			"assumed": assumed}
+		return audit.Write(ctx, tx, now, e)
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return policy.Version{}, errs.New(errs.KindConflict, "policy.code_taken", "版本代码“"+v.Code+"”刚被别人用了，没有保存").

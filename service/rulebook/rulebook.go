@@ -15,7 +15,6 @@ import (
 	"huzhu/service/bot"
 	"huzhu/service/errs"
 	"huzhu/service/policy"
-	"huzhu/service/staff"
 )
 
 // Shipped are the files the binary carries: config.PolicyYAML and config.FAQYAML.
@@ -118,7 +117,7 @@ func LoadKB(ctx context.Context, db *gorm.DB, shipped []byte, versions []policy.
 // today is the date in Asia/Shanghai.
 func (s *Service) today() model.Date { return model.DateOf(s.now()) }
 
-func need(st staff.Staff, act staff.Action) error {
+func need(st model.Actor, act model.Action) error {
 	if st.Can(act) {
 		return nil
 	}

@@ -17,7 +17,6 @@ import (
 	"huzhu/service/errs"
 	"huzhu/service/policy"
 	"huzhu/service/rulebook"
-	"huzhu/service/staff"
 	"huzhu/service/store/storetest"
 )
 
@@ -25,8 +24,8 @@ import (
 var now = time.Date(2025, 7, 22, 10, 0, 0, 0, model.Shanghai)
 
 var (
-	admin    = staff.Staff{ID: 1, Username: "admin", Role: model.RoleAdmin}
-	operator = staff.Staff{ID: 2, Username: "op", Role: model.RoleOperator}
+	admin    = model.Actor{Username: "admin", Role: model.RoleAdmin, IP: "ip", Via: model.ViaConsole}
+	operator = model.Actor{Username: "op", Role: model.RoleOperator, IP: "ip", Via: model.ViaConsole}
 	shipped  = rulebook.Shipped{Policy: config.PolicyYAML, FAQ: config.FAQYAML}
 )
 
@@ -91,13 +90,13 @@ func TestSaveEntry(t *testing.T) {
 	e.Phrasings = append(e.Phrasings, "  ", "一年封顶是多少钱")
 
 	t.Run("operator may not", func(t *testing.T) {
-		_, err := s.SaveEntry(ctx, operator, e, cur.Revision, "10.0.0.1")
+		_, err := s.SaveEntry(ctx, operator, e, cur.Revision)
 		wantErr(t, err, errs.KindForbidden, "rulebook.forbidden", "")
 	})
 	t.Run("too few phrasings is refused, naming the field", func(t *testing.T) {
 		bad := e
 		bad.Phrasings = []string{"封顶多少", " "}
-		_, err := s.SaveEntry(ctx, admin, bad, cur.Revision, "10.0.0.1")
+		_, err := s.SaveEntry(ctx, admin, bad, cur.Revision)
 		wantErr(t, err, errs.KindInvalid, "faq.invalid", "phrasings")
 		if !strings.Contains(err.Error(), "至少要 3 条") {
 			t.Errorf("message = %q, want the rule", err)
@@ -106,14 +105,14 @@ func TestSaveEntry(t *testing.T) {
 	t.Run("a phrasing of another entry is refused", func(t *testing.T) {
 		bad := e
 		bad.Phrasings = append([]string{"在职职工医疗互助保障计划是什么"}, e.Phrasings...)
-		_, err := s.SaveEntry(ctx, admin, bad, cur.Revision, "10.0.0.1")
+		_, err := s.SaveEntry(ctx, admin, bad, cur.Revision)
 		wantErr(t, err, errs.KindInvalid, "faq.invalid", "phrasings")
 	})
 	if render(s, "cap") != before || auditCount(t, db, "faq.") != 0 {
 		t.Fatal("a refused edit changed the knowledge base or wrote the audit log")
 	}
 
-	row, err := s.SaveEntry(ctx, admin, e, cur.Revision, "10.0.0.1")
+	row, err := s.SaveEntry(ctx, admin, e, cur.Revision)
 	if err != nil {
 		t.Fatalf("SaveEntry = %v", err)
 	}
@@ -130,7 +129,7 @@ func TestSaveEntry(t *testing.T) {
 		t.Errorf("faq.edit audit rows = %d, want 1", n)
 	}
 	t.Run("an edit from the old revision is refused", func(t *testing.T) {
-		_, err := s.SaveEntry(ctx, admin, e, cur.Revision, "10.0.0.1")
+		_, err := s.SaveEntry(ctx, admin, e, cur.Revision)
 		wantErr(t, err, errs.KindConflict, "faq.stale", "")
 	})
 	t.Run("a restarted process has the edit", func(t *testing.T) {
@@ -142,14 +141,14 @@ func TestSaveEntry(t *testing.T) {
 	added := bot.Entry{ID: "bike_injury", Kind: bot.KindPlan, Question: "骑自行车摔伤了能报吗？",
 		Phrasings: []string{"骑车摔伤能不能二次报销", "自行车摔了看病能报吗", "骑单车受伤的医药费"},
 		Answer:    "骑车摔伤去医院看病，医保结算后的自付一也能按比例报销。"}
-	if _, err := s.SaveEntry(ctx, admin, added, "", "10.0.0.1"); err != nil {
+	if _, err := s.SaveEntry(ctx, admin, added, ""); err != nil {
 		t.Fatalf("SaveEntry(new) = %v", err)
 	}
 	if m := s.KB().Match("骑车摔伤了可以报销吗"); m.Band != bot.BandAnswer || m.Best() != "bike_injury" {
 		t.Errorf("Match for the new entry = %v %q", m.Band, m.Best())
 	}
 	t.Run("a new entry may not take an id", func(t *testing.T) {
-		_, err := s.SaveEntry(ctx, admin, added, "", "10.0.0.1")
+		_, err := s.SaveEntry(ctx, admin, added, "")
 		wantErr(t, err, errs.KindConflict, "faq.id_taken", "")
 	})
 	rows, err := s.Entries(ctx)
@@ -167,7 +166,7 @@ func TestRetireEnableRevert(t *testing.T) {
 	ctx := context.Background()
 
 	h := entry(t, s, "hotline")
-	if err := s.RetireEntry(ctx, admin, "hotline", h.Revision, "ip"); err != nil {
+	if err := s.RetireEntry(ctx, admin, "hotline", h.Revision); err != nil {
 		t.Fatalf("RetireEntry = %v", err)
 	}
 	if m := s.KB().Match("电话"); m.Best() == "hotline" {
@@ -181,11 +180,11 @@ func TestRetireEnableRevert(t *testing.T) {
 	if last := rows[len(rows)-1]; last.ID != "hotline" {
 		t.Errorf("retired entries are listed last; last is %s", last.ID)
 	}
-	wantErr(t, s.RetireEntry(ctx, admin, "hotline", h.Revision, "ip"), errs.KindConflict, "faq.unchanged", "")
-	if _, err := s.SaveEntry(ctx, admin, h.Entry, h.Revision, "ip"); errs.KindOf(err) != errs.KindConflict {
+	wantErr(t, s.RetireEntry(ctx, admin, "hotline", h.Revision), errs.KindConflict, "faq.unchanged", "")
+	if _, err := s.SaveEntry(ctx, admin, h.Entry, h.Revision); errs.KindOf(err) != errs.KindConflict {
 		t.Errorf("editing a retired entry = %v, want Conflict", err)
 	}
-	if err := s.EnableEntry(ctx, admin, "hotline", h.Revision, "ip"); err != nil {
+	if err := s.EnableEntry(ctx, admin, "hotline", h.Revision); err != nil {
 		t.Fatalf("EnableEntry = %v", err)
 	}
 	if m := s.KB().Match("电话"); m.Best() != "hotline" || !m.Pinned {
@@ -193,18 +192,18 @@ func TestRetireEnableRevert(t *testing.T) {
 	}
 
 	help := entry(t, s, "help")
-	wantErr(t, s.RetireEntry(ctx, admin, "help", help.Revision, "ip"), errs.KindConflict, "faq.required", "")
-	wantErr(t, s.RetireEntry(ctx, operator, "cap", "x", "ip"), errs.KindForbidden, "rulebook.forbidden", "")
-	wantErr(t, s.RetireEntry(ctx, admin, "nope", "x", "ip"), errs.KindNotFound, "faq.not_found", "")
+	wantErr(t, s.RetireEntry(ctx, admin, "help", help.Revision), errs.KindConflict, "faq.required", "")
+	wantErr(t, s.RetireEntry(ctx, operator, "cap", "x"), errs.KindForbidden, "rulebook.forbidden", "")
+	wantErr(t, s.RetireEntry(ctx, admin, "nope", "x"), errs.KindNotFound, "faq.not_found", "")
 
 	shippedAnswer := render(s, "hotline")
 	h = entry(t, s, "hotline")
 	h.Answer = "请拨打{hotline}。"
-	if _, err := s.SaveEntry(ctx, admin, h.Entry, h.Revision, "ip"); err != nil {
+	if _, err := s.SaveEntry(ctx, admin, h.Entry, h.Revision); err != nil {
 		t.Fatal(err)
 	}
 	h = entry(t, s, "hotline")
-	if err := s.RevertEntry(ctx, admin, "hotline", h.Revision, "ip"); err != nil {
+	if err := s.RevertEntry(ctx, admin, "hotline", h.Revision); err != nil {
 		t.Fatalf("RevertEntry = %v", err)
 	}
 	if got := render(s, "hotline"); got != shippedAnswer {
@@ -262,7 +261,7 @@ func TestAddVersion(t *testing.T) {
 
 	tests := []struct {
 		name, body, code, field string
-		who                     staff.Staff
+		who                     model.Actor
 		kind                    errs.Kind
 	}{
 		{"operator may not", body, "rulebook.forbidden", "", operator, errs.KindForbidden},
@@ -275,7 +274,7 @@ func TestAddVersion(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := s.AddVersion(ctx, tc.who, tc.body, "ip")
+			_, err := s.AddVersion(ctx, tc.who, tc.body)
 			wantErr(t, err, tc.kind, tc.code, tc.field)
 		})
 	}
@@ -283,7 +282,7 @@ func TestAddVersion(t *testing.T) {
 		t.Fatal("a refused version changed the engine or wrote the audit log")
 	}
 
-	v, err := s.AddVersion(ctx, admin, body, "ip")
+	v, err := s.AddVersion(ctx, admin, body)
 	if err != nil {
 		t.Fatalf("AddVersion = %v", err)
 	}
@@ -312,7 +311,7 @@ func TestAddVersion(t *testing.T) {
 	if got, _ := start(t, db).Engine().At("2026-03-01"); got.Code != "2026" {
 		t.Errorf("a restarted process uses %s on 2026-03-01, want 2026", got.Code)
 	}
-	if _, err := s.AddVersion(ctx, admin, body, "ip"); errs.KindOf(err) != errs.KindInvalid {
+	if _, err := s.AddVersion(ctx, admin, body); errs.KindOf(err) != errs.KindInvalid {
 		t.Errorf("adding the same version twice = %v, want Invalid", err)
 	}
 	next, err := s.DraftVersion()
@@ -329,11 +328,11 @@ func TestRefresh(t *testing.T) {
 	cur := entry(t, a, "cap")
 	e := cur.Entry
 	e.Answer = "由另一台服务器修改：最多{cap}。"
-	if _, err := a.SaveEntry(ctx, admin, e, cur.Revision, "ip"); err != nil {
+	if _, err := a.SaveEntry(ctx, admin, e, cur.Revision); err != nil {
 		t.Fatal(err)
 	}
 	draft, _ := a.DraftVersion()
-	if _, err := a.AddVersion(ctx, admin, draft, "ip"); err != nil {
+	if _, err := a.AddVersion(ctx, admin, draft); err != nil {
 		t.Fatal(err)
 	}
 	if render(b, "cap") == render(a, "cap") {
@@ -383,12 +382,12 @@ func TestReadsDuringSaves(t *testing.T) {
 		cur := entry(t, s, "cap")
 		e := cur.Entry
 		e.Answer = strings.Repeat("改", i+1) + "：每人每年最多{cap}。"
-		if _, err := s.SaveEntry(ctx, admin, e, cur.Revision, "ip"); err != nil {
+		if _, err := s.SaveEntry(ctx, admin, e, cur.Revision); err != nil {
 			t.Fatal(err)
 		}
 		if i == 3 {
 			draft, _ := s.DraftVersion()
-			if _, err := s.AddVersion(ctx, admin, draft, "ip"); err != nil {
+			if _, err := s.AddVersion(ctx, admin, draft); err != nil {
 				t.Fatal(err)
 			}
 		}

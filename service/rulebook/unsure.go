@@ -22,7 +22,7 @@ const MaxUnsure = 200
 // UnsureQuestions lists the open questions the bot was not sure of (bot_questions: masked,
 // counted, one per normalised text), most asked first, at most MaxUnsure. Forbidden unless st may
 // staff.EditFAQ (市总 admin): only they can act on them.
-func (s *Service) UnsureQuestions(ctx context.Context, st staff.Staff) ([]model.BotQuestion, error) {
+func (s *Service) UnsureQuestions(ctx context.Context, st model.Actor) ([]model.BotQuestion, error) {
 	if err := need(st, staff.EditFAQ); err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (s *Service) openQuestion(ctx context.Context, id uint64) (model.BotQuestio
 // entry has the phrasing already), the change is audited and swapped in, so the bot's next answer
 // uses it. The question is then marked resolved. Errors: those of SaveEntry, NotFound for an
 // unknown question or entry, Conflict for a question already dealt with.
-func (s *Service) TeachPhrasing(ctx context.Context, st staff.Staff, id uint64, entryID, ip string) (EntryRow, error) {
+func (s *Service) TeachPhrasing(ctx context.Context, st model.Actor, id uint64, entryID string) (EntryRow, error) {
 	if err := need(st, staff.EditFAQ); err != nil {
 		return EntryRow{}, err
 	}
@@ -74,11 +74,11 @@ func (s *Service) TeachPhrasing(ctx context.Context, st staff.Staff, id uint64, 
 	}
 	e := row.Entry
 	e.Phrasings = append(slices.Clone(e.Phrasings), q.Text)
-	saved, err := s.SaveEntry(ctx, st, e, row.Revision, ip)
+	saved, err := s.SaveEntry(ctx, st, e, row.Revision)
 	if err != nil {
 		return EntryRow{}, err
 	}
-	if err := s.resolve(ctx, st, q, "phrasing:"+entryID, ip); err != nil {
+	if err := s.resolve(ctx, st, q, "phrasing:"+entryID); err != nil {
 		return EntryRow{}, err
 	}
 	return saved, nil
@@ -101,7 +101,7 @@ func (s *Service) LexiconTerms() []string {
 // saved as one row (key bot.LexiconKey, which `huzhu faq revert _lexicon` drops), audited and
 // swapped in, so the bot's next answer reads the saying as term. Invalid term for a term the
 // lexicon has not; NotFound and Conflict for the question as TeachPhrasing.
-func (s *Service) TeachSaying(ctx context.Context, st staff.Staff, id uint64, term, saying, ip string) error {
+func (s *Service) TeachSaying(ctx context.Context, st model.Actor, id uint64, term, saying string) error {
 	if err := need(st, staff.EditFAQ); err != nil {
 		return err
 	}
@@ -132,18 +132,18 @@ func (s *Service) TeachSaying(ctx context.Context, st staff.Staff, id uint64, te
 		return err
 	}
 	o := bot.Override{Entry: bot.Entry{ID: bot.LexiconKey, Question: term + " ← " + saying}}
-	err = s.swapFAQ(ctx, st, cand, o, "faq.lexicon", ip, func(tx *gorm.DB) error {
+	err = s.swapFAQ(ctx, st, cand, o, "faq.lexicon", func(tx *gorm.DB) error {
 		return upsertEntry(tx, bot.LexiconKey, string(body), st.Username, s.now())
 	})
 	if err != nil {
 		return err
 	}
-	return s.resolve(ctx, st, q, "lexicon:"+term, ip)
+	return s.resolve(ctx, st, q, "lexicon:"+term)
 }
 
 // DismissQuestion marks the open question id as dealt with without teaching the bot (chit-chat,
 // a question the plan does not cover), audited. NotFound or Conflict as TeachPhrasing.
-func (s *Service) DismissQuestion(ctx context.Context, st staff.Staff, id uint64, ip string) error {
+func (s *Service) DismissQuestion(ctx context.Context, st model.Actor, id uint64) error {
 	if err := need(st, staff.EditFAQ); err != nil {
 		return err
 	}
@@ -151,12 +151,12 @@ func (s *Service) DismissQuestion(ctx context.Context, st staff.Staff, id uint64
 	if err != nil {
 		return err
 	}
-	return s.resolve(ctx, st, q, "dismissed", ip)
+	return s.resolve(ctx, st, q, "dismissed")
 }
 
 // resolve marks q resolved with how, and audits it, in one transaction; a question resolved by
 // someone else meanwhile is Conflict faq.question_resolved.
-func (s *Service) resolve(ctx context.Context, st staff.Staff, q model.BotQuestion, how, ip string) error {
+func (s *Service) resolve(ctx context.Context, st model.Actor, q model.BotQuestion, how string) error {
 	now := s.now()
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&model.BotQuestion{}).Where("id = ? AND resolved = ?", q.ID, false).
@@ -167,7 +167,8 @@ func (s *Service) resolve(ctx context.Context, st staff.Staff, q model.BotQuesti
 		if res.RowsAffected == 0 {
 			return errs.New(errs.KindConflict, "faq.question_resolved", "这个问题刚被别人处理过了").WithFix("刷新页面看最新的列表")
 		}
-		return audit.Write(ctx, tx, now, audit.Entry{Actor: st.Username, Role: string(st.Role), Action: "faq.question",
-			Target: fmt.Sprintf("bot_question:%d", q.ID), IP: ip, Detail: map[string]any{"resolution": how, "count": q.Count}})
+		e := audit.By(st)
+		e.Action, e.Target, e.Detail = "faq.question", fmt.Sprintf("bot_question:%d", q.ID), map[string]any{"resolution": how, "count": q.Count}
+		return audit.Write(ctx, tx, now, e)
 	})
 }

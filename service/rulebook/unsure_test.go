@@ -64,10 +64,10 @@ func TestUnsureQuestionsTeachTheBot(t *testing.T) {
 		t.Fatalf("question with an ID number stored as %+v, want it masked", masked)
 	}
 
-	if _, err := rules.TeachPhrasing(ctx, admin, mine.ID, "no_such_entry", "127.0.0.1"); err == nil {
+	if _, err := rules.TeachPhrasing(ctx, admin, mine.ID, "no_such_entry"); err == nil {
 		t.Fatal("TeachPhrasing to an unknown entry succeeded")
 	}
-	if _, err := rules.TeachPhrasing(ctx, admin, mine.ID, "family", "127.0.0.1"); err != nil {
+	if _, err := rules.TeachPhrasing(ctx, admin, mine.ID, "family"); err != nil {
 		t.Fatalf("TeachPhrasing: %v", err)
 	}
 	if got := ask("s5", q); got != family {
@@ -79,16 +79,16 @@ func TestUnsureQuestionsTeachTheBot(t *testing.T) {
 	if n := auditCount(t, db, "faq.question"); n != 1 {
 		t.Errorf("faq.question audit rows = %d, want 1", n)
 	}
-	_, err = rules.TeachPhrasing(ctx, admin, mine.ID, "family", "127.0.0.1")
+	_, err = rules.TeachPhrasing(ctx, admin, mine.ID, "family")
 	wantErr(t, err, errs.KindConflict, "faq.question_resolved", "")
 
 	// A phrasing another entry has already is refused by the whole-set check; the question stays open.
 	dup := model.BotQuestion{Key: "互助金最高多少", Text: "互助金最高多少", Band: "suggest", Count: 1, FirstSeen: now, LastSeen: now}
 	must(t, db.Create(&dup).Error)
-	_, err = rules.TeachPhrasing(ctx, admin, dup.ID, "family", "127.0.0.1")
+	_, err = rules.TeachPhrasing(ctx, admin, dup.ID, "family")
 	wantErr(t, err, errs.KindInvalid, "faq.invalid", "phrasings")
 
-	if err := rules.DismissQuestion(ctx, admin, masked.ID, "127.0.0.1"); err != nil {
+	if err := rules.DismissQuestion(ctx, admin, masked.ID); err != nil {
 		t.Fatalf("DismissQuestion: %v", err)
 	}
 	ask("s6", "还能报多少") // answered: not kept
@@ -122,14 +122,14 @@ func TestTeachSaying(t *testing.T) {
 	if err != nil || len(qs) != 1 {
 		t.Fatalf("UnsureQuestions = %+v, %v", qs, err)
 	}
-	err = rules.TeachSaying(ctx, admin, qs[0].ID, "家属", "媳妇", "127.0.0.1") // 媳妇 is a saying of 家属 already
+	err = rules.TeachSaying(ctx, admin, qs[0].ID, "家属", "媳妇") // 媳妇 is a saying of 家属 already
 	wantErr(t, err, errs.KindInvalid, "faq.invalid", "lexicon")
-	err = rules.TeachSaying(ctx, admin, qs[0].ID, "没有这组", "那口子", "127.0.0.1")
+	err = rules.TeachSaying(ctx, admin, qs[0].ID, "没有这组", "那口子")
 	wantErr(t, err, errs.KindInvalid, "invalid.term", "term")
-	if err := rules.TeachSaying(ctx, operator, qs[0].ID, "家属", "那口子", "127.0.0.1"); err == nil {
+	if err := rules.TeachSaying(ctx, operator, qs[0].ID, "家属", "那口子"); err == nil {
 		t.Fatal("an operator changed the lexicon")
 	}
-	if err := rules.TeachSaying(ctx, admin, qs[0].ID, "家属", "那口子", "127.0.0.1"); err != nil {
+	if err := rules.TeachSaying(ctx, admin, qs[0].ID, "家属", "那口子"); err != nil {
 		t.Fatalf("TeachSaying: %v", err)
 	}
 	if got, _ := b.Chat(ctx, "s2", 0, q); got != family {

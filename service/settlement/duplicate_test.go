@@ -37,7 +37,7 @@ func TestBillPaidOnceWhicheverWayItCame(t *testing.T) {
 		m := f.member()
 		feed := f.record(m, model.ClaimInpatient, "2026-09-03", 100000, 0)
 		app := f.claimed(feed, 1)
-		if _, err := f.svc.Compute(ctx, f.period("2026-09", model.ClassInpatient), "op"); err != nil {
+		if _, err := f.svc.Compute(ctx, f.period("2026-09", model.ClassInpatient), asActor("op")); err != nil {
 			t.Fatal(err)
 		}
 		if l := f.line(app.ID); !l.Eligible || l.AmountFen != 50000 {
@@ -52,11 +52,11 @@ func TestBillPaidOnceWhicheverWayItCame(t *testing.T) {
 		m := f.member()
 		app := f.claimed(model.MedicalRecord{RecordNo: "X", MemberID: m.ID, ClaimType: model.ClaimInpatient, VisitDate: "2026-08-03",
 			DischargeDate: "2026-08-09", Hospital: "河北示例医院", SelfPay1Fen: 100000, TotalFen: 300000}, 1)
-		run, err := f.svc.Compute(ctx, f.period("2026-08", model.ClassInpatient), "op")
+		run, err := f.svc.Compute(ctx, f.period("2026-08", model.ClassInpatient), asActor("op"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.Approve(ctx, run.ID, "op"); err != nil {
+		if _, err := f.svc.Approve(ctx, run.ID, asActor("op")); err != nil {
 			t.Fatal(err)
 		}
 		// The hospital's name comes with a space in the feed; it is the same bill.
@@ -66,7 +66,7 @@ func TestBillPaidOnceWhicheverWayItCame(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The feed record is late: it goes into the next run that includes its date.
-		if _, err := f.svc.Compute(ctx, f.period("2026-09", model.ClassInpatient), "op"); err != nil {
+		if _, err := f.svc.Compute(ctx, f.period("2026-09", model.ClassInpatient), asActor("op")); err != nil {
 			t.Fatal(err)
 		}
 		if l := f.line(app.ID); !l.Eligible || l.AmountFen != 50000 {
@@ -80,11 +80,11 @@ func TestBillPaidOnceWhicheverWayItCame(t *testing.T) {
 		f := newFixture(t, Options{})
 		m := f.member()
 		feed := f.record(m, model.ClaimInpatient, "2026-08-03", 100000, 0)
-		if _, err := f.svc.Compute(ctx, f.period("2026-08", model.ClassInpatient), "op"); err != nil {
+		if _, err := f.svc.Compute(ctx, f.period("2026-08", model.ClassInpatient), asActor("op")); err != nil {
 			t.Fatal(err)
 		}
 		app := f.claimed(feed, 2)
-		if _, err := f.svc.Compute(ctx, f.period("2026-09", model.ClassInpatient), "op"); err != nil {
+		if _, err := f.svc.Compute(ctx, f.period("2026-09", model.ClassInpatient), asActor("op")); err != nil {
 			t.Fatal(err)
 		}
 		if l := f.line(feed.ID); !l.Eligible || l.AmountFen != 50000 {
@@ -94,7 +94,7 @@ func TestBillPaidOnceWhicheverWayItCame(t *testing.T) {
 			t.Errorf("claim's line = %v %q, want refused as paid from the feed", l.Eligible, l.Reason)
 		}
 		// Recomputing the feed's draft run keeps paying the feed: the refused claim holds nothing.
-		if _, err := f.svc.Compute(ctx, f.period("2026-08", model.ClassInpatient), "op"); err != nil {
+		if _, err := f.svc.Compute(ctx, f.period("2026-08", model.ClassInpatient), asActor("op")); err != nil {
 			t.Fatal(err)
 		}
 		if l := f.line(feed.ID); !l.Eligible || l.AmountFen != 50000 {
@@ -108,7 +108,7 @@ func TestBillPaidOnceWhicheverWayItCame(t *testing.T) {
 		other := feed
 		other.SelfPay1Fen = 70000
 		f.claimed(other, 3)
-		if _, err := f.svc.Compute(ctx, f.period("2026-09", model.ClassInpatient), "op"); err != nil {
+		if _, err := f.svc.Compute(ctx, f.period("2026-09", model.ClassInpatient), asActor("op")); err != nil {
 			t.Fatal(err)
 		}
 		if l := f.line(feed.ID); !l.Eligible || l.AmountFen != 50000 {

@@ -104,7 +104,7 @@ func TestScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := imp.Medical(ctx, "yb.csv", in, "bench")
+	rep, err := imp.Medical(ctx, "yb.csv", in, asActor("bench"))
 	in.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +161,7 @@ func settleOnce(t *testing.T, db *gorm.DB, svc *Service, p calendar.Period, n, m
 	})
 	before := takeGauges(t, db)
 	start := time.Now()
-	run, err := svc.Compute(ctx, p, "bench")
+	run, err := svc.Compute(ctx, p, asActor("bench"))
 	if err != nil {
 		t.Fatal(err)
 	}

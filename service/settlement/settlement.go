@@ -71,8 +71,13 @@ const lockKey = "settlement:compute"
 // Conflict error when the run is already approved (its lines are frozen) or another computation
 // is in progress, and Invalid when the period has not ended yet. It reports its progress to ctx
 // (see service/progress) in members: after each chunk the members done so far and the members
-// that had unsettled records when it started, ending with done equal to total.
-func (s *Service) Compute(ctx context.Context, p calendar.Period, actor string) (model.SettlementRun, error) {
+// that had unsettled records when it started, ending with done equal to total. It returns
+// Forbidden unless actor may Settle. The actor becomes the run's CreatedBy, also on a
+// recomputation, so the person who last computed a run is the one who may not approve it.
+func (s *Service) Compute(ctx context.Context, p calendar.Period, actor model.Actor) (model.SettlementRun, error) {
+	if err := audit.Need(actor, model.ActSettle); err != nil {
+		return model.SettlementRun{}, err
+	}
 	if p.IsZero() {
 		return model.SettlementRun{}, errs.Invalid("period", "没有指定核算期", "例如 2025-Q1（门诊）或 2025-03（住院）")
 	}
@@ -262,13 +267,13 @@ func (s *Service) lock(ctx context.Context) (context.Context, func(), error) {
 
 // openDraft returns the run of p, created if absent, after releasing everything a previous
 // computation of it wrote.
-func (s *Service) openDraft(ctx context.Context, p calendar.Period, actor string) (model.SettlementRun, error) {
+func (s *Service) openDraft(ctx context.Context, p calendar.Period, actor model.Actor) (model.SettlementRun, error) {
 	var run model.SettlementRun
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		err := tx.Where("period = ? AND class = ?", p.String(), p.Class).Take(&run).Error
 		switch {
 		case errors.Is(err, gorm.ErrRecordNotFound):
-			run = model.SettlementRun{Period: p.String(), Class: p.Class, Status: model.RunDraft, CreatedBy: actor}
+			run = model.SettlementRun{Period: p.String(), Class: p.Class, Status: model.RunDraft, CreatedBy: actor.Username}
 			if err := tx.Create(&run).Error; err != nil {
 				return err
 			}
@@ -285,7 +290,8 @@ func (s *Service) openDraft(ctx context.Context, p calendar.Period, actor string
 			Update("settlement_run_id", 0).Error; err != nil {
 			return err
 		}
-		return tx.Model(&run).Updates(map[string]any{"computing": true, "attempt": gorm.Expr("attempt + 1")}).Error
+		run.CreatedBy = actor.Username
+		return tx.Model(&run).Updates(map[string]any{"computing": true, "attempt": gorm.Expr("attempt + 1"), "created_by": actor.Username}).Error
 	})
 	if err != nil {
 		return run, fmt.Errorf("settle %s: open run: %w", p, err)
@@ -430,7 +436,7 @@ func (w *worker) memberLines(lines []model.PayoutLine, m *member, records []reco
 		w.expl = policy.AppendSteps(w.expl[:0], l.Steps)
 		lines = append(lines, model.PayoutLine{RunID: runID, MemberID: m.ID, RecordID: l.RecordID, Year: l.Year,
 			ClaimType: l.ClaimType, BillDate: l.BillDate, PolicyCode: l.PolicyCode, BaseFen: l.BaseFen, AmountFen: l.AmountFen,
-			Eligible: true, Explanation: string(w.expl), Status: model.LineComputed})
+			Eligible: true, Reason: model.Fit(l.Reason, 255), Explanation: string(w.expl), Status: model.LineComputed})
 	}
 	return lines, nil
 }
@@ -462,7 +468,7 @@ func bonusFacts(m model.Member) policy.Facts {
 }
 
 // finish stores the run's totals and writes the audit row.
-func (s *Service) finish(ctx context.Context, runID uint64, t totals, actor string) (model.SettlementRun, error) {
+func (s *Service) finish(ctx context.Context, runID uint64, t totals, actor model.Actor) (model.SettlementRun, error) {
 	var run model.SettlementRun
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		now := s.now()
@@ -475,9 +481,11 @@ func (s *Service) finish(ctx context.Context, runID uint64, t totals, actor stri
 		if err := tx.Take(&run, runID).Error; err != nil {
 			return err
 		}
-		return audit.Write(ctx, tx, now, audit.Entry{Actor: actor, Action: "run.compute", Target: fmt.Sprintf("run:%d", runID),
-			Detail: map[string]any{"period": run.Period, "class": run.Class, "attempt": run.Attempt, "lines": run.Lines,
-				"members": run.Members, "total_fen": run.TotalFen, "rejected": run.Rejected}})
+		e := audit.By(actor)
+		e.Action, e.Target = "run.compute", fmt.Sprintf("run:%d", runID)
+		e.Detail = map[string]any{"period": run.Period, "class": run.Class, "attempt": run.Attempt, "lines": run.Lines,
+			"members": run.Members, "total_fen": run.TotalFen, "rejected": run.Rejected}
+		return audit.Write(ctx, tx, now, e)
 	})
 	if err != nil {
 		return run, fmt.Errorf("settle run %d: totals: %w", runID, err)
@@ -489,8 +497,13 @@ func (s *Service) finish(ctx context.Context, runID uint64, t totals, actor stri
 
 // Approve freezes a computed draft: its payable lines become 已审核 and every member with money
 // in it gets an approval notice with the promised arrival date, all in one transaction. It
-// returns NotFound for an unknown run and Conflict for a run that is not a computed draft.
-func (s *Service) Approve(ctx context.Context, runID uint64, actor string) (model.SettlementRun, error) {
+// returns Forbidden unless actor may Approve, Forbidden (run.own_run) when actor last computed
+// the run and model.Actor.CanApprove refuses it (four eyes), NotFound for an unknown run and
+// Conflict for a run that is not a computed draft.
+func (s *Service) Approve(ctx context.Context, runID uint64, actor model.Actor) (model.SettlementRun, error) {
+	if err := audit.Need(actor, model.ActApprove); err != nil {
+		return model.SettlementRun{}, err
+	}
 	var run model.SettlementRun
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Take(&run, runID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
@@ -501,6 +514,9 @@ func (s *Service) Approve(ctx context.Context, runID uint64, actor string) (mode
 		if run.Status != model.RunDraft || run.ComputedAt == nil || run.Computing {
 			return errs.New(errs.KindConflict, "settlement.not_approvable", "只有核算完成的草稿可以审核")
 		}
+		if !actor.CanApprove(run.CreatedBy) {
+			return errs.New(errs.KindForbidden, "run.own_run", "不能审批自己发起的结算批次").WithFix("请由另一位经办人或市总管理员审批")
+		}
 		p, err := s.cal.ParsePeriod(run.Period)
 		if err != nil {
 			return err
@@ -508,7 +524,7 @@ func (s *Service) Approve(ctx context.Context, runID uint64, actor string) (mode
 		now := s.now()
 		by := model.DateOf(s.cal.Settlement(p).ArriveBy)
 		res := tx.Model(&model.SettlementRun{}).Where("id = ? AND status = ?", run.ID, model.RunDraft).
-			Updates(map[string]any{"status": model.RunApproved, "approved_by": actor, "approved_at": now})
+			Updates(map[string]any{"status": model.RunApproved, "approved_by": actor.Username, "approved_at": now})
 		if res.Error != nil {
 			return res.Error
 		}
@@ -534,8 +550,11 @@ func (s *Service) Approve(ctx context.Context, runID uint64, actor string) (mode
 				return err
 			}
 		}
-		if err := audit.Write(ctx, tx, now, audit.Entry{Actor: actor, Action: "run.approve", Target: fmt.Sprintf("run:%d", run.ID),
-			Detail: map[string]any{"period": run.Period, "class": run.Class, "total_fen": run.TotalFen, "members": len(perMember)}}); err != nil {
+		e := audit.By(actor)
+		e.Action, e.Target = "run.approve", fmt.Sprintf("run:%d", run.ID)
+		e.Detail = map[string]any{"period": run.Period, "class": run.Class, "total_fen": run.TotalFen, "members": len(perMember),
+			"computed_by": run.CreatedBy}
+		if err := audit.Write(ctx, tx, now, e); err != nil {
 			return err
 		}
 		return tx.Take(&run, run.ID).Error

@@ -121,7 +121,7 @@ func TestComputePaysRatioAndBonus(t *testing.T) {
 	f.record(plain, model.ClaimInpatient, "2026-02-11", 500000, 0)  // another class: not in this run
 	f.record(plain, model.ClaimOutpatient, "2026-04-01", 100000, 0) // next quarter: not in this run
 
-	run, err := f.svc.Compute(context.Background(), f.period("2026-Q1", model.ClassOutpatient), "tester")
+	run, err := f.svc.Compute(context.Background(), f.period("2026-Q1", model.ClassOutpatient), asActor("tester"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,12 +147,12 @@ func TestComputeTwiceGivesTheSameLines(t *testing.T) {
 		f.record(m, model.ClaimSpecialInpatient, "2026-05-20", 2000001, model.Fen(i)*1500000)
 	}
 	p := f.period("2026-05", model.ClassInpatient)
-	first, err := f.svc.Compute(context.Background(), p, "a")
+	first, err := f.svc.Compute(context.Background(), p, asActor("a"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := f.lines(first.ID)
-	second, err := f.svc.Compute(context.Background(), p, "b")
+	second, err := f.svc.Compute(context.Background(), p, asActor("b"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,13 +176,13 @@ func TestWorkersGiveTheSameLines(t *testing.T) {
 		f.record(m, model.ClaimSpecialInpatient, "2026-05-21", model.Fen(20000+i), model.Fen(i%4)*2500000)
 	}
 	p := f.period("2026-05", model.ClassInpatient)
-	one, err := f.svc.Compute(context.Background(), p, "t")
+	one, err := f.svc.Compute(context.Background(), p, asActor("t"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := f.lines(one.ID)
 	f.svc.o.Workers = 4
-	four, err := f.svc.Compute(context.Background(), p, "t")
+	four, err := f.svc.Compute(context.Background(), p, asActor("t"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestInterruptedComputeResumes(t *testing.T) {
 		f.record(m, model.ClaimOutpatient, "2026-08-19", 4567, 0)
 	}
 	p := f.period("2026-Q3", model.ClassOutpatient)
-	clean, err := f.svc.Compute(context.Background(), p, "a")
+	clean, err := f.svc.Compute(context.Background(), p, asActor("a"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestInterruptedComputeResumes(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Compute(ctx, p, "a"); !errors.Is(err, context.Canceled) {
+	if _, err := f.svc.Compute(ctx, p, asActor("a")); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted Compute err = %v, want context.Canceled", err)
 	}
 	_ = f.db.Callback().Update().Remove("test:crash")
@@ -231,7 +231,7 @@ func TestInterruptedComputeResumes(t *testing.T) {
 		t.Fatalf("after the crash %d lines, want some but fewer than %d (the test did not interrupt mid-way)", len(got), len(want))
 	}
 	// The lock of the crashed computation was released by its deferred release.
-	again, err := f.svc.Compute(context.Background(), p, "a")
+	again, err := f.svc.Compute(context.Background(), p, asActor("a"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestWorkedExampleAcrossRuns(t *testing.T) {
 	}
 	var total model.Fen
 	for month := 1; month <= 12; month++ {
-		run, err := f.svc.Compute(context.Background(), f.period(fmt.Sprintf("2025-%02d", month), model.ClassInpatient), "t")
+		run, err := f.svc.Compute(context.Background(), f.period(fmt.Sprintf("2025-%02d", month), model.ClassInpatient), asActor("t"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,15 +268,15 @@ func TestLateRecordJoinsTheNextRun(t *testing.T) {
 	f := newFixture(t, Options{})
 	m := f.member()
 	f.record(m, model.ClaimInpatient, "2026-01-10", 10000, 0)
-	jan, err := f.svc.Compute(context.Background(), f.period("2026-01", model.ClassInpatient), "t")
+	jan, err := f.svc.Compute(context.Background(), f.period("2026-01", model.ClassInpatient), asActor("t"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Approve(context.Background(), jan.ID, "t"); err != nil {
+	if _, err := f.svc.Approve(context.Background(), jan.ID, asActor("t")); err != nil {
 		t.Fatal(err)
 	}
 	late := f.record(m, model.ClaimInpatient, "2026-01-25", 20000, 0) // imported after January was settled
-	feb, err := f.svc.Compute(context.Background(), f.period("2026-02", model.ClassInpatient), "t")
+	feb, err := f.svc.Compute(context.Background(), f.period("2026-02", model.ClassInpatient), asActor("t"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,11 +293,11 @@ func TestApproveFreezesAndNotifiesOnce(t *testing.T) {
 	f.record(b, model.ClaimInpatient, "2026-03-04", 30000, 0)
 	f.record(old, model.ClaimInpatient, "2026-03-05", 30000, 0)
 	p := f.period("2026-03", model.ClassInpatient)
-	run, err := f.svc.Compute(context.Background(), p, "t")
+	run, err := f.svc.Compute(context.Background(), p, asActor("t"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	approved, err := f.svc.Approve(context.Background(), run.ID, "boss")
+	approved, err := f.svc.Approve(context.Background(), run.ID, asActor("boss"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,13 +309,13 @@ func TestApproveFreezesAndNotifiesOnce(t *testing.T) {
 	if len(notices) != 2 || notices[0].MemberID != a.ID || notices[1].MemberID != b.ID || notices[0].Kind != model.NoticeApproved {
 		t.Errorf("notices = %+v, want one approval notice each for members %d and %d", notices, a.ID, b.ID)
 	}
-	if _, err := f.svc.Approve(context.Background(), run.ID, "boss"); errs.KindOf(err) != errs.KindConflict {
+	if _, err := f.svc.Approve(context.Background(), run.ID, asActor("boss")); errs.KindOf(err) != errs.KindConflict {
 		t.Errorf("second Approve err = %v, want Conflict", err)
 	}
-	if _, err := f.svc.Compute(context.Background(), p, "t"); errs.KindOf(err) != errs.KindConflict {
+	if _, err := f.svc.Compute(context.Background(), p, asActor("t")); errs.KindOf(err) != errs.KindConflict {
 		t.Errorf("Compute of an approved run err = %v, want Conflict", err)
 	}
-	if _, err := f.svc.Approve(context.Background(), 999, "boss"); errs.KindOf(err) != errs.KindNotFound {
+	if _, err := f.svc.Approve(context.Background(), 999, asActor("boss")); errs.KindOf(err) != errs.KindNotFound {
 		t.Errorf("Approve(999) err = %v, want NotFound", err)
 	}
 	var audits int64
@@ -327,13 +327,13 @@ func TestApproveFreezesAndNotifiesOnce(t *testing.T) {
 
 func TestComputeRefusals(t *testing.T) {
 	f := newFixture(t, Options{})
-	if _, err := f.svc.Compute(context.Background(), f.period("2026-Q4", model.ClassOutpatient), "t"); errs.KindOf(err) != errs.KindInvalid {
+	if _, err := f.svc.Compute(context.Background(), f.period("2026-Q4", model.ClassOutpatient), asActor("t")); errs.KindOf(err) != errs.KindInvalid {
 		t.Errorf("Compute of an unfinished quarter err = %v, want Invalid", err)
 	}
 	if ok, _ := f.kv.SetNX(context.Background(), lockKey, []byte("other"), time.Minute); !ok {
 		t.Fatal("could not take the lock")
 	}
-	if _, err := f.svc.Compute(context.Background(), f.period("2026-Q1", model.ClassOutpatient), "t"); errs.KindOf(err) != errs.KindConflict {
+	if _, err := f.svc.Compute(context.Background(), f.period("2026-Q1", model.ClassOutpatient), asActor("t")); errs.KindOf(err) != errs.KindConflict {
 		t.Errorf("Compute while another holds the lock err = %v, want Conflict", err)
 	}
 }
@@ -346,7 +346,7 @@ func TestBadMemberDataHoldsBackOnlyThatMember(t *testing.T) {
 	bad := f.member(func(m *model.Member) { m.Hardship, m.HardshipFrom, m.HardshipUntil = true, "2026-05-01", "2026-01-01" })
 	rg := f.record(good, model.ClaimOutpatient, "2026-02-10", 1000, 0)
 	rb := f.record(bad, model.ClaimOutpatient, "2026-02-11", 1000, 0)
-	run, err := f.svc.Compute(context.Background(), f.period("2026-Q1", model.ClassOutpatient), "t")
+	run, err := f.svc.Compute(context.Background(), f.period("2026-Q1", model.ClassOutpatient), asActor("t"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +373,7 @@ func TestComputeReportsProgress(t *testing.T) {
 	}
 	f.record(f.member(), model.ClaimInpatient, "2026-04-11", 5000, 0) // another class
 	var rec progresstest.Recorder
-	if _, err := f.svc.Compute(rec.Context(), f.period("2026-Q2", model.ClassOutpatient), "t"); err != nil {
+	if _, err := f.svc.Compute(rec.Context(), f.period("2026-Q2", model.ClassOutpatient), asActor("t")); err != nil {
 		t.Fatal(err)
 	}
 	got := rec.Reports()
@@ -400,7 +400,7 @@ func TestMemberWithMoreRecordsThanAChunk(t *testing.T) {
 	after := f.member()
 	f.record(after, model.ClaimInpatient, "2026-05-02", 20000, 0)
 	f.record(after, model.ClaimInpatient, "2026-05-03", 40000, 0)
-	run, err := f.svc.Compute(context.Background(), f.period("2026-05", model.ClassInpatient), "t")
+	run, err := f.svc.Compute(context.Background(), f.period("2026-05", model.ClassInpatient), asActor("t"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +452,7 @@ func TestCorrectionWaitsForTheChunk(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.db.Callback().Row().Remove("test:correct")
-	run, err := f.svc.Compute(context.Background(), f.period("2026-Q1", model.ClassOutpatient), "t")
+	run, err := f.svc.Compute(context.Background(), f.period("2026-Q1", model.ClassOutpatient), asActor("t"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -527,4 +527,71 @@ func TestLockLease(t *testing.T) {
 		t.Fatalf("lock after the dead process's lease = %v, want it taken", err)
 	}
 	release()
+}
+
+// TestWhoMayApprove: the four-eyes rule and the roles live in the service, so every door (the
+// console, the command line) gets the same answers. The person who last computed a run is the
+// one who may not approve it, even when someone else first created it.
+func TestWhoMayApprove(t *testing.T) {
+	person := func(name string, role model.Role) model.Actor {
+		return model.Actor{Username: name, Role: role, IP: "10.0.0.1", Via: model.ViaCLI}
+	}
+	tests := []struct {
+		name     string
+		computer model.Actor
+		approver model.Actor
+		code     string // "" when allowed
+	}{
+		{"another operator", person("op1", model.RoleOperator), person("op2", model.RoleOperator), ""},
+		{"the operator who computed", person("op1", model.RoleOperator), person("op1", model.RoleOperator), "run.own_run"},
+		{"the operator who recomputed another's run", person("op2", model.RoleOperator), person("op2", model.RoleOperator), "run.own_run"},
+		{"an auditor", person("op1", model.RoleOperator), person("aud", model.RoleAuditor), "staff.forbidden"},
+		{"a union", person("op1", model.RoleOperator), person("u1", model.RoleUnion), "staff.forbidden"},
+		{"nobody named", person("op1", model.RoleOperator), model.Actor{Role: model.RoleOperator, Via: model.ViaCLI}, "staff.forbidden"},
+		{"an admin, their own run", person("a1", model.RoleAdmin), person("a1", model.RoleAdmin), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, Options{})
+			f.record(f.member(), model.ClaimInpatient, "2026-03-03", 10000, 0)
+			p := f.period("2026-03", model.ClassInpatient)
+			ctx := context.Background()
+			if tc.name == "the operator who recomputed another's run" {
+				if _, err := f.svc.Compute(ctx, p, person("op1", model.RoleOperator)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			run, err := f.svc.Compute(ctx, p, tc.computer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = f.svc.Approve(ctx, run.ID, tc.approver)
+			if tc.code == "" {
+				if err != nil {
+					t.Fatalf("Approve by %s = %v, want approved", tc.approver.Username, err)
+				}
+				var row model.AuditLog
+				f.db.Where("action = ?", "run.approve").Take(&row)
+				if row.Actor != tc.approver.Username || row.Role != string(tc.approver.Role) || row.IP != "10.0.0.1" || row.Via != "cli" {
+					t.Errorf("run.approve audit row = %+v, want the approver's name, role, address and door", row)
+				}
+				return
+			}
+			if e, ok := errs.As(err); !ok || e.Kind != errs.KindForbidden || e.Code != tc.code {
+				t.Errorf("Approve by %s = %v, want Forbidden %s", tc.approver.Username, err, tc.code)
+			}
+			var got model.SettlementRun
+			f.db.Take(&got, run.ID)
+			if got.Status != model.RunDraft {
+				t.Errorf("refused approval left the run %s", got.Status)
+			}
+		})
+	}
+	t.Run("an auditor may not compute", func(t *testing.T) {
+		f := newFixture(t, Options{})
+		_, err := f.svc.Compute(context.Background(), f.period("2026-03", model.ClassInpatient), person("aud", model.RoleAuditor))
+		if e, ok := errs.As(err); !ok || e.Kind != errs.KindForbidden {
+			t.Errorf("Compute by an auditor = %v, want Forbidden", err)
+		}
+	})
 }

@@ -32,9 +32,12 @@ type Account struct {
 	UnionCode   string
 	UnionName   string
 	Disabled    bool
-	LockedUntil *time.Time // set while a lock-out after wrong passwords lasts
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	LockedUntil *time.Time // set while a lock-out after wrong passwords lasts (accounts of older releases)
+	// MustChangePassword: the password is one an admin set, not yet changed by its owner.
+	MustChangePassword bool
+	TOTPEnabledAt      *time.Time // when the second factor was turned on; nil without one
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
 // AccountChange is what an admin may change of an account: the display name, the role and, for
@@ -51,18 +54,18 @@ func forbidden() error {
 
 func accountNotFound() error { return errs.NotFound("staff.not_found", "没有这个账号") }
 
-// Accounts lists every account, admins first, then by username. It returns Forbidden unless st
+// Accounts lists every account, admins first, then by username. It returns Forbidden unless a
 // may ManageStaff.
-func (s *Service) Accounts(ctx context.Context, st Staff) ([]Account, error) {
-	if !st.Can(ManageStaff) {
+func (s *Service) Accounts(ctx context.Context, a model.Actor) ([]Account, error) {
+	if !a.Can(ManageStaff) {
 		return nil, forbidden()
 	}
 	return s.accounts(ctx, s.db.WithContext(ctx))
 }
 
 // Account returns one account, NotFound when there is none with id.
-func (s *Service) Account(ctx context.Context, st Staff, id uint64) (Account, error) {
-	if !st.Can(ManageStaff) {
+func (s *Service) Account(ctx context.Context, a model.Actor, id uint64) (Account, error) {
+	if !a.Can(ManageStaff) {
 		return Account{}, forbidden()
 	}
 	out, err := s.accounts(ctx, s.db.WithContext(ctx).Where("a.id = ?", id))
@@ -78,7 +81,7 @@ func (s *Service) Account(ctx context.Context, st Staff, id uint64) (Account, er
 func (s *Service) accounts(_ context.Context, q *gorm.DB) ([]Account, error) {
 	var out []Account
 	err := q.Table("admin_users AS a").
-		Select("a.id, a.username, a.display_name, a.role, COALESCE(u.code, '') AS union_code, COALESCE(u.name, '') AS union_name, a.disabled, a.locked_until, a.created_at, a.updated_at").
+		Select("a.id, a.username, a.display_name, a.role, COALESCE(u.code, '') AS union_code, COALESCE(u.name, '') AS union_name, a.disabled, a.locked_until, a.must_change_password, a.totp_enabled_at, a.created_at, a.updated_at").
 		Joins("LEFT JOIN unions AS u ON u.id = a.union_id AND a.union_id > 0").
 		Order("CASE WHEN a.role = 'admin' THEN 0 ELSE 1 END, a.username").Scan(&out).Error
 	if err != nil {
@@ -93,22 +96,24 @@ func (s *Service) accounts(_ context.Context, q *gorm.DB) ([]Account, error) {
 	return out, nil
 }
 
-// CreateAccount creates an account from the console, as CreateUser does, with st as the audited
-// actor. It returns Forbidden unless st may ManageStaff.
-func (s *Service) CreateAccount(ctx context.Context, st Staff, u NewUser, ip string) (model.AdminUser, error) {
-	if !st.Can(ManageStaff) {
+// CreateAccount creates an account with a bcrypt hash of the password, audited as a's. A person
+// must be an enabled admin (checked in the transaction); the account must then change the
+// password at its first login, since someone else chose it. It returns Forbidden unless a may
+// ManageStaff, Invalid for a bad username, display name, role, union code or a weak password,
+// and Conflict when the username is taken.
+func (s *Service) CreateAccount(ctx context.Context, a model.Actor, u NewUser) (model.AdminUser, error) {
+	if !a.Can(ManageStaff) {
 		return model.AdminUser{}, forbidden()
 	}
-	return s.createUser(ctx, u, func(tx *gorm.DB) error { return s.lockAdmins(tx, st, 0) },
-		audit.Entry{Actor: st.Username, Role: string(st.Role), IP: ip})
+	return s.createUser(ctx, u, func(tx *gorm.DB) error { return s.lockAdmins(tx, a, 0) }, a.Via != model.ViaSystem, audit.By(a))
 }
 
 // ChangeAccount sets the display name, role and union of account id. An admin may not give up
 // their own admin role (Conflict, staff.self), which also keeps the last admin. Invalid as
 // CreateUser for a bad role or union code; Forbidden unless st may ManageStaff and is still an
 // enabled admin.
-func (s *Service) ChangeAccount(ctx context.Context, st Staff, id uint64, c AccountChange, ip string) error {
-	if !st.Can(ManageStaff) {
+func (s *Service) ChangeAccount(ctx context.Context, a model.Actor, id uint64, c AccountChange) error {
+	if !a.Can(ManageStaff) {
 		return forbidden()
 	}
 	c.UnionCode = strings.TrimSpace(c.UnionCode)
@@ -118,8 +123,8 @@ func (s *Service) ChangeAccount(ctx context.Context, st Staff, id uint64, c Acco
 	if !c.Role.Valid() {
 		return errs.Invalid("role", "角色不对", "可选 市总管理员、办事处、基层工会、审计")
 	}
-	return s.change(ctx, st, id, ip, func(tx *gorm.DB, u model.AdminUser, e *audit.Entry) error {
-		if u.ID == st.ID && c.Role != model.RoleAdmin {
+	return s.change(ctx, a, id, func(tx *gorm.DB, u model.AdminUser, e *audit.Entry) error {
+		if u.Username == a.Username && c.Role != model.RoleAdmin {
 			return errs.New(errs.KindConflict, "staff.self", "不能取消自己的管理员角色").WithFix("请让另一位市总管理员操作")
 		}
 		union, err := unionOf(tx, c.Role, c.UnionCode)
@@ -143,15 +148,15 @@ func (s *Service) ChangeAccount(ctx context.Context, st Staff, id uint64, c Acco
 // SetDisabled disables or enables account id. A disabled account cannot log in and its sessions
 // end at their next request. An admin may not disable themselves (Conflict, staff.self), which
 // also keeps the last admin. Enabling also lifts a lock-out.
-func (s *Service) SetDisabled(ctx context.Context, st Staff, id uint64, disabled bool, ip string) error {
-	if !st.Can(ManageStaff) {
+func (s *Service) SetDisabled(ctx context.Context, a model.Actor, id uint64, disabled bool) error {
+	if !a.Can(ManageStaff) {
 		return forbidden()
 	}
-	return s.change(ctx, st, id, ip, func(tx *gorm.DB, u model.AdminUser, e *audit.Entry) error {
+	return s.change(ctx, a, id, func(tx *gorm.DB, u model.AdminUser, e *audit.Entry) error {
 		set := map[string]any{"disabled": disabled, "updated_at": s.now()}
 		e.Action, e.Detail = "staff.enable", map[string]any{"username": u.Username}
 		if disabled {
-			if u.ID == st.ID {
+			if u.Username == a.Username {
 				return errs.New(errs.KindConflict, "staff.self", "不能停用自己的账号").WithFix("请让另一位市总管理员操作")
 			}
 			e.Action = "staff.disable"
@@ -168,20 +173,23 @@ func (s *Service) SetDisabled(ctx context.Context, st Staff, id uint64, disabled
 // ResetPassword gives account id a new password (checked as CreateUser checks it) and lifts a
 // lock-out. Every session of the account ends at once, including the actor's own when they reset
 // their own password. The password is never logged or audited.
-func (s *Service) ResetPassword(ctx context.Context, st Staff, id uint64, password, ip string) error {
-	if !st.Can(ManageStaff) {
+func (s *Service) ResetPassword(ctx context.Context, a model.Actor, id uint64, password string) error {
+	if !a.Can(ManageStaff) {
 		return forbidden()
-	}
-	if err := s.checkPassword(password); err != nil {
-		return err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.o.BcryptCost)
 	if err != nil {
 		return fmt.Errorf("reset password of staff %d: hash: %w", id, err)
 	}
-	return s.change(ctx, st, id, ip, func(tx *gorm.DB, u model.AdminUser, e *audit.Entry) error {
+	return s.change(ctx, a, id, func(tx *gorm.DB, u model.AdminUser, e *audit.Entry) error {
+		if err := checkPassword(password, u.Username); err != nil {
+			return err
+		}
+		// Someone else chose this password: the account must choose its own at the next login
+		// (unless it is the actor's own account).
 		err := tx.Model(&model.AdminUser{}).Where("id = ?", u.ID).
-			Updates(map[string]any{"password_hash": string(hash), "failed_logins": 0, "locked_until": nil, "updated_at": s.now()}).Error
+			Updates(map[string]any{"password_hash": string(hash), "failed_logins": 0, "locked_until": nil, "updated_at": s.now(),
+				"must_change_password": u.Username != a.Username}).Error
 		if err != nil {
 			return fmt.Errorf("update: %w", err)
 		}
@@ -192,10 +200,10 @@ func (s *Service) ResetPassword(ctx context.Context, st Staff, id uint64, passwo
 
 // change runs fn on account id inside a transaction that first checks the actor, then writes
 // the audit entry fn fills in.
-func (s *Service) change(ctx context.Context, st Staff, id uint64, ip string,
+func (s *Service) change(ctx context.Context, a model.Actor, id uint64,
 	fn func(tx *gorm.DB, u model.AdminUser, e *audit.Entry) error) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := s.lockAdmins(tx, st, id); err != nil {
+		if err := s.lockAdmins(tx, a, id); err != nil {
 			return err
 		}
 		var u model.AdminUser
@@ -204,7 +212,8 @@ func (s *Service) change(ctx context.Context, st Staff, id uint64, ip string,
 		} else if err != nil {
 			return fmt.Errorf("load: %w", err)
 		}
-		e := audit.Entry{Actor: st.Username, Role: string(st.Role), Target: fmt.Sprintf("staff:%d", u.ID), IP: ip, UnionID: u.UnionID}
+		e := audit.By(a)
+		e.Target, e.UnionID = fmt.Sprintf("staff:%d", u.ID), u.UnionID
 		if err := fn(tx, u, &e); err != nil {
 			return err
 		}
@@ -220,18 +229,22 @@ func (s *Service) change(ctx context.Context, st Staff, id uint64, ip string,
 }
 
 // lockAdmins locks the rows of the enabled admins and of account target (MySQL: SELECT … FOR
-// UPDATE; SQLite writes one at a time anyway) and checks that st is still one of those admins.
-func (s *Service) lockAdmins(tx *gorm.DB, st Staff, target uint64) error {
+// UPDATE; SQLite writes one at a time anyway) and checks that a person actor is still one of
+// those admins. The process itself and break glass have no row: a.Can already let them.
+func (s *Service) lockAdmins(tx *gorm.DB, a model.Actor, target uint64) error {
 	q := tx.Model(&model.AdminUser{}).Where("(role = ? AND disabled = ?) OR id = ?", model.RoleAdmin, false, target)
 	if store.IsMySQL(tx) {
 		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 	}
 	var rows []model.AdminUser
-	if err := q.Select("id", "role", "disabled").Find(&rows).Error; err != nil {
+	if err := q.Select("id", "username", "role", "disabled").Find(&rows).Error; err != nil {
 		return fmt.Errorf("lock admins: %w", err)
 	}
+	if a.Via == model.ViaSystem || a.Via == model.ViaBreakGlass {
+		return nil
+	}
 	for _, r := range rows {
-		if r.ID == st.ID && r.Role == model.RoleAdmin && !r.Disabled {
+		if r.Username == a.Username && r.Role == model.RoleAdmin && !r.Disabled {
 			return nil
 		}
 	}

@@ -2,7 +2,6 @@ package staff
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -408,38 +407,6 @@ func (s *Service) MemberDetail(ctx context.Context, st Staff, id uint64, q Payou
 			LastError: n.LastError, CreatedAt: n.CreatedAt, SentAt: n.SentAt})
 	}
 	return d, nil
-}
-
-// Unbind unlinks the member's WeChat account, for a worker who lost their phone or bound by
-// mistake. It returns NotFound for a member st may not see and Conflict when nothing is bound.
-func (s *Service) Unbind(ctx context.Context, st Staff, memberID uint64, ip string) error {
-	if !st.Can(UnbindMember) {
-		return errs.New(errs.KindForbidden, "staff.forbidden", "您的角色不能解除绑定")
-	}
-	m, err := s.Member(ctx, st, memberID)
-	if err != nil {
-		return err
-	}
-	var acc model.WeChatAccount
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Where("member_id = ?", m.ID).Take(&acc).Error; errors.Is(err, gorm.ErrRecordNotFound) {
-			return errs.New(errs.KindConflict, "member.not_bound", "这位会员没有绑定微信")
-		} else if err != nil {
-			return fmt.Errorf("unbind member %d: %w", m.ID, err)
-		}
-		if err := tx.Model(&model.WeChatAccount{}).Where("id = ?", acc.ID).
-			Updates(map[string]any{"member_id": nil, "bound_at": nil}).Error; err != nil {
-			return fmt.Errorf("unbind member %d: %w", m.ID, err)
-		}
-		var un model.Union
-		_ = tx.Select("id").Where("code = ?", m.UnionCode).Take(&un).Error
-		return audit.Write(ctx, tx, s.now(), audit.Entry{Actor: st.Username, Role: string(st.Role), Action: "member.unbind",
-			Target: fmt.Sprintf("member:%d", m.ID), IP: ip, UnionID: un.ID, Detail: map[string]any{"account_id": acc.ID}})
-	})
-	if err == nil && s.o.Unbound != nil {
-		s.o.Unbound(acc.ID)
-	}
-	return err
 }
 
 // AuditQuery selects a page of the audit log.

@@ -22,32 +22,30 @@ import (
 	"huzhu/service/audit"
 	"huzhu/service/errs"
 	"huzhu/service/kv"
+	"huzhu/service/pii"
 )
 
 // Options tunes logins and sessions; zero fields take the defaults in parentheses.
 type Options struct {
-	SessionTTL     time.Duration // idle time after which a session ends (8h)
-	MaxFailures    int           // failed passwords in a row before the account locks (5)
-	LockFor        time.Duration // how long a locked account stays locked (15m)
-	LoginsPerIP    int64         // login attempts per IP per LoginWindow (20)
-	LoginWindow    time.Duration // (10m)
-	BcryptCost     int           // (bcrypt.DefaultCost)
-	MinPasswordLen int           // (10)
-	// Unbound is told the WeChat account whose member Unbind unlinked, once that has committed:
-	// the mini-program API of the same process drops its cached binding (member.Service.Forget),
-	// so the unbinding takes effect at once rather than within the cache's lifetime. Optional.
-	Unbound func(accountID uint64)
+	SessionTTL  time.Duration // idle time after which a session ends (8h)
+	LoginsPerIP int64         // login attempts per IP per LoginWindow, whatever the names (20)
+	LoginWindow time.Duration // (10m)
+	// FreeFailures is how many wrong passwords (or codes) in a row one (username, IP) pair may
+	// make before each further attempt waits: 1s after the next failure, then 2s, 4s… up to
+	// MaxDelay (5). Nobody else's attempts count, so nobody can lock another person out.
+	FreeFailures int
+	MaxDelay     time.Duration // (15m)
+	BcryptCost   int           // (bcrypt.DefaultCost)
+	// RequireTOTP makes admins and operators enrol a second factor (TOTP) before they may do
+	// anything else in the console: production sets it.
+	RequireTOTP bool
+	// Cipher seals TOTP secrets at rest. Without it enrolment answers Unavailable.
+	Cipher *pii.Cipher
 }
 
 func (o *Options) defaults() {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 8 * time.Hour
-	}
-	if o.MaxFailures <= 0 {
-		o.MaxFailures = 5
-	}
-	if o.LockFor <= 0 {
-		o.LockFor = 15 * time.Minute
 	}
 	if o.LoginsPerIP <= 0 {
 		o.LoginsPerIP = 20
@@ -55,11 +53,14 @@ func (o *Options) defaults() {
 	if o.LoginWindow <= 0 {
 		o.LoginWindow = 10 * time.Minute
 	}
+	if o.FreeFailures <= 0 {
+		o.FreeFailures = 5
+	}
+	if o.MaxDelay <= 0 {
+		o.MaxDelay = 15 * time.Minute
+	}
 	if o.BcryptCost == 0 {
 		o.BcryptCost = bcrypt.DefaultCost
-	}
-	if o.MinPasswordLen <= 0 {
-		o.MinPasswordLen = 10
 	}
 }
 
@@ -97,7 +98,19 @@ type Staff struct {
 	UnionCode   string
 	UnionName   string
 	CSRF        string // the session's CSRF token, to put in every form
+	// MustChangePassword: an admin set the password; the console allows nothing but choosing
+	// a new one (ChangePassword) and logging out.
+	MustChangePassword bool
+	// MustEnrolTOTP: the role needs a second factor (Options.RequireTOTP) and the account has
+	// none yet; the console allows nothing but enrolling (BeginTOTP, ConfirmTOTP) and logging out.
+	MustEnrolTOTP bool
+	// HasTOTP: the account has a second factor.
+	HasTOTP bool
 }
+
+// Restricted reports whether st may only fix their account (password, second factor) before
+// anything else.
+func (st Staff) Restricted() bool { return st.MustChangePassword || st.MustEnrolTOTP }
 
 // NewUser is an account to create.
 type NewUser struct {
@@ -108,16 +121,33 @@ type NewUser struct {
 	Password    string
 }
 
-// CreateUser creates an account with a bcrypt hash of the password (the command line's way; the
-// console uses CreateAccount). It returns Invalid for a bad username, display name, role, union
-// code or a short password, and Conflict when the username is taken.
-func (s *Service) CreateUser(ctx context.Context, u NewUser, actor string) (model.AdminUser, error) {
-	return s.createUser(ctx, u, nil, audit.Entry{Actor: actor})
+// Bootstrap creates the first admin account from the command line of the server, where nobody
+// can yet be named with --as: it returns Conflict (staff.not_first) once an enabled admin
+// exists, and otherwise checks u as CreateAccount does. The row is audited with Via cli and the
+// operating-system user as the actor. The password was chosen by the person who will use it, so
+// no change is forced.
+func (s *Service) Bootstrap(ctx context.Context, u NewUser, osUser string) (model.AdminUser, error) {
+	if u.Role != model.RoleAdmin {
+		return model.AdminUser{}, errs.Invalid("role", "第一个账号必须是市总管理员", "请用 --role admin；其余账号由管理员在控制台或用 --as 创建")
+	}
+	first := func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&model.AdminUser{}).Where("role = ? AND disabled = ?", model.RoleAdmin, false).Count(&n).Error; err != nil {
+			return fmt.Errorf("count admins: %w", err)
+		}
+		if n > 0 {
+			return errs.New(errs.KindConflict, "staff.not_first", "已经有市总管理员了，不能再用初始化方式创建账号").
+				WithFix("请加 --as 管理员用户名，以该管理员的身份创建")
+		}
+		return nil
+	}
+	return s.createUser(ctx, u, first, false, audit.Entry{Actor: clip("cli:" + osUser), Via: model.ViaCLI})
 }
 
 // createUser creates the account and writes entry (action, target and detail filled in) in the
-// same transaction. check, when not nil, runs first inside the transaction.
-func (s *Service) createUser(ctx context.Context, u NewUser, check func(tx *gorm.DB) error, entry audit.Entry) (model.AdminUser, error) {
+// same transaction. check, when not nil, runs first inside the transaction. mustChange makes the
+// account change its password at its first login.
+func (s *Service) createUser(ctx context.Context, u NewUser, check func(tx *gorm.DB) error, mustChange bool, entry audit.Entry) (model.AdminUser, error) {
 	u.Username = strings.TrimSpace(u.Username)
 	u.UnionCode = strings.TrimSpace(u.UnionCode)
 	if u.Username == "" || len(u.Username) > 64 || strings.ContainsAny(u.Username, " \t\r\n") {
@@ -129,14 +159,15 @@ func (s *Service) createUser(ctx context.Context, u NewUser, check func(tx *gorm
 	if !u.Role.Valid() {
 		return model.AdminUser{}, errs.Invalid("role", "角色不对", "可选 admin、operator、union、auditor")
 	}
-	if err := s.checkPassword(u.Password); err != nil {
+	if err := checkPassword(u.Password, u.Username); err != nil {
 		return model.AdminUser{}, err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(u.Password), s.o.BcryptCost)
 	if err != nil {
 		return model.AdminUser{}, fmt.Errorf("create staff %s: hash: %w", u.Username, err)
 	}
-	row := model.AdminUser{Username: u.Username, DisplayName: strings.TrimSpace(u.DisplayName), PasswordHash: string(hash), Role: u.Role}
+	row := model.AdminUser{Username: u.Username, DisplayName: strings.TrimSpace(u.DisplayName), PasswordHash: string(hash), Role: u.Role,
+		MustChangePassword: mustChange}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if check != nil {
 			if err := check(tx); err != nil {
@@ -171,36 +202,104 @@ func (s *Service) createUser(ctx context.Context, u NewUser, check func(tx *gorm
 	return row, nil
 }
 
-// Session is a signed-in session: the token goes in an HttpOnly cookie.
+// Session is a signed-in session: the token goes in an HttpOnly cookie. When NeedsCode is set the
+// password was right but the account has a second factor: Token is then a short-lived pending
+// token for SecondFactor, not a session, and Staff is empty.
 type Session struct {
-	Token string
-	Staff Staff
+	Token     string
+	Staff     Staff
+	NeedsCode bool
 }
 
 type sessionData struct {
 	UserID uint64 `json:"uid"`
 	CSRF   string `json:"csrf"`
-	// Password is a fingerprint of the account's password hash when the session opened: a
-	// password reset changes the hash and so ends every session of the account at once.
+	// Password is a fingerprint of the account's credentials (password hash and second factor)
+	// when the session opened: changing either ends every session of the account at once.
 	Password string `json:"pw"`
 }
 
-// passwordPrint is the fingerprint of a password hash kept in sessions. It is a hash of the
-// bcrypt hash, so a session store that leaks gives nothing to try passwords against.
-func passwordPrint(hash string) string {
-	h := sha256.Sum256([]byte("huzhu-session:" + hash))
-	return hex.EncodeToString(h[:12])
+// credentialPrint is the fingerprint of an account's credentials kept in sessions. It is a hash
+// of the bcrypt hash and the sealed TOTP secret, so a session store that leaks gives nothing to
+// try passwords against.
+func credentialPrint(u model.AdminUser) string {
+	h := sha256.New()
+	h.Write([]byte("huzhu-session:" + u.PasswordHash + "\x00"))
+	h.Write(u.TOTPSecretEnc)
+	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 
 // errBadLogin is the one answer for an unknown user, a wrong password and a disabled account, so
 // that nobody can probe which usernames exist.
 func errBadLogin() error {
-	return errs.New(errs.KindUnauthenticated, "staff.bad_login", "用户名或密码不对").WithFix("请检查后重试；连续输错多次账号会被临时锁定")
+	return errs.New(errs.KindUnauthenticated, "staff.bad_login", "用户名或密码不对").WithFix("请检查后重试；连续输错时每次重试需要多等一会儿")
 }
 
-// Login checks the password and opens a session. Wrong passwords count towards a lock-out; a
-// locked account is refused (TooMany) even with the right password until the lock ends. Too
-// many attempts from one IP are refused with TooMany. Every attempt is audited.
+// throttleKey names the failure counter of one (username, IP) pair: the name as typed (trimmed,
+// lower-cased) and hashed, so unknown and known names are throttled alike and the store holds no
+// names. The counter is key+":n"; key+":until" holds when the pair may try again.
+func throttleKey(username, ip string) string {
+	h := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(username)) + "\x00" + ip))
+	return "admin-login:fail:" + hex.EncodeToString(h[:16])
+}
+
+// slowDown returns TooMany while the pair must still wait after its last failure.
+func (s *Service) slowDown(ctx context.Context, username, ip string) error {
+	b, ok, err := s.kv.Get(ctx, throttleKey(username, ip)+":until")
+	if err != nil {
+		return fmt.Errorf("login: throttle: %w", err)
+	}
+	var until time.Time
+	if !ok || until.UnmarshalText(b) != nil {
+		return nil
+	}
+	if now := s.now(); now.Before(until) {
+		wait := until.Sub(now)
+		return errs.TooMany("staff.slow_down", "尝试太频繁，请稍等再试", wait).
+			WithFix(fmt.Sprintf("请在 %d 秒后再试；如忘记密码请联系管理员重设", int(wait.Seconds()+0.999)))
+	}
+	return nil
+}
+
+// fail counts a failure of the pair (atomically, so parallel guesses are all counted): after
+// Options.FreeFailures, each failure makes the next attempt wait twice as long as the last (1s,
+// 2s, 4s…), up to Options.MaxDelay. The count is forgotten a day after the pair's first failure.
+func (s *Service) fail(ctx context.Context, username, ip string) {
+	key := throttleKey(username, ip)
+	n, err := s.kv.Incr(ctx, key+":n", 24*time.Hour)
+	if err != nil {
+		s.log.Warn("staff login: count failure", "err", err)
+		return
+	}
+	over := n - int64(s.o.FreeFailures)
+	if over <= 0 {
+		return
+	}
+	delay := s.o.MaxDelay
+	if over <= 20 {
+		delay = min(time.Duration(1<<(over-1))*time.Second, s.o.MaxDelay)
+	}
+	b, _ := s.now().Add(delay).MarshalText()
+	if err := s.kv.Set(ctx, key+":until", b, 24*time.Hour); err != nil {
+		s.log.Warn("staff login: count failure", "err", err)
+	}
+}
+
+// forgive clears the pair's failures after a successful login.
+func (s *Service) forgive(ctx context.Context, username, ip string) {
+	key := throttleKey(username, ip)
+	_ = s.kv.Del(ctx, key+":n", key+":until")
+}
+
+// Login checks the password and opens a session, or, for an account with a second factor,
+// returns a pending token for SecondFactor (Session.NeedsCode). Every attempt is audited.
+//
+// An unknown user, a wrong password and a disabled account get the same error (staff.bad_login)
+// after the same work (a bcrypt comparison against a dummy hash for unknown users). Failures are
+// counted per (username as typed, IP): after Options.FreeFailures each retry of that pair must
+// wait longer (TooMany staff.slow_down), the same for names that exist and names that do not,
+// and nobody else's attempts lock an account. Too many attempts from one IP, whatever the
+// names, are refused with TooMany staff.too_many_logins.
 func (s *Service) Login(ctx context.Context, username, password, ip string) (Session, error) {
 	ok, wait, err := kv.Allow(ctx, s.kv, "admin-login:"+ip, s.o.LoginsPerIP, s.o.LoginWindow)
 	if err != nil {
@@ -209,59 +308,66 @@ func (s *Service) Login(ctx context.Context, username, password, ip string) (Ses
 	if !ok {
 		return Session{}, errs.TooMany("staff.too_many_logins", "登录尝试太频繁，请稍后再试", wait)
 	}
+	if err := s.slowDown(ctx, username, ip); err != nil {
+		return Session{}, err
+	}
 	now := s.now()
 	var u model.AdminUser
-	var out error
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		err := tx.Where("username = ?", strings.TrimSpace(username)).Take(&u).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			// Spend the time of a hash so an unknown name answers as slowly as a known one.
-			_ = bcrypt.CompareHashAndPassword(s.dummy, []byte(password))
-			out = errBadLogin()
-			return audit.Write(ctx, tx, now, audit.Entry{Actor: clip(username), Action: "staff.login", Outcome: "denied", IP: ip,
-				Detail: map[string]string{"reason": "unknown_user"}})
+	err = s.db.WithContext(ctx).Where("username = ?", strings.TrimSpace(username)).Take(&u).Error
+	known := err == nil
+	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+		return Session{}, fmt.Errorf("login: find user: %w", err)
+	}
+	hash := s.dummy
+	if known {
+		hash = []byte(u.PasswordHash)
+	}
+	// The comparison runs for unknown users too, against a dummy hash of the same cost, so an
+	// unknown name answers as slowly as a known one.
+	right := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil && known
+	entry := audit.Entry{Actor: clip(username), Action: "staff.login", Outcome: "denied", IP: ip, Via: model.ViaConsole}
+	if known {
+		entry.Actor, entry.Role, entry.Target, entry.UnionID = u.Username, string(u.Role), fmt.Sprintf("staff:%d", u.ID), u.UnionID
+	}
+	if !right || u.Disabled {
+		s.fail(ctx, username, ip)
+		reason := "bad_password"
+		switch {
+		case !known:
+			reason = "unknown_user"
+		case u.Disabled:
+			reason = "disabled"
 		}
-		if err != nil {
-			return fmt.Errorf("find user: %w", err)
+		entry.Detail = map[string]string{"reason": reason}
+		if err := audit.Write(ctx, s.db, now, entry); err != nil {
+			return Session{}, fmt.Errorf("login: %w", err)
 		}
-		entry := audit.Entry{Actor: u.Username, Role: string(u.Role), Action: "staff.login", Target: fmt.Sprintf("staff:%d", u.ID), IP: ip, UnionID: u.UnionID}
-		if u.LockedUntil != nil && now.Before(*u.LockedUntil) {
-			out = errs.TooMany("staff.locked", "密码输错次数太多，账号已临时锁定", u.LockedUntil.Sub(now)).
-				WithFix("请在 " + u.LockedUntil.In(model.Shanghai).Format("15:04") + " 后再试，或请管理员处理")
-			entry.Outcome, entry.Detail = "denied", map[string]string{"reason": "locked"}
-			return audit.Write(ctx, tx, now, entry)
+		return Session{}, errBadLogin()
+	}
+	if len(u.TOTPSecretEnc) > 0 {
+		entry.Outcome, entry.Detail = "ok", map[string]string{"step": "password"}
+		if err := audit.Write(ctx, s.db, now, entry); err != nil {
+			return Session{}, fmt.Errorf("login: %w", err)
 		}
-		if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil || u.Disabled {
-			out = errBadLogin()
-			reason := "bad_password"
-			updates := map[string]any{"failed_logins": gorm.Expr("failed_logins + 1")}
-			if u.Disabled {
-				reason = "disabled"
-			} else if u.FailedLogins+1 >= s.o.MaxFailures {
-				until := now.Add(s.o.LockFor)
-				updates = map[string]any{"failed_logins": 0, "locked_until": until}
-				reason = "locked_now"
-			}
-			if err := tx.Model(&model.AdminUser{}).Where("id = ?", u.ID).Updates(updates).Error; err != nil {
-				return fmt.Errorf("count failure: %w", err)
-			}
-			entry.Outcome, entry.Detail = "denied", map[string]string{"reason": reason}
-			return audit.Write(ctx, tx, now, entry)
+		token := randomToken()
+		b, _ := json.Marshal(pendingData{UserID: u.ID, Username: username, Password: credentialPrint(u)})
+		if err := s.kv.Set(ctx, pendingKey(token), b, pendingTTL); err != nil {
+			return Session{}, fmt.Errorf("login: save pending: %w", err)
 		}
-		if err := tx.Model(&model.AdminUser{}).Where("id = ?", u.ID).
-			Updates(map[string]any{"failed_logins": 0, "locked_until": nil}).Error; err != nil {
-			return fmt.Errorf("reset failures: %w", err)
-		}
-		return audit.Write(ctx, tx, now, entry)
-	})
-	if err != nil {
+		return Session{Token: token, NeedsCode: true}, nil
+	}
+	s.forgive(ctx, username, ip)
+	entry.Outcome = "ok"
+	if err := audit.Write(ctx, s.db, now, entry); err != nil {
 		return Session{}, fmt.Errorf("login: %w", err)
 	}
-	if out != nil {
-		return Session{}, out
-	}
+	return s.open(ctx, u)
+}
+
+// open starts a session of u.
+func (s *Service) open(ctx context.Context, u model.AdminUser) (Session, error) {
 	token, csrf := randomToken(), randomToken()
-	b, _ := json.Marshal(sessionData{UserID: u.ID, CSRF: csrf, Password: passwordPrint(u.PasswordHash)})
+	b, _ := json.Marshal(sessionData{UserID: u.ID, CSRF: csrf, Password: credentialPrint(u)})
 	if err := s.kv.Set(ctx, sessionKey(token), b, s.o.SessionTTL); err != nil {
 		return Session{}, fmt.Errorf("login: save session: %w", err)
 	}
@@ -275,7 +381,7 @@ func (s *Service) Login(ctx context.Context, username, password, ip string) (Ses
 
 // Authenticate returns the staff member of a session token and renews the session. It returns
 // Unauthenticated for an unknown or expired token, and for an account disabled or given a new
-// password since the session opened (the session is then deleted). The role and union are read
+// password or second factor since the session opened (the session is then deleted). The role and union are read
 // afresh on every call, so a change by an admin applies to the next request.
 func (s *Service) Authenticate(ctx context.Context, token string) (Staff, error) {
 	none := errs.New(errs.KindUnauthenticated, "staff.no_session", "请先登录")
@@ -299,7 +405,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Staff, error)
 	} else if err != nil {
 		return Staff{}, fmt.Errorf("authenticate: load user: %w", err)
 	}
-	if u.Disabled || subtle.ConstantTimeCompare([]byte(d.Password), []byte(passwordPrint(u.PasswordHash))) != 1 {
+	if u.Disabled || subtle.ConstantTimeCompare([]byte(d.Password), []byte(credentialPrint(u))) != 1 {
 		_ = s.kv.Del(ctx, sessionKey(token))
 		return Staff{}, none
 	}
@@ -325,7 +431,9 @@ func (s *Service) Logout(ctx context.Context, token string, st Staff, ip string)
 }
 
 func (s *Service) staff(ctx context.Context, u model.AdminUser) (Staff, error) {
-	st := Staff{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: u.Role, UnionID: u.UnionID}
+	st := Staff{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: u.Role, UnionID: u.UnionID,
+		MustChangePassword: u.MustChangePassword, HasTOTP: len(u.TOTPSecretEnc) > 0}
+	st.MustEnrolTOTP = s.o.RequireTOTP && !st.HasTOTP && (u.Role == model.RoleAdmin || u.Role == model.RoleOperator)
 	if st.DisplayName == "" {
 		st.DisplayName = u.Username
 	}
@@ -364,17 +472,6 @@ func clip(s string) string {
 		s = s[:64]
 	}
 	return s
-}
-
-// checkPassword enforces the length rules of a new password.
-func (s *Service) checkPassword(pw string) error {
-	if utf8.RuneCountInString(pw) < s.o.MinPasswordLen {
-		return errs.Invalid("password", fmt.Sprintf("密码至少 %d 位", s.o.MinPasswordLen), "请换一个更长的密码")
-	}
-	if len(pw) > 72 {
-		return errs.Invalid("password", "密码最长 72 个字节", "请换一个短一些的密码")
-	}
-	return nil
 }
 
 func checkDisplayName(name string) error {

@@ -1,8 +1,8 @@
-// Package wechattest is a fake WeChat API server for tests: stable and classic access tokens,
-// mini-program login and phone number, template messages (with client_msg_id de-duplication),
-// subscribe messages, the menu, and the follower list and user information; plus the XML of the
-// events WeChat pushes to the callback. It records every request
-// and can fail, slow down or drop chosen calls.
+// Package wechattest is a fake WeChat API server for tests (package fakewechat, started for one
+// test): stable and classic access tokens, mini-program login and phone number, template
+// messages (with client_msg_id de-duplication), subscribe messages, the menu, and the follower
+// list and user information; plus the XML of the events WeChat pushes to the callback
+// (events.go). It records every request and can fail, slow down or drop chosen calls.
 //
 //	fake := wechattest.New(t)
 //	wx := fake.Client(t)                    // a *wechat.Client pointed at the fake
@@ -15,182 +15,62 @@
 package wechattest
 
 import (
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"sort"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/silenceper/wechat/v2/util"
 
 	"huzhu/service/wechat"
+	"huzhu/service/wechat/fakewechat"
 )
 
 // Paths the fake serves.
 const (
-	PathStableToken   = "/cgi-bin/stable_token"
-	PathToken         = "/cgi-bin/token"
-	PathCode2Session  = "/sns/jscode2session"
-	PathTemplateSend  = "/cgi-bin/message/template/send"
-	PathSubscribeSend = "/cgi-bin/message/subscribe/send"
-	PathMenuCreate    = "/cgi-bin/menu/create"
-	PathPhoneNumber   = "/wxa/business/getuserphonenumber"
-	PathUserInfo      = "/cgi-bin/user/info"
-	PathUserInfoBatch = "/cgi-bin/user/info/batchget"
-	PathUserGet       = "/cgi-bin/user/get"
+	PathStableToken   = fakewechat.PathStableToken
+	PathToken         = fakewechat.PathToken
+	PathCode2Session  = fakewechat.PathCode2Session
+	PathTemplateSend  = fakewechat.PathTemplateSend
+	PathSubscribeSend = fakewechat.PathSubscribeSend
+	PathMenuCreate    = fakewechat.PathMenuCreate
+	PathPhoneNumber   = fakewechat.PathPhoneNumber
+	PathUserInfo      = fakewechat.PathUserInfo
+	PathUserInfoBatch = fakewechat.PathUserInfoBatch
+	PathUserGet       = fakewechat.PathUserGet
 )
 
 // Credentials the fake accepts; Options uses them. Any other AppID gets 40013, a wrong secret
 // 40125, as WeChat answers.
 const (
-	OAAppID          = "wxfakeofficial00"
-	OASecret         = "fake-oa-secret-0123456789abcdef"
-	OAToken          = "huzhufaketoken"
-	OAEncodingAESKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-	MPAppID          = "wxfakeminiprog00"
-	MPSecret         = "fake-mp-secret-0123456789abcdef"
+	OAAppID          = fakewechat.OAAppID
+	OASecret         = fakewechat.OASecret
+	OAToken          = fakewechat.OAToken
+	OAEncodingAESKey = fakewechat.OAEncodingAESKey
+	MPAppID          = fakewechat.MPAppID
+	MPSecret         = fakewechat.MPSecret
 )
 
+// PhoneCodeTTL is how long a phone-number code stays valid, as WeChat documents.
+const PhoneCodeTTL = fakewechat.PhoneCodeTTL
+
 // Request is one request the fake received.
-type Request struct {
-	Method string
-	Path   string
-	Query  url.Values
-	Body   []byte
-}
-
-// Decode unmarshals the JSON body into v.
-func (r Request) Decode(v any) error { return json.Unmarshal(r.Body, v) }
-
-// AccessToken returns the access_token query parameter.
-func (r Request) AccessToken() string { return r.Query.Get("access_token") }
+type Request = fakewechat.Request
 
 // Message is the decoded body of a template or subscribe message, for assertions.
-type Message struct {
-	ToUser      string `json:"touser"`
-	TemplateID  string `json:"template_id"`
-	URL         string `json:"url"`
-	Page        string `json:"page"`
-	ClientMsgID string `json:"client_msg_id"`
-	State       string `json:"miniprogram_state"`
-	MiniProgram *struct {
-		AppID    string `json:"appid"`
-		PagePath string `json:"pagepath"`
-	} `json:"miniprogram"`
-	Data map[string]struct {
-		Value string `json:"value"`
-	} `json:"data"`
-}
-
-// Value returns the value of data key k.
-func (m Message) Value(k string) string { return m.Data[k].Value }
-
-type session struct{ openID, unionID string }
-
-type phoneGrant struct {
-	countryCode, pure string
-	issued            time.Time
-}
-
-// PhoneCodeTTL is how long a phone-number code stays valid, as WeChat documents.
-const PhoneCodeTTL = 5 * time.Minute
+type Message = fakewechat.Message
 
 // Fake is the fake WeChat server. Its methods are safe for concurrent use.
 type Fake struct {
-	// URL is the base URL to put in wechat.Options.APIBase.
-	URL string
-
-	srv  *httptest.Server
-	stop chan struct{}
-
-	mu        sync.Mutex
-	reqs      []Request
-	fails     map[string][]int64
-	httpFails map[string][]int
-	drops     map[string]int
-	dropAfter map[string]int
-	delays    map[string]time.Duration
-	sessions  map[string]session
-	usedCodes map[string]bool
-	phones    map[string]phoneGrant
-	watermark string            // appid put in phone_info.watermark; empty: the caller's own
-	secrets   map[string]string // appid → secret
-	stable    map[string]string // appid → current stable token
-	valid     map[string]bool   // tokens WeChat accepts
-	seq       int
-	msgID     int64
-
-	followers []follower       // in follow order, as user/get lists them
-	pageSize  int              // user/get page size; WeChat's is 10,000
-	now       func() time.Time // the de-duplication window's clock
-	sentBy    map[string]sent  // touser|client_msg_id → first delivery
-	delivered map[string]int   // touser|client_msg_id (or touser|template|n) → deliveries
-	deduped   int
+	*fakewechat.Fake
 }
 
-type follower struct {
-	openID, unionID string
-	subscribed      bool
-}
-
-type sent struct {
-	msgID int64
-	at    time.Time
-}
-
-// DedupWindow is how long WeChat drops a template message that repeats the openid and
-// client_msg_id of one already sent: "对于同一个openid + client_msg_id, 只发送一条消息, 10分钟有效,
-// 超过10分钟不保证效果". The fake drops repeats inside the window (answering ok with the first
-// msgid; WeChat does not document its answer) and delivers them again after it.
-const DedupWindow = 10 * time.Minute
-
-// New starts a fake for t and stops it when t ends.
+// New starts a fake on loopback for t and stops it when t ends.
 func New(t testing.TB) *Fake {
 	t.Helper()
-	f := &Fake{
-		stop:      make(chan struct{}),
-		fails:     map[string][]int64{},
-		httpFails: map[string][]int{},
-		drops:     map[string]int{},
-		dropAfter: map[string]int{},
-		delays:    map[string]time.Duration{},
-		sessions:  map[string]session{},
-		usedCodes: map[string]bool{},
-		phones:    map[string]phoneGrant{},
-		secrets:   map[string]string{OAAppID: OASecret, MPAppID: MPSecret},
-		stable:    map[string]string{},
-		valid:     map[string]bool{},
-		msgID:     1000,
-		pageSize:  10000,
-		now:       time.Now,
-		sentBy:    map[string]sent{},
-		delivered: map[string]int{},
+	f := fakewechat.New(fakewechat.Options{})
+	if err := f.Start("127.0.0.1:0"); err != nil {
+		t.Fatalf("start fake WeChat: %v", err)
 	}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	f.URL = f.srv.URL
-	t.Cleanup(func() {
-		close(f.stop)
-		f.srv.CloseClientConnections()
-		f.srv.Close()
-	})
-	return f
-}
-
-// Options returns wechat.Options for both fake accounts, pointed at the fake, with a 3-second
-// HTTP timeout and the in-process token cache.
-func (f *Fake) Options() wechat.Options {
-	return wechat.Options{
-		OA:          wechat.OfficialAccount{AppID: OAAppID, AppSecret: OASecret, Token: OAToken, EncodingAESKey: OAEncodingAESKey},
-		MP:          wechat.MiniProgram{AppID: MPAppID, AppSecret: MPSecret},
-		APIBase:     f.URL,
-		HTTPTimeout: 3 * time.Second,
-	}
+	t.Cleanup(func() { _ = f.Close() })
+	return &Fake{f}
 }
 
 // Client builds a *wechat.Client from Options (after edit, when not nil, changes them) and
@@ -210,518 +90,17 @@ func (f *Fake) Client(t testing.TB, edit ...func(*wechat.Options)) *wechat.Clien
 	return c
 }
 
-// FailNext makes the next n calls to path answer errcode (with HTTP 200, as WeChat does).
-func (f *Fake) FailNext(path string, errcode int64, n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for range n {
-		f.fails[path] = append(f.fails[path], errcode)
-	}
-}
-
-// FailHTTP makes the next n calls to path answer the HTTP status with an HTML body, as a proxy
-// in front of WeChat would.
-func (f *Fake) FailHTTP(path string, status, n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for range n {
-		f.httpFails[path] = append(f.httpFails[path], status)
-	}
-}
-
-// Drop makes the next n calls to path close the connection without an answer. Go's transport
-// may retry a GET on a reused connection by itself, so prefer POST paths or n ≥ 2 for GETs.
-func (f *Fake) Drop(path string, n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.drops[path] += n
-}
-
-// DropAfterSend makes the next n calls to path do their work (a template message is
-// delivered) and then close the connection without an answer: the caller cannot tell whether
-// WeChat sent it, as when a connection breaks after the request went out.
-func (f *Fake) DropAfterSend(path string, n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.dropAfter[path] += n
-}
-
-// Delay makes every later call to path wait d before answering (0 removes the delay). A client
-// that gives up first sees a timeout.
-func (f *Fake) Delay(path string, d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.delays[path] = d
-}
-
-// Code2SessionFor makes the login code valid, once, for the user.
-func (f *Fake) Code2SessionFor(code, openID, unionID string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.sessions[code] = session{openID: openID, unionID: unionID}
-}
-
-// PhoneNumberFor makes the phone-number button code valid, once and for PhoneCodeTTL, for a
-// mainland number (11 digits, country code 86), as getPhoneNumber's button gives it.
-func (f *Fake) PhoneNumberFor(code, phone string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.phones[code] = phoneGrant{countryCode: "86", pure: phone, issued: time.Now()}
-}
-
-// PhoneWatermark makes every later phone-number answer carry appID in its watermark, as a code
-// issued to another mini-program would; "" restores the caller's own.
-func (f *Fake) PhoneWatermark(appID string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.watermark = appID
-}
-
-// RevokeTokens makes every token issued so far invalid (40001), as when the AppSecret is reset
-// or another system force-refreshes the token.
-func (f *Fake) RevokeTokens() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	clear(f.valid)
-	clear(f.stable)
-}
-
-// Follow makes openID a follower of the official account. unionID is what user/info returns,
-// as WeChat does when the account is bound to an Open Platform account; "" as when it is not.
-func (f *Fake) Follow(openID, unionID string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for i := range f.followers {
-		if f.followers[i].openID == openID {
-			f.followers[i] = follower{openID, unionID, true}
-			return
-		}
-	}
-	f.followers = append(f.followers, follower{openID, unionID, true})
-}
-
-// Unfollow makes openID stop following: user/get leaves it out and user/info answers
-// subscribe 0 with nothing else, as WeChat does.
-func (f *Fake) Unfollow(openID string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for i := range f.followers {
-		if f.followers[i].openID == openID {
-			f.followers[i].subscribed = false
-		}
-	}
-}
-
-// SetPageSize sets how many openids one user/get page holds (WeChat: 10,000), so that tests can
-// page through a few followers.
-func (f *Fake) SetPageSize(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.pageSize = n
-}
-
-// SetClock sets the clock of the client_msg_id de-duplication window.
-func (f *Fake) SetClock(now func() time.Time) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.now = now
-}
-
-// Delivered returns how many times template messages reached each person, keyed by
-// touser|client_msg_id (touser|template_id|n for messages without one); duplicates dropped
-// inside DedupWindow are not counted.
-func (f *Fake) Delivered() map[string]int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make(map[string]int, len(f.delivered))
-	for k, v := range f.delivered {
-		out[k] = v
-	}
-	return out
-}
-
-// Deduped returns how many template messages the fake dropped as repeats inside DedupWindow.
-func (f *Fake) Deduped() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.deduped
-}
-
-// Requests returns the requests to path (every path when path is empty), oldest first.
-func (f *Fake) Requests(path string) []Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []Request
-	for _, r := range f.reqs {
-		if path == "" || r.Path == path {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// Count returns how many requests path received.
-func (f *Fake) Count(path string) int { return len(f.Requests(path)) }
-
 // Messages decodes the template or subscribe messages sent to path, oldest first. Requests that
 // WeChat answered with an error are included: filter on your side if needed.
 func (f *Fake) Messages(t testing.TB, path string) []Message {
 	t.Helper()
-	var out []Message
-	for _, r := range f.Requests(path) {
-		var m Message
-		if err := r.Decode(&m); err != nil {
-			t.Fatalf("decode %s body %q: %v", path, r.Body, err)
-		}
-		out = append(out, m)
+	out, err := f.Fake.Messages(path)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
 
-// Paths returns the distinct paths called, sorted, for debugging.
-func (f *Fake) Paths() []string {
-	seen := map[string]bool{}
-	for _, r := range f.Requests("") {
-		seen[r.Path] = true
-	}
-	out := make([]string, 0, len(seen))
-	for p := range seen {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
-}
-
-type fault struct {
-	delay   time.Duration
-	drop    bool
-	status  int
-	errcode int64
-}
-
-func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body}
-
-	f.mu.Lock()
-	f.reqs = append(f.reqs, req)
-	var ft fault
-	ft.delay = f.delays[req.Path]
-	if f.drops[req.Path] > 0 {
-		f.drops[req.Path]--
-		ft.drop = true
-	} else if q := f.httpFails[req.Path]; len(q) > 0 {
-		ft.status, f.httpFails[req.Path] = q[0], q[1:]
-	} else if q := f.fails[req.Path]; len(q) > 0 {
-		ft.errcode, f.fails[req.Path] = q[0], q[1:]
-	}
-	f.mu.Unlock()
-
-	if ft.delay > 0 {
-		select {
-		case <-time.After(ft.delay):
-		case <-r.Context().Done():
-			return
-		case <-f.stop:
-			return
-		}
-	}
-	switch {
-	case ft.drop:
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler)
-	case ft.status != 0:
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(ft.status)
-		fmt.Fprintf(w, "<html><body>%d</body></html>", ft.status)
-		return
-	case ft.errcode != 0:
-		writeJSON(w, errBody(ft.errcode, errMsg(ft.errcode)))
-		return
-	}
-
-	f.mu.Lock()
-	resp := f.answer(req)
-	dropAfter := f.dropAfter[req.Path] > 0
-	if dropAfter {
-		f.dropAfter[req.Path]--
-	}
-	f.mu.Unlock()
-	if dropAfter {
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler)
-	}
-	writeJSON(w, resp)
-}
-
-// answer computes the normal answer; f.mu is held.
-func (f *Fake) answer(r Request) any {
-	switch r.Path {
-	case PathStableToken:
-		var b struct {
-			AppID        string `json:"appid"`
-			Secret       string `json:"secret"`
-			ForceRefresh bool   `json:"force_refresh"`
-		}
-		if err := r.Decode(&b); err != nil {
-			return errBody(47001, "data format error")
-		}
-		if e := f.checkApp(b.AppID, b.Secret); e != nil {
-			return e
-		}
-		tok, ok := f.stable[b.AppID]
-		if !ok || b.ForceRefresh || !f.valid[tok] {
-			delete(f.valid, tok)
-			tok = f.issue(b.AppID)
-			f.stable[b.AppID] = tok
-		}
-		return map[string]any{"access_token": tok, "expires_in": 7200}
-	case PathToken:
-		q := r.Query
-		if e := f.checkApp(q.Get("appid"), q.Get("secret")); e != nil {
-			return e
-		}
-		return map[string]any{"access_token": f.issue(q.Get("appid")), "expires_in": 7200}
-	case PathCode2Session:
-		q := r.Query
-		if e := f.checkApp(q.Get("appid"), q.Get("secret")); e != nil {
-			return e
-		}
-		code := q.Get("js_code")
-		if f.usedCodes[code] {
-			return errBody(40163, "code been used")
-		}
-		s, ok := f.sessions[code]
-		if !ok {
-			return errBody(40029, "invalid code")
-		}
-		f.usedCodes[code] = true
-		return map[string]any{"openid": s.openID, "unionid": s.unionID, "session_key": "sk-" + code}
-	case PathPhoneNumber:
-		return f.phoneNumber(r)
-	case PathTemplateSend, PathSubscribeSend, PathMenuCreate:
-		if !f.valid[r.AccessToken()] {
-			return errBody(40001, "invalid credential, access_token is invalid or not latest")
-		}
-		var m Message
-		if err := r.Decode(&m); err != nil {
-			return errBody(47001, "data format error")
-		}
-		if r.Path == PathMenuCreate {
-			return errBody(0, "ok")
-		}
-		if m.ToUser == "" {
-			return errBody(40003, "invalid openid")
-		}
-		if m.TemplateID == "" {
-			return errBody(40037, "invalid template_id")
-		}
-		if r.Path == PathTemplateSend {
-			return f.deliverTemplate(m)
-		}
-		f.msgID++
-		return map[string]any{"errcode": 0, "errmsg": "ok", "msgid": f.msgID}
-	case PathUserInfo, PathUserInfoBatch, PathUserGet:
-		if !f.valid[r.AccessToken()] {
-			return errBody(40001, "invalid credential, access_token is invalid or not latest")
-		}
-		return f.users(r)
-	}
-	return errBody(404, "fake WeChat does not serve "+r.Path)
-}
-
-// phoneNumber answers wxa/business/getuserphonenumber: POST {"code"} with the mini-program's
-// token; a code is good once and for PhoneCodeTTL (40029 otherwise); the answer is
-// {errcode:0, errmsg:"ok", phone_info:{phoneNumber, purePhoneNumber, countryCode,
-// watermark:{timestamp, appid}}}. f.mu is held.
-func (f *Fake) phoneNumber(r Request) any {
-	if r.Method != http.MethodPost {
-		return errBody(43002, "require POST method")
-	}
-	if !f.valid[r.AccessToken()] {
-		return errBody(40001, "invalid credential, access_token is invalid or not latest")
-	}
-	var b struct {
-		Code string `json:"code"`
-	}
-	if err := r.Decode(&b); err != nil || b.Code == "" {
-		return errBody(47001, "data format error")
-	}
-	g, ok := f.phones[b.Code]
-	if !ok || f.usedCodes["phone:"+b.Code] || time.Since(g.issued) > PhoneCodeTTL {
-		return errBody(40029, "invalid code")
-	}
-	f.usedCodes["phone:"+b.Code] = true
-	appID := f.watermark
-	if appID == "" {
-		appID = f.appOfToken(r.AccessToken())
-	}
-	return map[string]any{"errcode": 0, "errmsg": "ok", "phone_info": map[string]any{
-		"phoneNumber": g.pure, "purePhoneNumber": g.pure, "countryCode": g.countryCode,
-		"watermark": map[string]any{"timestamp": time.Now().Unix(), "appid": appID},
-	}}
-}
-
-// appOfToken returns the appid a token was issued to (tokens are TOKEN-<appid>-<n>).
-func (f *Fake) appOfToken(tok string) string {
-	for appID := range f.secrets {
-		if strings.HasPrefix(tok, "TOKEN-"+appID+"-") {
-			return appID
-		}
-	}
-	return ""
-}
-
-// deliverTemplate records a template message, dropping a repeat of openid and client_msg_id
-// inside DedupWindow; f.mu is held.
-func (f *Fake) deliverTemplate(m Message) map[string]any {
-	now := f.now()
-	key := m.ToUser + "|" + m.ClientMsgID
-	if m.ClientMsgID != "" {
-		if s, ok := f.sentBy[key]; ok && now.Sub(s.at) < DedupWindow {
-			f.deduped++
-			return map[string]any{"errcode": 0, "errmsg": "ok", "msgid": s.msgID}
-		}
-	} else {
-		key = fmt.Sprintf("%s|%s|%d", m.ToUser, m.TemplateID, f.msgID+1)
-	}
-	f.msgID++
-	f.delivered[key]++
-	if m.ClientMsgID != "" {
-		f.sentBy[key] = sent{msgID: f.msgID, at: now}
-	}
-	return map[string]any{"errcode": 0, "errmsg": "ok", "msgid": f.msgID}
-}
-
-// users answers user/info, user/info/batchget and user/get; f.mu is held. Like WeChat, an
-// unknown openid is 40003, a user who stopped following has subscribe 0 and nothing else, and
-// unionid is present only when the follower has one (the account bound to an Open Platform account).
-func (f *Fake) users(r Request) any {
-	info := func(openID string) (map[string]any, bool) {
-		for _, u := range f.followers {
-			if u.openID != openID {
-				continue
-			}
-			if !u.subscribed {
-				return map[string]any{"subscribe": 0, "openid": openID}, true
-			}
-			out := map[string]any{"subscribe": 1, "openid": openID, "language": "zh_CN", "subscribe_time": 1746842400}
-			if u.unionID != "" {
-				out["unionid"] = u.unionID
-			}
-			return out, true
-		}
-		return nil, false
-	}
-	switch r.Path {
-	case PathUserInfo:
-		u, ok := info(r.Query.Get("openid"))
-		if !ok {
-			return errBody(40003, "invalid openid")
-		}
-		return u
-	case PathUserInfoBatch:
-		var b struct {
-			UserList []struct {
-				OpenID string `json:"openid"`
-			} `json:"user_list"`
-		}
-		if err := r.Decode(&b); err != nil {
-			return errBody(47001, "data format error")
-		}
-		if len(b.UserList) > 100 {
-			return errBody(45032, "user list size exceeds limit")
-		}
-		list := []map[string]any{}
-		for _, it := range b.UserList {
-			u, ok := info(it.OpenID)
-			if !ok {
-				return errBody(40003, "invalid openid")
-			}
-			list = append(list, u)
-		}
-		return map[string]any{"user_info_list": list}
-	}
-	var subs []string
-	for _, u := range f.followers {
-		if u.subscribed {
-			subs = append(subs, u.openID)
-		}
-	}
-	start := 0
-	if next := r.Query.Get("next_openid"); next != "" {
-		start = len(subs)
-		for i, id := range subs {
-			if id == next {
-				start = i + 1
-				break
-			}
-		}
-	}
-	end := min(start+f.pageSize, len(subs))
-	page := append([]string{}, subs[start:end]...)
-	next := ""
-	if len(page) > 0 {
-		next = page[len(page)-1]
-	}
-	return map[string]any{"total": len(subs), "count": len(page), "data": map[string]any{"openid": page}, "next_openid": next}
-}
-
-func (f *Fake) checkApp(appID, secret string) map[string]any {
-	want, ok := f.secrets[appID]
-	switch {
-	case !ok:
-		return errBody(40013, "invalid appid")
-	case secret != want:
-		return errBody(40125, "invalid appsecret")
-	}
-	return nil
-}
-
-func (f *Fake) issue(appID string) string {
-	f.seq++
-	tok := fmt.Sprintf("TOKEN-%s-%d", appID, f.seq)
-	f.valid[tok] = true
-	return tok
-}
-
-func errBody(code int64, msg string) map[string]any {
-	return map[string]any{"errcode": code, "errmsg": msg}
-}
-
-func errMsg(code int64) string {
-	switch code {
-	case -1:
-		return "system error"
-	case 40001:
-		return "invalid credential, access_token is invalid or not latest"
-	case 42001:
-		return "access_token expired"
-	case 43004:
-		return "require subscribe"
-	case 43101:
-		return "user refuse to accept the msg"
-	case 45009:
-		return "reach max api daily quota limit"
-	case 47003:
-		return "argument invalid! data.thing1.value invalid"
-	case 40003:
-		return "invalid openid"
-	}
-	return fmt.Sprintf("fake error %d", code)
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	_ = json.NewEncoder(w).Encode(v)
-}
+// DedupWindow is how long WeChat drops a template message that repeats the openid and
+// client_msg_id of one already sent (see fakewechat.DedupWindow).
+const DedupWindow = fakewechat.DedupWindow

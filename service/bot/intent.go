@@ -1,0 +1,55 @@
+package bot
+
+import "strings"
+
+// Whose money a question asks about. The personal entries (kind personal: my_arrival,
+// my_next…) answer from the asker's own payout lines, and their general twins (when_paid,
+// sms, cap…) share most of their words: "下次什么时候到账" and "什么时候到账" differ by one
+// word. So the ranking reads the question's cues of whose case it is:
+//
+//   - own: the asker speaks of their own money (我的, 给我, 我今年), of "the next" or "that"
+//     payment (下次, 下回, 那笔), or asks what has happened (到了吗, 打了没, 报了多少): a
+//     payment that has or has not arrived is always somebody's;
+//   - self: the asker speaks of themselves, but not of their money (我能报吗, 我住院没给报):
+//     as likely a question about the plan as about their lines, so the rank is left alone;
+//   - others: the asker names someone else (同事, 工友, 别人的): a personal entry keeps its
+//     rank, and when it wins the bot declines, as it never answers someone else's money from
+//     data ("同事说能报一半" still finds the general entry);
+//   - general: neither.
+const (
+	whoseGeneral = iota
+	whoseOwn
+	whoseSelf
+	whoseOthers
+)
+
+var (
+	ownCues = []string{"我的", "俺的", "给我", "我今年", "我还", "我这笔", "我那笔", "下次", "下回", "下一次", "下一回", "下一笔", "下笔", "那笔", "这笔",
+		"报了多少", "报了几", "拿了多少", "领了多少", "发了多少", "给了多少", "到了吗", "到了没", "到账了", "到账没", "到帐了", "到帐没", "打了没", "发了没", "来了没", "到没到"}
+	selfCues   = []string{"我", "俺", "自己", "本人"}
+	othersCues = []string{"同事", "工友", "别人", "朋友", "他的", "她的", "张三", "李四"}
+)
+
+// personalBoost is how much the cues move a personal entry's rank: up for the asker's own
+// case, down for a general question (neither for self or others).
+const personalBoost = 0.15
+
+// whose returns the cue of q (normalized or prepared by the analyzer) about whose case it asks.
+func whose(q string) int {
+	for _, c := range othersCues {
+		if strings.Contains(q, c) {
+			return whoseOthers
+		}
+	}
+	for _, c := range ownCues {
+		if strings.Contains(q, c) {
+			return whoseOwn
+		}
+	}
+	for _, c := range selfCues {
+		if strings.Contains(q, c) {
+			return whoseSelf
+		}
+	}
+	return whoseGeneral
+}
