@@ -30,7 +30,28 @@ type Config struct {
 	Notify   Notify   `yaml:"notify"`
 	Calendar Calendar `yaml:"calendar"`
 	Binding  Binding  `yaml:"binding"`
+	Claims   Claims   `yaml:"claims"`
 	Log      Log      `yaml:"log"`
+}
+
+// Claims configures the documents of supplementary claims: where they are kept (sealed), how big
+// they may be and how long they stay after the claim is settled or withdrawn. With S3.Endpoint
+// set they go to S3-compatible object storage (production); otherwise to DocumentDir.
+type Claims struct {
+	DocumentDir string      `yaml:"document_dir"`
+	S3          ObjectStore `yaml:"s3"`
+	MaxDocMB    int         `yaml:"max_doc_mb"`
+	KeepDays    int         `yaml:"keep_days"`
+}
+
+// ObjectStore names an S3-compatible bucket.
+type ObjectStore struct {
+	Endpoint  string `yaml:"endpoint"` // https://host:port, or host:port (https)
+	Bucket    string `yaml:"bucket"`
+	Prefix    string `yaml:"prefix"`
+	Region    string `yaml:"region"`
+	AccessKey string `yaml:"access_key" secret:"true"`
+	SecretKey string `yaml:"secret_key" secret:"true"`
 }
 
 // Binding configures how workers bind their WeChat account to their roster entry. Proof is how
@@ -199,6 +220,7 @@ func Default() Config {
 		// sms in every environment by default: in dev the log provider writes the code to the
 		// log, so the demo binds without a verified mini-program; prod needs the http provider.
 		Binding: Binding{Proof: "sms"},
+		Claims:  Claims{DocumentDir: "data/claim-docs", MaxDocMB: 10, KeepDays: 180},
 		Log:     Log{Level: "info", Format: "json"},
 	}
 }
@@ -339,6 +361,18 @@ func (c Config) Validate() error {
 	}
 	if c.HTTP.UploadLimitMB <= 0 || c.HTTP.UploadLimitMB > 2048 {
 		bad("http.upload_limit_mb", fmt.Sprintf("%d is outside 1..2048", c.HTTP.UploadLimitMB), "200")
+	}
+	if c.Claims.MaxDocMB <= 0 || c.Claims.MaxDocMB > 50 || c.Claims.MaxDocMB >= c.HTTP.UploadLimitMB {
+		bad("claims.max_doc_mb", fmt.Sprintf("%d is outside 1..50 or not below http.upload_limit_mb", c.Claims.MaxDocMB), "10")
+	}
+	if c.Claims.KeepDays <= 0 || c.Claims.KeepDays > 3650 {
+		bad("claims.keep_days", fmt.Sprintf("%d is outside 1..3650", c.Claims.KeepDays), "180")
+	}
+	if o := c.Claims.S3; o.Endpoint != "" && (o.Bucket == "" || o.AccessKey == "" || o.SecretKey == "") {
+		bad("claims.s3", "endpoint is set but bucket, access_key or secret_key is missing", "bucket: huzhu-docs, HUZHU_CLAIMS_S3_ACCESS_KEY=…")
+	}
+	if c.Claims.S3.Endpoint == "" && c.Claims.DocumentDir == "" {
+		bad("claims.document_dir", "neither a directory nor s3.endpoint is set", "data/claim-docs")
 	}
 	if c.Database.MySQLDSN == "" && c.Database.SQLitePath == "" {
 		bad("database", "neither mysql_dsn nor sqlite_path is set", "sqlite_path: data/huzhu.db")

@@ -182,6 +182,27 @@ func TestBindingProof(t *testing.T) {
 	}
 }
 
+func TestClaimsConfig(t *testing.T) {
+	cfg, err := Load("", env(map[string]string{"HUZHU_CLAIMS_S3_ENDPOINT": "https://oss.example:9000", "HUZHU_CLAIMS_S3_BUCKET": "docs",
+		"HUZHU_CLAIMS_S3_ACCESS_KEY": "AKEXAMPLE", "HUZHU_CLAIMS_S3_SECRET_KEY": "s3cr3t-value", "HUZHU_CLAIMS_KEEP_DAYS": "90"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Claims.S3.Bucket != "docs" || cfg.Claims.KeepDays != 90 || cfg.Claims.MaxDocMB != 10 {
+		t.Errorf("claims = %+v", cfg.Claims)
+	}
+	if strings.Contains(cfg.String(), "s3cr3t-value") {
+		t.Error("String() shows the object store's secret key")
+	}
+	_, err = Load("", env(map[string]string{"HUZHU_CLAIMS_S3_ENDPOINT": "https://oss.example:9000", "HUZHU_CLAIMS_MAX_DOC_MB": "500",
+		"HUZHU_CLAIMS_KEEP_DAYS": "0"}))
+	for _, want := range []string{"claims.s3: endpoint is set but bucket", "claims.max_doc_mb", "claims.keep_days"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+}
+
 // TestOAMessageMode: wechat.oa.mode takes WeChat's three modes, defaults from the key, and is
 // refused where it would contradict the key.
 func TestOAMessageMode(t *testing.T) {

@@ -24,5 +24,9 @@ type MedicalRecord struct {
 	// SettlementRunID is 0 until a run takes the record. (settlement_run_id, member_id) is the
 	// index a run walks to find the members with unsettled records, in member order.
 	SettlementRunID uint64 `gorm:"index:idx_record_pending,priority:1"`
-	CreatedAt       time.Time
+	// Source is where the record came from: the 医保 feed, or a worker's supplementary claim
+	// (ClaimID). A claim's record and a feed record of the same bill are never both paid.
+	Source    RecordSource `gorm:"size:16;not null;default:feed"`
+	ClaimID   uint64
+	CreatedAt time.Time
 }

@@ -13,7 +13,7 @@ func All() []any {
 		&Union{}, &Member{}, &WeChatAccount{}, &MedicalRecord{}, &PolicyVersion{},
 		&SettlementRun{}, &PayoutLine{}, &Transfer{}, &PaymentBatch{},
 		&Notification{}, &AdminUser{}, &AuditLog{}, &ImportBatch{}, &FAQEntry{},
-		&Job{}, &JobChunk{}, &BotQuestion{},
+		&Job{}, &JobChunk{}, &BotQuestion{}, &Claim{}, &ClaimDocument{},
 	}
 }
 
@@ -141,6 +141,41 @@ func migrations() []*gormigrate.Migration {
 					continue // created with the table by a binary that already had it
 				}
 				if err := m.AddColumn(c.model, c.field); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}, {
+		// Supplementary claims and their documents; medical records say where they came from.
+		ID: "20261207_claims_supplementary",
+		Migrate: func(tx *gorm.DB) error {
+			m := tx.Migrator()
+			for _, col := range []string{"Source", "ClaimID"} {
+				if m.HasColumn(&MedicalRecord{}, col) {
+					continue // created with the table by a binary that already had it
+				}
+				if err := m.AddColumn(&MedicalRecord{}, col); err != nil {
+					return err
+				}
+			}
+			for _, t := range []any{&Claim{}, &ClaimDocument{}} {
+				if m.HasTable(t) {
+					continue
+				}
+				if err := m.CreateTable(t); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		Rollback: func(tx *gorm.DB) error {
+			m := tx.Migrator()
+			if err := m.DropTable(&ClaimDocument{}, &Claim{}); err != nil {
+				return err
+			}
+			for _, col := range []string{"ClaimID", "Source"} {
+				if err := m.DropColumn(&MedicalRecord{}, col); err != nil {
 					return err
 				}
 			}

@@ -144,6 +144,11 @@ const (
 	NoticeArrived  NoticeKind = "arrived"  // 互助金已到账
 	NoticeApproved NoticeKind = "approved" // 本期互助金已核算，预计…到账
 	NoticeFailedTx NoticeKind = "failed"   // 转账失败，请联系基层工会
+	// Supplementary claims: sent back for more (with the reason), and confirmed by 办事处. No
+	// WeChat template is configured for them yet, so they reach the worker by SMS, within the
+	// worker's preferences; the mini-program shows the same status.
+	NoticeClaimReturned  NoticeKind = "claim_returned"
+	NoticeClaimConfirmed NoticeKind = "claim_confirmed"
 )
 
 // Channel is how a notice reaches the worker.

@@ -127,6 +127,7 @@ func (e *env) mountConsole(ctx context.Context, app *fiber.App, rules *rulebook.
 		Rules:         rules,
 		Calendar:      e.cal,
 		Jobs:          jobs,
+		Claims:        e.claims,
 		DemoWeChat:    demoWX,
 		SecureCookies: strings.HasPrefix(e.cfg.HTTP.PublicURL, "https://"),
 		Log:           e.log,

@@ -21,6 +21,7 @@ import (
 	"huzhu/config"
 	"huzhu/model"
 	"huzhu/service/calendar"
+	"huzhu/service/claim"
 	"huzhu/service/kv"
 	"huzhu/service/member"
 	"huzhu/service/pii"
@@ -61,6 +62,9 @@ type env struct {
 	// members is the mini-program API's member service of this process (set by serve before it
 	// mounts the console; nil elsewhere): the console binds ("为职工绑定") and unbinds through it.
 	members *member.Service
+	// claims is the supplementary-claim service of this process, shared by the API and the
+	// console (set by serve before it mounts the console; nil elsewhere).
+	claims *claim.Service
 }
 
 // override makes key read as v, whatever the file and the environment say.

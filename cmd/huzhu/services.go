@@ -10,16 +10,20 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"gorm.io/gorm"
 
 	"huzhu/config"
 	"huzhu/handler/api"
 	"huzhu/model"
+	"huzhu/service/blob"
 	"huzhu/service/bot"
 	"huzhu/service/calendar"
+	"huzhu/service/claim"
 	"huzhu/service/demo"
 	"huzhu/service/member"
 	"huzhu/service/payment"
 	"huzhu/service/payout"
+	"huzhu/service/pii"
 	"huzhu/service/policy"
 	"huzhu/service/rulebook"
 	"huzhu/service/session"
@@ -227,7 +231,13 @@ func (e *env) mount(ctx context.Context, app *fiber.App, _ *prometheus.Registry)
 	members := member.New(db, cipher, sessions, login, kvs, e.smsSender(), member.Options{Templates: templates, Proof: proof}, time.Now, e.log)
 	e.members = members // the console binds and unbinds through it too, so its binding cache hears at once
 	payouts := payout.New(db, engine, e.cal, payout.Options{}, time.Now)
-	api.New(stats.New(db, kvs, time.Minute, time.Now), members, payouts).Mount(app)
+	claims, err := e.claimService(db, cipher, payouts)
+	if err != nil {
+		return err
+	}
+	e.claims = claims
+	go e.purgeClaims(ctx, claims, time.Hour)
+	api.New(stats.New(db, kvs, time.Minute, time.Now), members, payouts).WithClaims(claims).Mount(app)
 	rules, err := e.rulebook(ctx, true)
 	if err != nil {
 		return err
@@ -238,6 +248,48 @@ func (e *env) mount(ctx context.Context, app *fiber.App, _ *prometheus.Registry)
 		return err
 	}
 	return e.mountBotWith(ctx, app, rules.KB())
+}
+
+// claimService builds the supplementary-claim service over the configured document store: S3 when
+// claims.s3.endpoint is set, the sealed directory otherwise.
+func (e *env) claimService(db *gorm.DB, cipher *pii.Cipher, payouts *payout.Service) (*claim.Service, error) {
+	c := e.cfg.Claims
+	var store blob.Store
+	if c.S3.Endpoint != "" {
+		s3, err := blob.NewS3(blob.S3Options{Endpoint: c.S3.Endpoint, Bucket: c.S3.Bucket, Prefix: c.S3.Prefix, Region: c.S3.Region,
+			AccessKey: c.S3.AccessKey, SecretKey: c.S3.SecretKey})
+		if err != nil {
+			return nil, fmt.Errorf("claims.s3: %w", err)
+		}
+		store = s3
+	} else {
+		d, err := blob.NewDir(c.DocumentDir)
+		if err != nil {
+			return nil, fmt.Errorf("claims.document_dir: %w", err)
+		}
+		store = d
+	}
+	return claim.New(db, cipher, store, payouts, claim.Options{MaxDocBytes: int64(c.MaxDocMB) << 20,
+		KeepDocs: time.Duration(c.KeepDays) * 24 * time.Hour}, time.Now, e.log), nil
+}
+
+// purgeClaims deletes the documents of ended claims every interval until ctx ends. Every
+// instance may run it: deleting twice is harmless.
+func (e *env) purgeClaims(ctx context.Context, claims *claim.Service, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := claims.Purge(ctx, 100); err != nil {
+			e.log.Warn("claim documents: purge failed", "err", err)
+		} else if n > 0 {
+			e.log.Info("claim documents purged", "documents", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // minLevel passes on records at or above min only.

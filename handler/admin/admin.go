@@ -21,6 +21,7 @@ import (
 	"huzhu/model"
 	"huzhu/service/bot"
 	"huzhu/service/calendar"
+	"huzhu/service/claim"
 	"huzhu/service/errs"
 	"huzhu/service/importer"
 	"huzhu/service/job"
@@ -72,6 +73,8 @@ type Deps struct {
 	// Rules saves staff's edits of the FAQ and the policy versions and swaps them into FAQ and
 	// Policy (which must be its KB and Engine). Without it those two pages are read-only.
 	Rules *rulebook.Service
+	// Claims reviews supplementary claims. Without it the claims pages answer Unavailable.
+	Claims *claim.Service
 	// DemoWeChat, set only by the demo, is the stand-in WeChat server: the 通知 page lists the
 	// messages it received, so that a newcomer sees what WeChat would have delivered.
 	DemoWeChat DemoWeChat
@@ -169,6 +172,10 @@ func funcs() template.FuncMap {
 				return "核算通知"
 			case model.NoticeFailedTx:
 				return "转账失败通知"
+			case model.NoticeClaimReturned:
+				return "补充申请退回通知"
+			case model.NoticeClaimConfirmed:
+				return "补充申请确认通知"
 			}
 			return string(k)
 		},
@@ -266,6 +273,7 @@ func (a *Admin) Mount(app *fiber.App) {
 	g.Get("/jobs/:id", a.auth(a.need(staff.ViewPlan, a.jobView)))
 	g.Get("/jobs/:id/file", a.auth(a.jobFile))
 	g.Get("/jobs/:id/problems.csv", a.auth(a.need(staff.ViewPlan, a.jobProblems)))
+	a.mountClaims(g)
 	g.Get("/api/me", a.api("", a.apiMe))
 	g.Get("/api/jobs", a.api(staff.ViewPlan, a.apiJobs))
 	g.Get("/api/jobs/:id", a.api(staff.ViewPlan, a.apiJob))

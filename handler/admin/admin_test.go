@@ -27,14 +27,17 @@ import (
 	"huzhu/handler"
 	"huzhu/handler/admin"
 	"huzhu/model"
+	"huzhu/service/blob"
 	"huzhu/service/bot"
 	"huzhu/service/calendar"
+	"huzhu/service/claim"
 	"huzhu/service/importer"
 	"huzhu/service/job"
 	"huzhu/service/kv/kvtest"
 	"huzhu/service/member"
 	"huzhu/service/notify"
 	"huzhu/service/payment"
+	"huzhu/service/payout"
 	"huzhu/service/pii"
 	"huzhu/service/policy"
 	"huzhu/service/settlement"
@@ -65,6 +68,8 @@ type world struct {
 	jobs  *job.Service
 	spool string // where uploads wait for their jobs
 	now   time.Time
+	// claims is the console's claim service, for the worker's side of a claim.
+	claims *claim.Service
 }
 
 func newWorld(t *testing.T, opts ...func(*admin.Deps)) *world {
@@ -127,7 +132,13 @@ func newWorldFull(t *testing.T, so func(*staff.Options), edit func(*gorm.DB, *ad
 			t.Errorf("jobs.Shutdown: %v", err)
 		}
 	})
+	docs, err := blob.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := claim.New(db, cipher, docs, payout.New(db, engine, cal, payout.Options{}, clock), claim.Options{SpoolDir: spool}, clock, log)
 	deps := admin.Deps{
+		Claims:     claims,
 		Staff:      st,
 		Members:    member.New(db, cipher, nil, nil, kvs, nil, member.Options{}, clock, log),
 		Settlement: settlement.New(db, engine, cal, kvs, settlement.Options{}, clock, log),
@@ -149,7 +160,7 @@ func newWorldFull(t *testing.T, so func(*staff.Options), edit func(*gorm.DB, *ad
 	}
 	app := handler.New(handler.Options{BodyLimit: 64 << 10, UploadLimit: 8 << 20, Log: log})
 	a.Mount(app)
-	w := &world{t: t, db: db, app: app, staff: st, imp: imp, jobs: jobs, spool: spool, now: now}
+	w := &world{t: t, db: db, app: app, staff: st, imp: imp, jobs: jobs, spool: spool, now: now, claims: claims}
 	ctx := context.Background()
 	if _, err := imp.Roster(ctx, "roster.csv", strings.NewReader(rosterCSV), asActor("test")); err != nil {
 		t.Fatalf("roster: %v", err)

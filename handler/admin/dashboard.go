@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"huzhu/model"
+	"huzhu/service/claim"
 	"huzhu/service/staff"
 	"huzhu/service/stats"
 )
@@ -27,6 +28,9 @@ type dashboardData struct {
 	// CalendarGaps are this year or next when the holiday calendar has no official data for
 	// them, so that staff add calendar.extra_days before promised dates go wrong.
 	CalendarGaps []int
+	// Claims are the supplementary claims per union and status the staff member may see.
+	Claims        []claim.UnionCount
+	ClaimStatuses []model.ClaimStatus
 }
 
 func (a *Admin) dashboard(c *fiber.Ctx, st staff.Staff) error {
@@ -76,6 +80,12 @@ func (a *Admin) dashboard(c *fiber.Ctx, st staff.Staff) error {
 	d.ByUnion = groupChart("chart-by-union", fmt.Sprintf("%d 年各工会已到账金额（元）", year), d.Unions, 10)
 	if all {
 		d.ByType = groupChart("chart-by-type", fmt.Sprintf("%d 年各报销类型已到账金额（元）", year), d.Types, 0)
+	}
+	if a.d.Claims != nil {
+		if d.Claims, err = a.d.Claims.Counts(ctx, a.actor(c, st)); err != nil {
+			return err
+		}
+		d.ClaimStatuses = claim.CountedStatuses
 	}
 	return a.render(c, "dashboard", view{Title: "概览", Nav: "dashboard", Staff: st, Data: d})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"huzhu/model"
+	"huzhu/service/claim"
 	"huzhu/service/member"
 	"huzhu/service/payout"
 	"huzhu/service/stats"
@@ -27,6 +28,7 @@ type API struct {
 	stats   *stats.Service
 	members *member.Service
 	payouts *payout.Service
+	claims  *claim.Service // nil: no claim routes
 }
 
 // New returns the API over its services.
@@ -59,6 +61,7 @@ func (a *API) Mount(r fiber.Router) {
 	v1.Get("/estimates/unsettled", a.auth, a.bound, a.estimateUnsettled)
 	v1.Get("/payouts", a.auth, a.bound, a.listPayouts)
 	v1.Get("/payouts/:id", a.auth, a.bound, a.payoutDetail)
+	a.mountClaims(v1)
 }
 
 func (a *API) openAPI(c *fiber.Ctx) error {

@@ -305,6 +305,9 @@ type detailResponse struct {
 	BaseFen      model.Fen    `json:"base_fen"`
 	BaseYuan     string       `json:"base_yuan"`
 	Hospital     string       `json:"hospital"`
+	Origin       string       `json:"origin"`
+	OriginLabel  string       `json:"origin_label"`
+	ClaimID      *uint64      `json:"claim_id"`
 	SelfPay1Fen  model.Fen    `json:"self_pay1_fen"`
 	SelfPay1Yuan string       `json:"self_pay1_yuan"`
 	AboveCapFen  model.Fen    `json:"above_cap_fen"`
@@ -321,7 +324,11 @@ func newDetail(d payout.Detail) detailResponse {
 	r := detailResponse{itemJSON: newItem(d.Item), Year: d.Year, PolicyCode: d.PolicyCode, BaseFen: d.BaseFen, BaseYuan: d.BaseFen.Yuan(),
 		Hospital: d.Hospital, SelfPay1Fen: d.SelfPay1, SelfPay1Yuan: d.SelfPay1.Yuan(), AboveCapFen: d.AboveCap, AboveCapYuan: d.AboveCap.Yuan(),
 		MajorDisease: d.Major, Steps: newSteps(d.Steps), Timeline: make([]eventJSON, 0, len(d.Timeline)), ExpectedBy: datePtr(d.ExpectedBy),
-		Totals: newTotals(d.Totals)}
+		Totals: newTotals(d.Totals), Origin: "feed", OriginLabel: "医保数据（自动结算）"}
+	if d.ClaimID != 0 {
+		id := d.ClaimID
+		r.Origin, r.OriginLabel, r.ClaimID = "claim", fmt.Sprintf("您提交的补充申请（编号%d）", id), &id
+	}
 	for _, e := range d.Timeline {
 		r.Timeline = append(r.Timeline, eventJSON{Status: string(e.Status), Label: e.Status.Label(), At: timePtr(e.At), Done: e.Done, Note: e.Note})
 	}

@@ -37,24 +37,30 @@ func loadSpec(t testing.TB) *spec {
 // the templates ("/api/v1/payouts/{id}").
 func (s *spec) operation(method, path string) (string, map[string]any, bool) {
 	path, _, _ = strings.Cut(path, "?")
+	// A literal segment beats a parameter, as in the router: /claims/requirements is not
+	// /claims/{id}.
 	got := strings.Split(path, "/")
+	best, bestLiterals := "", -1
+	var bestOp map[string]any
 	for tmpl, ops := range s.Paths {
 		want := strings.Split(tmpl, "/")
 		if len(want) != len(got) {
 			continue
 		}
-		match := true
+		match, literals := true, 0
 		for i := range want {
-			if want[i] != got[i] && !strings.HasPrefix(want[i], "{") {
+			if want[i] == got[i] {
+				literals++
+			} else if !strings.HasPrefix(want[i], "{") {
 				match = false
 				break
 			}
 		}
-		if op, ok := ops[strings.ToLower(method)]; match && ok {
-			return tmpl, op, true
+		if op, ok := ops[strings.ToLower(method)]; match && ok && literals > bestLiterals {
+			best, bestLiterals, bestOp = tmpl, literals, op
 		}
 	}
-	return "", nil, false
+	return best, bestOp, bestLiterals >= 0
 }
 
 // checkResponse validates one response against the document: the status is declared for the

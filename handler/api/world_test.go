@@ -18,7 +18,9 @@ import (
 	"huzhu/handler"
 	"huzhu/handler/api"
 	"huzhu/model"
+	"huzhu/service/blob"
 	"huzhu/service/calendar"
+	"huzhu/service/claim"
 	"huzhu/service/kv/kvtest"
 	"huzhu/service/member"
 	"huzhu/service/payout"
@@ -40,6 +42,7 @@ type world struct {
 	cipher *pii.Cipher
 	spec   *spec
 	sms    *smsRecorder
+	claims *claim.Service
 
 	mu  sync.Mutex
 	now time.Time
@@ -105,7 +108,12 @@ func newWorld(t *testing.T, opts ...func(*member.Options)) *world {
 	members := member.New(w.db, cipher, sessions, w.fake.Client(t), kvs, w.sms, mo, w.clock, nil)
 	payouts := payout.New(w.db, engine, calendar.New(model.Shanghai), payout.Options{}, w.clock)
 	w.app = handler.New(handler.Options{BodyLimit: 64 << 10, UploadLimit: 1 << 20})
-	api.New(stats.New(w.db, kvs, time.Minute, w.clock), members, payouts).Mount(w.app)
+	docs, err := blob.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.claims = claim.New(w.db, cipher, docs, payouts, claim.Options{SpoolDir: t.TempDir()}, w.clock, nil)
+	api.New(stats.New(w.db, kvs, time.Minute, w.clock), members, payouts).WithClaims(w.claims).Mount(w.app)
 	return w
 }
 

@@ -399,7 +399,7 @@ func (b *Bot) entry(ctx context.Context, u *user, id, text string) (Reply, error
 	}
 	day := model.DateOf(b.now())
 	switch e.Action {
-	case ActionArrival, ActionYearTotal, ActionRemaining, ActionNextDate:
+	case ActionArrival, ActionYearTotal, ActionRemaining, ActionNextDate, ActionClaims:
 		s, err := b.personal(ctx, u, e, day)
 		if err != nil {
 			return Reply{}, fmt.Errorf("personal answer %s: %w", id, err)
@@ -473,7 +473,7 @@ func (b *Bot) aside(ctx context.Context, u *user, st *dialogueState, m Match) (R
 	var ans string
 	if m.Band == BandAnswer {
 		e, _ := u.kb.Entry(m.Best())
-		if e.Action == ActionArrival || e.Action == ActionYearTotal || e.Action == ActionRemaining || e.Action == ActionNextDate {
+		if e.Action == ActionArrival || e.Action == ActionYearTotal || e.Action == ActionRemaining || e.Action == ActionNextDate || e.Action == ActionClaims {
 			s, err := b.personal(ctx, u, e, model.DateOf(b.now()))
 			if err != nil {
 				return Reply{}, err

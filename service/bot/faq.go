@@ -30,6 +30,7 @@ const (
 	ActionYearTotal = "year_total" // 今年报了多少
 	ActionRemaining = "remaining"  // 还能报多少
 	ActionNextDate  = "next_date"  // 下次什么时候到账
+	ActionClaims    = "claims"     // 我的申请到哪一步了: the worker's supplementary claims
 	ActionEstimate  = "estimate"   // 估算: the answer plus the estimate page link
 	ActionBind      = "bind"       // 怎么绑定: the bind link
 	ActionMenu      = "menu"       // 帮助 / 菜单: the list of what the bot can do
@@ -170,7 +171,7 @@ func Kinds() []string { return []string{KindPlan, KindRedirect, KindPersonal, Ki
 
 // Actions returns the actions an entry may carry.
 func Actions() []string {
-	return []string{ActionArrival, ActionYearTotal, ActionRemaining, ActionNextDate, ActionEstimate, ActionBind, ActionMenu}
+	return []string{ActionArrival, ActionYearTotal, ActionRemaining, ActionNextDate, ActionClaims, ActionEstimate, ActionBind, ActionMenu}
 }
 
 // Dialogues returns the dialogues an entry may start.

@@ -28,6 +28,8 @@ func (b *Bot) personal(ctx context.Context, u *user, e Entry, day model.Date) (s
 		return b.yearTotal(ctx, mid, day)
 	case ActionRemaining:
 		return b.remaining(ctx, mid, day)
+	case ActionClaims:
+		return b.claims(ctx, mid)
 	default:
 		return b.nextDate(ctx, mid)
 	}
@@ -189,3 +191,52 @@ func shortDate(t, now time.Time) string {
 
 // yuanGrouped writes an amount as "1,200.00元".
 func yuanGrouped(f model.Fen) string { return f.YuanGrouped() + "元" }
+
+// claims tells where the worker's three latest supplementary claims are, with what a returned
+// one needs.
+func (b *Bot) claims(ctx context.Context, memberID uint64) (string, error) {
+	var rows []struct {
+		ID         uint64
+		Status     model.ClaimStatus
+		Hospital   string
+		VisitDate  model.Date
+		ReturnNote string
+		LineStatus *string
+		Eligible   *bool
+		AmountFen  *int64
+	}
+	err := b.db.WithContext(ctx).Raw("SELECT c.id, c.status, c.hospital, c.visit_date, COALESCE(c.return_note, '') AS return_note, "+
+		"l.status AS line_status, l.eligible, l.amount_fen FROM claims c LEFT JOIN payout_lines l ON c.record_id <> 0 AND l.record_id = c.record_id "+
+		"WHERE c.member_id = ? ORDER BY c.id DESC LIMIT 3", memberID).Scan(&rows).Error
+	if err != nil {
+		return "", fmt.Errorf("claims of member %d: %w", memberID, err)
+	}
+	if len(rows) == 0 {
+		return "您还没有补充申请。大多数费用按医保数据自动结算，不用申请；医保数据里没有的票据（异地急诊手工报销、超过封顶线的费用）可以在小程序“补充申请”中提交。", nil
+	}
+	var sb strings.Builder
+	sb.WriteString("您最近的补充申请：\n")
+	for _, r := range rows {
+		fmt.Fprintf(&sb, "· 编号%d（%s %s）：", r.ID, r.Hospital, r.VisitDate)
+		switch {
+		case r.LineStatus != nil && model.LineStatus(*r.LineStatus) == model.LineArrived:
+			fmt.Fprintf(&sb, "%s，%s\n", model.ClaimPaid.Label(), yuanGrouped(model.Fen(*r.AmountFen)))
+		case r.LineStatus != nil && r.Eligible != nil && !*r.Eligible:
+			fmt.Fprintf(&sb, "%s，这张票据不予支付，原因可在小程序中查看\n", model.ClaimSettled.Label())
+		case r.LineStatus != nil:
+			fmt.Fprintf(&sb, "%s，%s，等待转账\n", model.ClaimSettled.Label(), yuanGrouped(model.Fen(*r.AmountFen)))
+		case r.Status == model.ClaimReturned:
+			note := r.ReturnNote
+			if note == "" {
+				note = "请查看退回原因"
+			}
+			fmt.Fprintf(&sb, "%s——%s。请在小程序中补充后再提交\n", r.Status.Label(), note)
+		case r.Status == model.ClaimConfirmed:
+			fmt.Fprintf(&sb, "%s，将在最近一次结算中核算\n", r.Status.Label())
+		default:
+			fmt.Fprintf(&sb, "%s\n", r.Status.Label())
+		}
+	}
+	sb.WriteString("详情请在小程序“补充申请”中查看。")
+	return sb.String(), nil
+}

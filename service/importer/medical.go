@@ -212,6 +212,10 @@ func (a *medicalApplier) apply(ctx context.Context, tx *gorm.DB, rows []parsed[m
 			outs[i] = added
 			continue
 		}
+		if old.Source.FromClaim() {
+			probs[i] = &Problem{Column: label(a.spec, "record_no"), Message: "结算单号与职工补充申请的编号相同，未导入；请核对结算单号"}
+			continue
+		}
 		if sameRecord(old, rec) {
 			outs[i] = same
 			continue

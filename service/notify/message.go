@@ -21,6 +21,8 @@ type Payload struct {
 	TransferID   uint64     `json:"transfer_id,omitempty"`
 	RunID        uint64     `json:"run_id,omitempty"`
 	ExpectedBy   model.Date `json:"expected_by,omitempty"` // approved notices: the promised arrival date
+	ClaimID      uint64     `json:"claim_id,omitempty"`    // claim notices: the claim's number
+	Reason       string     `json:"reason,omitempty"`      // claim returned: the reason's label
 }
 
 // Template data keys. WeChat gives each template field a numbered key when the template is added
@@ -137,6 +139,18 @@ func render(k model.NoticeKind, p Payload, hotline string, today model.Date) (co
 			},
 			sms: fmt.Sprintf("您的%s互助金人民币%s元转账失败，请联系基层工会核对账户。详询%s。",
 				what, yuanPlain(p.AmountFen), hotline),
+		}, nil
+	case model.NoticeClaimReturned:
+		return content{
+			data: map[string]string{keyPeriod: wechat.Thing(fmt.Sprintf("补充申请%d需要补充", p.ClaimID)), keyNote: wechat.Thing(p.Reason)},
+			sms: fmt.Sprintf("您的医疗互助补充申请（编号%d）需要补充：%s。请在小程序“补充申请”中查看并补充后再提交。详询%s。",
+				p.ClaimID, p.Reason, hotline),
+		}, nil
+	case model.NoticeClaimConfirmed:
+		return content{
+			data: map[string]string{keyPeriod: wechat.Thing(fmt.Sprintf("补充申请%d已确认", p.ClaimID)), keyNote: wechat.Thing("将在最近一次结算中核算")},
+			sms: fmt.Sprintf("您的医疗互助补充申请（编号%d）已由办事处确认，将在最近一次%s结算中核算，到账后另行通知。详询%s。",
+				p.ClaimID, p.ClaimTypes, hotline),
 		}, nil
 	}
 	return content{}, fmt.Errorf("unknown notice kind %q", k)

@@ -246,11 +246,13 @@ type Detail struct {
 	PolicyCode string
 	BaseFen    model.Fen
 	Hospital   string
-	SelfPay1   model.Fen
-	AboveCap   model.Fen
-	Major      bool
-	Steps      []policy.Step // the explanation, in order
-	Timeline   []Event
+	// ClaimID is the worker's supplementary claim the record came from; 0 for the 医保 feed.
+	ClaimID  uint64
+	SelfPay1 model.Fen
+	AboveCap model.Fen
+	Major    bool
+	Steps    []policy.Step // the explanation, in order
+	Timeline []Event
 	// ExpectedBy is when the money should arrive (the run's promised date); empty once arrived,
 	// once that day has passed, or for lines that pay nothing.
 	ExpectedBy model.Date
@@ -287,7 +289,7 @@ func (s *Service) Detail(ctx context.Context, memberID, lineID uint64) (Detail, 
 	d := Detail{
 		Item: Item{ID: l.ID, Period: s.period(run.Period), ClaimType: l.ClaimType, BillDate: l.BillDate, AmountFen: l.AmountFen,
 			Status: l.Status, Eligible: l.Eligible, Reason: l.Reason, ArrivedAt: l.ArrivedAt},
-		Year: l.Year, PolicyCode: l.PolicyCode, BaseFen: l.BaseFen, Hospital: rec.Hospital, SelfPay1: rec.SelfPay1Fen,
+		Year: l.Year, PolicyCode: l.PolicyCode, BaseFen: l.BaseFen, Hospital: rec.Hospital, ClaimID: rec.ClaimID, SelfPay1: rec.SelfPay1Fen,
 		AboveCap: rec.AboveCapFen, Major: rec.MajorDisease, Steps: []policy.Step{},
 		Totals: s.totals(l.Year, sums[l.Year], today),
 	}
@@ -344,7 +346,7 @@ func detailRows(db *gorm.DB, memberID, lineID uint64) (model.PayoutLine, model.S
 	}
 	rows, err := db.Raw("SELECT l.id, l.run_id, l.year, l.claim_type, l.bill_date, l.policy_code, l.base_fen, l.amount_fen, "+
 		"l.eligible, COALESCE(l.reason, ''), COALESCE(l.explanation, ''), l.status, COALESCE(l.transfer_id, 0), l.arrived_at, r.period, r.computed_at, r.approved_at, "+
-		"COALESCE(m.hospital, ''), COALESCE(m.self_pay1_fen, 0), COALESCE(m.above_cap_fen, 0), COALESCE(m.major_disease, 0), "+
+		"COALESCE(m.hospital, ''), COALESCE(m.self_pay1_fen, 0), COALESCE(m.above_cap_fen, 0), COALESCE(m.major_disease, 0), COALESCE(m.claim_id, 0), "+
 		"s.id, s.status, s.eligible, s.amount_fen, "+
 		"t.id, t.reissue_of, t.status, t.fail_reason, t.arrived_at, t.created_at, t.updated_at, t.bank, t.account_kind, t.account_last4 "+
 		"FROM payout_lines AS l JOIN settlement_runs AS r ON r.id = l.run_id "+
@@ -374,7 +376,7 @@ func detailRows(db *gorm.DB, memberID, lineID uint64) (model.PayoutLine, model.S
 		)
 		if err := rows.Scan(&l.ID, &l.RunID, &l.Year, &l.ClaimType, &l.BillDate, &l.PolicyCode, &l.BaseFen, &l.AmountFen,
 			&l.Eligible, &l.Reason, &l.Explanation, &l.Status, &l.TransferID, &l.ArrivedAt, &run.Period, &run.ComputedAt, &run.ApprovedAt,
-			&rec.Hospital, &rec.SelfPay1Fen, &rec.AboveCapFen, &rec.MajorDisease,
+			&rec.Hospital, &rec.SelfPay1Fen, &rec.AboveCapFen, &rec.MajorDisease, &rec.ClaimID,
 			&sumID, &sumStatus, &sumEligible, &sumAmount,
 			&tID, &tReissueOf, &tStatus, &tFail, &tArrived, &tCreated, &tUpdated, &tBank, &tKind, &tLast4); err != nil {
 			return fail(fmt.Errorf("payout %d: %w", lineID, err))

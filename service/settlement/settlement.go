@@ -342,6 +342,10 @@ func (w *worker) settle(ctx context.Context, c chunk) (totals, error) {
 		if err != nil {
 			return err
 		}
+		dups, err := duplicates(tx, c.members, records)
+		if err != nil {
+			return err
+		}
 		clear(w.lines[:cap(w.lines)]) // drop the previous chunk's strings
 		lines := w.lines[:0]
 		for len(records) > 0 {
@@ -357,7 +361,7 @@ func (w *worker) settle(ctx context.Context, c chunk) (totals, error) {
 				continue
 			}
 			before := len(lines)
-			lines, err = w.memberLines(lines, m, mine, prior[m.ID])
+			lines, err = w.memberLines(lines, m, mine, prior[m.ID], dups)
 			if err != nil {
 				return fmt.Errorf("member %d: %w", m.ID, err)
 			}
@@ -383,7 +387,9 @@ func (w *worker) settle(ctx context.Context, c chunk) (totals, error) {
 
 // memberLines decides eligibility per bill date, computes the eligible bills of member m (records
 // by date, then id) and appends the member's lines to lines.
-func (w *worker) memberLines(lines []model.PayoutLine, m *member, records []record, prior map[int]policy.YearToDate) ([]model.PayoutLine, error) {
+// dups holds the records that are the same bill as another record already paid or holding the
+// bill (see duplicates), with the reason.
+func (w *worker) memberLines(lines []model.PayoutLine, m *member, records []record, prior map[int]policy.YearToDate, dups map[uint64]string) ([]model.PayoutLine, error) {
 	s, runID := w.s, w.runID
 	facts := eligibility.FactsOf(m.Member, model.Union{ID: m.UnionID, PaysDues: m.UnionPaysDues})
 	var bills []policy.Bill
@@ -394,7 +400,9 @@ func (w *worker) memberLines(lines []model.PayoutLine, m *member, records []reco
 			_, covered = s.engine.At(r.VisitDate)
 			w.covered[r.VisitDate] = covered
 		}
-		if !covered {
+		if why, dup := dups[r.ID]; dup {
+			reason = why
+		} else if !covered {
 			reason = "就诊日期早于本计划最早的政策版本"
 		} else if d := eligibility.Decide(facts, r.VisitDate); !payable(d) {
 			reason = reasonText(d)

@@ -143,3 +143,40 @@ func TestOpenBadDSN(t *testing.T) {
 		t.Errorf("err = %v, want it to name database.mysql_dsn", err)
 	}
 }
+
+// TestClaimsMigration upgrades a database from before supplementary claims: the tables appear,
+// and the records already imported read as the feed's.
+func TestClaimsMigration(t *testing.T) {
+	db := storetest.NewDB(t)
+	m := db.Migrator()
+	rec := &model.MedicalRecord{}
+	if err := m.DropTable(&model.ClaimDocument{}, &model.Claim{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, col := range []string{"ClaimID", "Source"} {
+		if err := m.DropColumn(rec, col); err != nil {
+			t.Fatalf("drop %s: %v", col, err)
+		}
+	}
+	if err := db.Exec("INSERT INTO medical_records (record_no, member_id, claim_type, visit_date, total_fen, fund_paid_fen, " +
+		"self_pay1_fen, self_pay2_fen, self_funded_fen, above_cap_fen, major_disease, settlement_run_id) " +
+		"VALUES ('OLD1', 1, 'outpatient', '2025-01-02', 0, 0, 100, 0, 0, 0, false, 0)").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("DELETE FROM schema_migrations WHERE id = ?", "20261207_claims_supplementary").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := model.Migrate(db); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if !m.HasTable(&model.Claim{}) || !m.HasTable(&model.ClaimDocument{}) || !m.HasColumn(rec, "source") {
+		t.Fatal("claims tables or the records' source missing after the upgrade")
+	}
+	var got model.MedicalRecord
+	if err := db.Where("record_no = ?", "OLD1").Take(&got).Error; err != nil {
+		t.Fatal(err)
+	}
+	if got.Source != model.SourceFeed || got.ClaimID != 0 {
+		t.Errorf("old record after the upgrade: source %q, claim %d; want feed, 0", got.Source, got.ClaimID)
+	}
+}
