@@ -148,7 +148,7 @@ func migrations() []*gormigrate.Migration {
 		},
 	}, {
 		// Supplementary claims and their documents; medical records say where they came from.
-		ID: "20261207_claims_supplementary",
+		ID: "20261207_0008_claims_supplementary",
 		Migrate: func(tx *gorm.DB) error {
 			m := tx.Migrator()
 			for _, col := range []string{"Source", "ClaimID"} {

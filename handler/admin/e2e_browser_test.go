@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/gofiber/fiber/v2"
@@ -93,8 +94,30 @@ func through(sel string) chromedp.Action[chromedp.Void] {
 	mainFrame := func(ev page.EventFrameNavigated) bool { return ev.Frame != nil && ev.Frame.ParentID == "" }
 	click := chromedp.WaitEvent(page.FrameNavigated, mainFrame, chromedp.Click(sel))
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		_, err := click(ctx, t)
-		return chromedp.Void{}, err
+		// Listen for the new document's load before clicking. Acting on a page before it has
+		// loaded could use nodes of a document chromedp then replaces ("Could not find node with
+		// given id"), so wait for the load, but at most a few seconds: the finished export page
+		// starts a download and never fires it.
+		lctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		loaded := make(chan struct{})
+		loads := cdp.Events(lctx, t, page.LoadEventFired)
+		if _, err := click(ctx, t); err != nil {
+			return chromedp.Void{}, err
+		}
+		go func() {
+			for range loads {
+				break
+			}
+			close(loaded)
+		}()
+		select {
+		case <-loaded:
+		case <-time.After(5 * time.Second):
+		case <-ctx.Done():
+			return chromedp.Void{}, ctx.Err()
+		}
+		return chromedp.Void{}, nil
 	}
 }
 

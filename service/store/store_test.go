@@ -163,7 +163,7 @@ func TestClaimsMigration(t *testing.T) {
 		"VALUES ('OLD1', 1, 'outpatient', '2025-01-02', 0, 0, 100, 0, 0, 0, false, 0)").Error; err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Exec("DELETE FROM schema_migrations WHERE id = ?", "20261207_claims_supplementary").Error; err != nil {
+	if err := db.Exec("DELETE FROM schema_migrations WHERE id = ?", "20261207_0008_claims_supplementary").Error; err != nil {
 		t.Fatal(err)
 	}
 	if err := model.Migrate(db); err != nil {
