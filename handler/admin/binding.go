@@ -27,10 +27,6 @@ type bindForm struct {
 	Form     string // which form the error belongs to: bind or unlock
 }
 
-func operatorOf(c *fiber.Ctx, st staff.Staff) member.Operator {
-	return member.Operator{Username: st.Username, Role: st.Role, UnionID: st.UnionID, IP: c.IP()}
-}
-
 func (a *Admin) bindPage(c *fiber.Ctx, st staff.Staff) error {
 	return a.renderBind(c, st, bindForm{}, nil)
 }
@@ -66,7 +62,7 @@ func (a *Admin) bindMember(c *fiber.Ctx, st staff.Staff) error {
 		return errs.NotFound("member.not_found", "没有找到这位会员")
 	}
 	f := bindForm{Code: strings.Clone(c.FormValue("code")), Reason: strings.Clone(c.FormValue("reason")), Form: "bind"}
-	out, err := a.d.Members.StaffBind(c.UserContext(), operatorOf(c, st), member.StaffBindRequest{MemberID: id, Code: f.Code, Reason: f.Reason})
+	out, err := a.d.Members.StaffBind(c.UserContext(), a.actor(c, st), member.StaffBindRequest{MemberID: id, Code: f.Code, Reason: f.Reason})
 	if e, ok := formError(err); ok {
 		return a.renderBind(c, st, f, e)
 	}
@@ -94,7 +90,7 @@ func (a *Admin) unlockMember(c *fiber.Ctx, st staff.Staff) error {
 	if perr != nil || acct == 0 {
 		return a.renderBind(c, st, f, errs.Invalid("account_id", "微信账号编号应为数字", "锁定提示里写有职工的微信账号编号"))
 	}
-	err = a.d.Members.LiftLock(c.UserContext(), operatorOf(c, st), member.LockLift{MemberID: id, AccountID: acct, IP: f.IP, Reason: f.Reason})
+	err = a.d.Members.LiftLock(c.UserContext(), a.actor(c, st), member.LockLift{MemberID: id, AccountID: acct, IP: f.IP, Reason: f.Reason})
 	if e, ok := formError(err); ok {
 		return a.renderBind(c, st, f, e)
 	}

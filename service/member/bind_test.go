@@ -218,17 +218,17 @@ func TestStaffBind(t *testing.T) {
 	if err != nil || len(dc.Code) != 8 || dc.ExpiresIn != 30*time.Minute {
 		t.Fatalf("IssueDeskCode = %+v, %v", dc, err)
 	}
-	own := member.Operator{Username: "u1-staff", Role: model.RoleUnion, UnionID: f.m.UnionID, IP: "192.0.2.1"}
+	own := model.Actor{Username: "u1-staff", Role: model.RoleUnion, UnionID: f.m.UnionID, IP: "192.0.2.1"}
 	req := member.StaffBindRequest{MemberID: f.m.ID, Code: dc.Code[:4] + " " + dc.Code[4:], Reason: "本人持身份证到工会办理，原手机丢失"}
 	tests := []struct {
 		name string
-		op   member.Operator
+		op   model.Actor
 		edit func(*member.StaffBindRequest)
 		kind errs.Kind
 		code string
 	}{
-		{"auditor", member.Operator{Username: "aud", Role: model.RoleAuditor}, nil, errs.KindForbidden, "staff.forbidden"},
-		{"another union", member.Operator{Username: "u2", Role: model.RoleUnion, UnionID: f.m.UnionID + 1}, nil, errs.KindNotFound, "member.not_found"},
+		{"auditor", model.Actor{Username: "aud", Role: model.RoleAuditor}, nil, errs.KindForbidden, "staff.forbidden"},
+		{"another union", model.Actor{Username: "u2", Role: model.RoleUnion, UnionID: f.m.UnionID + 1}, nil, errs.KindNotFound, "member.not_found"},
 		{"no reason", own, func(r *member.StaffBindRequest) { r.Reason = " " }, errs.KindInvalid, "invalid.reason"},
 		{"a phone number in the reason", own, func(r *member.StaffBindRequest) { r.Reason = "新手机号13912345678" }, errs.KindInvalid, "invalid.reason"},
 		{"short code", own, func(r *member.StaffBindRequest) { r.Code = "1234" }, errs.KindInvalid, "invalid.code"},
@@ -286,12 +286,12 @@ func TestLiftLock(t *testing.T) {
 		t.Fatalf("locked account = %v, want TooMany", err)
 	}
 	lift := member.LockLift{MemberID: f.m.ID, AccountID: p.AccountID, IP: "10.0.0.1", Reason: "职工来电，核对身份后解除"}
-	if err := f.svc.LiftLock(ctx, member.Operator{Username: "aud", Role: model.RoleAuditor}, lift); errs.KindOf(err) != errs.KindForbidden {
+	if err := f.svc.LiftLock(ctx, model.Actor{Username: "aud", Role: model.RoleAuditor}, lift); errs.KindOf(err) != errs.KindForbidden {
 		t.Errorf("auditor lifts = %v, want Forbidden", err)
 	}
 	bad := lift
 	bad.IP = "not-an-ip"
-	op := member.Operator{Username: "op1", Role: model.RoleOperator, IP: "192.0.2.9"}
+	op := model.Actor{Username: "op1", Role: model.RoleOperator, IP: "192.0.2.9"}
 	if err := f.svc.LiftLock(ctx, op, bad); errs.KindOf(err) != errs.KindInvalid {
 		t.Errorf("bad IP = %v, want Invalid", err)
 	}

@@ -74,18 +74,10 @@ func (s *Service) IssueDeskCode(ctx context.Context, p Principal) (DeskCode, err
 	return DeskCode{}, errors.New("desk code: no free code after 5 tries")
 }
 
-// Operator is the staff member acting in the console, as their signed-in session knows them.
-type Operator struct {
-	Username string
-	Role     model.Role
-	UnionID  uint64 // RoleUnion: the only union whose members they may act on
-	IP       string
-}
-
 // may checks that op may change bindings (admin, operator and union staff; auditors only read)
 // and, for union staff, that the member is in their union. A member they may not see is
 // NotFound, as if it did not exist.
-func (s *Service) may(ctx context.Context, op Operator, memberID uint64) (model.Member, error) {
+func (s *Service) may(ctx context.Context, op model.Actor, memberID uint64) (model.Member, error) {
 	switch op.Role {
 	case model.RoleAdmin, model.RoleOperator, model.RoleUnion:
 	default:
@@ -126,7 +118,7 @@ type StaffBound struct {
 // (binding.desk_code_invalid for an unknown or expired code); Conflict binding.already_bound
 // when the worker's account is bound to someone; TooMany binding.desk_too_many past 30 codes an
 // hour for one operator.
-func (s *Service) StaffBind(ctx context.Context, op Operator, r StaffBindRequest) (StaffBound, error) {
+func (s *Service) StaffBind(ctx context.Context, op model.Actor, r StaffBindRequest) (StaffBound, error) {
 	m, err := s.may(ctx, op, r.MemberID)
 	if err != nil {
 		return StaffBound{}, err
@@ -181,8 +173,9 @@ func (s *Service) StaffBind(ctx context.Context, op Operator, r StaffBindRequest
 		if out.TookFrom != 0 {
 			detail["from_account"] = out.TookFrom
 		}
-		return audit.Write(ctx, tx, now, audit.Entry{Actor: op.Username, Role: string(op.Role), Action: "binding.staff_bind",
-			Target: memberTarget(m.ID), Outcome: "ok", IP: op.IP, UnionID: m.UnionID, Detail: detail})
+		e := audit.By(op)
+		e.Action, e.Target, e.Outcome, e.UnionID, e.Detail = "binding.staff_bind", memberTarget(m.ID), "ok", m.UnionID, detail
+		return audit.Write(ctx, tx, now, e)
 	})
 	if e, ok := errs.As(err); ok {
 		return StaffBound{}, e
@@ -229,7 +222,7 @@ type LockLift struct {
 // LiftLock clears the binding failure counters of l and writes an audit row (binding.unlock).
 // Errors: Forbidden for auditors; NotFound for a member op may not see or an unknown account;
 // Invalid for a malformed IP or a missing reason.
-func (s *Service) LiftLock(ctx context.Context, op Operator, l LockLift) error {
+func (s *Service) LiftLock(ctx context.Context, op model.Actor, l LockLift) error {
 	m, err := s.may(ctx, op, l.MemberID)
 	if err != nil {
 		return err
@@ -255,8 +248,9 @@ func (s *Service) LiftLock(ctx context.Context, op Operator, l LockLift) error {
 	}
 	// The audit row comes first: a lift that cannot be recorded does not happen.
 	detail := map[string]any{"account_id": l.AccountID, "reason": reason, "ip_lifted": ip != ""}
-	if err := audit.Write(ctx, s.db.WithContext(ctx), s.now(), audit.Entry{Actor: op.Username, Role: string(op.Role), Action: "binding.unlock",
-		Target: memberTarget(m.ID), Outcome: "ok", IP: op.IP, UnionID: m.UnionID, Detail: detail}); err != nil {
+	e := audit.By(op)
+	e.Action, e.Target, e.Outcome, e.UnionID, e.Detail = "binding.unlock", memberTarget(m.ID), "ok", m.UnionID, detail
+	if err := audit.Write(ctx, s.db.WithContext(ctx), s.now(), e); err != nil {
 		return fmt.Errorf("lift lock: audit: %w", err)
 	}
 	if err := s.kv.Del(ctx, keys...); err != nil {
