@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -13,14 +14,20 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
 
 	"huzhu/service/errs"
 )
 
 // Options configures the application.
 type Options struct {
-	BodyLimit      int // bytes; uploads use their own larger limit through UploadLimit
+	BodyLimit int // bytes; uploads use their own larger limit through UploadLimit
+	// UploadLimit bounds a multipart body sent to the console (/admin/: rosters, 医保 and bank
+	// files); APIUploadLimit one sent to the mini-program API (/api/: claim documents; zero:
+	// BodyLimit). Every other body is held to BodyLimit. The limit is chosen from the request's
+	// header, before fasthttp reads the body into memory.
 	UploadLimit    int
+	APIUploadLimit int
 	ReadTimeout    time.Duration
 	WriteTimeout   time.Duration
 	TrustedProxies []string
@@ -42,8 +49,8 @@ func New(o Options) *fiber.App {
 	}
 	limit := o.BodyLimit
 	if o.UploadLimit > limit {
-		// Fiber has one global limit; handlers that take JSON enforce the small limit themselves
-		// through LimitBody, uploads get the large one.
+		// Fiber has one global limit, the largest; bodyLimits gives each request its own from
+		// its header, before the body is read.
 		limit = o.UploadLimit
 	}
 	headers := securityHeaders(o.HSTS)
@@ -76,6 +83,9 @@ func New(o Options) *fiber.App {
 		// body is in memory anyway (within the upload limit), and parsed from there it stays.
 		DisablePreParseMultipartForm: true,
 	})
+	if o.BodyLimit > 0 {
+		app.Server().HeaderReceived = bodyLimits(o.BodyLimit, o.UploadLimit, o.APIUploadLimit)
+	}
 	app.Use(func(c *fiber.Ctx) error {
 		// Set after the handler: a handler or the static file server may reset the headers.
 		err := c.Next()
@@ -88,9 +98,6 @@ func New(o Options) *fiber.App {
 	app.Use(requestid.New(requestid.Config{Header: fiber.HeaderXRequestID, ContextKey: "request_id"}))
 	m := newMetrics(o.Registry)
 	app.Use(accessLog(o.Log, m))
-	if o.BodyLimit > 0 {
-		app.Use(limitJSON(o.BodyLimit))
-	}
 
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok", "version": o.Version})
@@ -133,20 +140,6 @@ func RequestID(c *fiber.Ctx) string {
 		return v
 	}
 	return ""
-}
-
-// limitJSON rejects non-multipart bodies above n bytes; multipart uploads are bounded by the
-// app's larger limit.
-func limitJSON(n int) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		if len(c.Request().Body()) > n && !c.Request().IsBodyStream() {
-			ct := string(c.Request().Header.ContentType())
-			if len(ct) < 19 || ct[:19] != "multipart/form-data" {
-				return errs.New(errs.KindInvalid, "request.too_large", "提交的内容太大了").WithFix("请减少一次提交的条数，单次不超过" + strconv.Itoa(n/1024) + "KB")
-			}
-		}
-		return c.Next()
-	}
 }
 
 type metrics struct {
@@ -304,5 +297,28 @@ func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 			RetryAfter(c, e)
 		}
 		return c.Status(status).JSON(body)
+	}
+}
+
+// bodyLimits picks the body limit of a request from its header, before the body is read:
+// Fiber's one BodyLimit is the largest upload, and fasthttp reads a whole body into memory
+// before any handler runs, so without this anyone could make the process hold 200 MB per
+// connection by posting to a JSON endpoint. A body declared larger than its limit is refused at
+// once with 413 (request.too_large); one that turns out larger while being read is cut off there.
+func bodyLimits(body, upload, apiUpload int) func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+	if apiUpload <= 0 {
+		apiUpload = body
+	}
+	return func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+		if !bytes.HasPrefix(h.ContentType(), []byte("multipart/form-data")) {
+			return fasthttp.RequestConfig{MaxRequestBodySize: body}
+		}
+		switch path := h.RequestURI(); {
+		case bytes.HasPrefix(path, []byte("/admin/")):
+			return fasthttp.RequestConfig{MaxRequestBodySize: max(upload, body)}
+		case bytes.HasPrefix(path, []byte("/api/")):
+			return fasthttp.RequestConfig{MaxRequestBodySize: max(apiUpload, body)}
+		}
+		return fasthttp.RequestConfig{MaxRequestBodySize: body}
 	}
 }

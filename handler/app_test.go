@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,7 +66,6 @@ func TestErrorMapping(t *testing.T) {
 		{"internal error hides cause", "GET", "/boom", "", 500, "internal"},
 		{"panic becomes 500", "GET", "/panic", "", 500, "internal"},
 		{"unknown route", "GET", "/nope", "", 404, "route.not_found"},
-		{"json body too large", "POST", "/invalid", strings.Repeat("x", 100), 400, "request.too_large"},
 		{"rate limited", "GET", "/limited", "", 429, "binding.too_many"},
 	}
 	for _, tc := range tests {
@@ -116,7 +116,7 @@ func TestUploadsStayInMemory(t *testing.T) {
 	app := New(Options{BodyLimit: 64, UploadLimit: 40 << 20, Registry: prometheus.NewRegistry()})
 	var spooled []string
 	var size int64
-	app.Post("/upload", func(c *fiber.Ctx) error {
+	app.Post("/admin/upload", func(c *fiber.Ctx) error {
 		fh, err := c.FormFile("file")
 		if err != nil {
 			return err
@@ -137,7 +137,7 @@ func TestUploadsStayInMemory(t *testing.T) {
 	}
 	_ = w.Close()
 	want := int64(body.Len())
-	req := httptest.NewRequest("POST", "/upload", &body)
+	req := httptest.NewRequest("POST", "/admin/upload", &body)
 	req.Header.Set("Content-Type", w.FormDataContentType())
 	resp, err := app.Test(req, -1)
 	if err != nil {
@@ -233,5 +233,56 @@ func checkSecurityHeaders(t *testing.T, h http.Header, hsts bool) {
 	}
 	if got := h.Get("Strict-Transport-Security"); (got != "") != hsts || (hsts && !strings.HasPrefix(got, "max-age=31536000")) {
 		t.Errorf("Strict-Transport-Security = %q with HSTS %v", got, hsts)
+	}
+}
+
+// TestBodyLimitChosenFromTheHeader: a body is held to the limit of where it goes before it is
+// read. Each request declares a body larger than its limit and sends none of it: the server
+// must answer 413 at once instead of waiting to read 50 MB into memory. Multipart uploads to
+// the console and the API still get their own, larger limits.
+func TestBodyLimitChosenFromTheHeader(t *testing.T) {
+	app := New(Options{BodyLimit: 64 << 10, UploadLimit: 100 << 20, APIUploadLimit: 11 << 20})
+	app.Post("/*", func(c *fiber.Ctx) error { return c.SendString("read") })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go app.Listener(ln)
+	t.Cleanup(func() { app.Shutdown() })
+
+	tests := []struct {
+		name, path, contentType string
+		declared                int
+		refused                 bool
+	}{
+		{"JSON to the API", "/api/v1/session", "application/json", 50 << 20, true},
+		{"form to the console", "/admin/login", "application/x-www-form-urlencoded", 50 << 20, true},
+		{"upload to the API beyond a document", "/api/v1/claims/1/documents", "multipart/form-data; boundary=x", 50 << 20, true},
+		{"upload to an unknown place", "/wechat/callback", "multipart/form-data; boundary=x", 50 << 20, true},
+		{"upload to the console within its limit", "/admin/imports", "multipart/form-data; boundary=x", 50 << 20, false},
+		{"upload to the API within a document", "/api/v1/claims/1/documents", "multipart/form-data; boundary=x", 5 << 20, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", tc.path, tc.contentType, tc.declared)
+			conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			switch {
+			case tc.refused && (err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge):
+				t.Errorf("%s with %d bytes declared: %v, %v; want 413 at once", tc.path, tc.declared, resp, err)
+			case !tc.refused && err == nil:
+				t.Errorf("%s with %d bytes declared answered %d before the body came; want it read", tc.path, tc.declared, resp.StatusCode)
+			case tc.refused:
+				b, _ := io.ReadAll(resp.Body)
+				if !strings.Contains(string(b), `"code":"request.too_large"`) {
+					t.Errorf("413 body = %s, want the request.too_large error", b)
+				}
+			}
+		})
 	}
 }

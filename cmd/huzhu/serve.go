@@ -70,8 +70,10 @@ func (e *env) serve(ctx context.Context, demo bool) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	app := handler.New(handler.Options{
-		BodyLimit:      e.cfg.HTTP.BodyLimitKB * 1024,
-		UploadLimit:    e.cfg.HTTP.UploadLimitMB << 20,
+		BodyLimit:   e.cfg.HTTP.BodyLimitKB * 1024,
+		UploadLimit: e.cfg.HTTP.UploadLimitMB << 20,
+		// A claim document plus the multipart form around it.
+		APIUploadLimit: (e.cfg.Claims.MaxDocMB + 1) << 20,
 		ReadTimeout:    e.cfg.HTTP.ReadTimeout,
 		WriteTimeout:   e.cfg.HTTP.WriteTimeout,
 		TrustedProxies: e.cfg.HTTP.TrustedProxies,
