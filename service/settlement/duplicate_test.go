@@ -56,7 +56,7 @@ func TestBillPaidOnceWhicheverWayItCame(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.Approve(ctx, run.ID, asActor("op")); err != nil {
+		if _, err := f.svc.Approve(ctx, run.ID, asActor("checker")); err != nil {
 			t.Fatal(err)
 		}
 		// The hospital's name comes with a space in the feed; it is the same bill.
