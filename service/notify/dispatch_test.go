@@ -373,8 +373,10 @@ func TestRateLimitIsShared(t *testing.T) {
 		t.Fatalf("sent %d, want %d", len(tpl.sent()), n)
 	}
 	for sec, k := range perSecond {
-		// The fake stamps the call a moment after the limiter's check: allow a little skew.
-		if k > rate+rate/10 {
+		// The fake stamps the call after the limiter's check, and with up to RatePerSecond sends
+		// in flight per dispatcher a permit of one second can reach WeChat in the next under
+		// -race on a loaded machine (69 seen on MariaDB). Unshared limits would give 3 × rate.
+		if k > rate+rate/2 {
 			t.Errorf("%d sends in second %d, want at most %d", k, sec, rate)
 		}
 	}
