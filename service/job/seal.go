@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"huzhu/service/blob"
 	"io"
 	"os"
 	"path/filepath"
@@ -23,8 +24,8 @@ import (
 var ErrCorrupt = errors.New("job: sealed data is corrupt or was written under another key")
 
 const (
-	spoolChunk = 64 << 10 // plaintext bytes per chunk of a spool file
-	keptChunk  = 1 << 20  // plaintext bytes per job_chunks row
+	spoolChunk = blob.ChunkSize // plaintext bytes per chunk of a spool file (blob's sealed stream)
+	keptChunk  = 1 << 20        // plaintext bytes per job_chunks row
 	keyLen     = 32
 	spoolGlob  = "huzhu-upload-*"
 )
@@ -52,113 +53,6 @@ func chunkNonce(seq uint64, last bool) []byte {
 		n[11] = 1
 	}
 	return n
-}
-
-// sealWriter seals what is written to it in chunks of size bytes; Close seals the last chunk
-// (empty when the data ended on a chunk boundary) and must be called.
-type sealWriter struct {
-	w    io.Writer
-	aead cipher.AEAD
-	ad   []byte
-	size int
-	buf  []byte
-	seq  uint64
-	n    int64
-}
-
-func newSealWriter(w io.Writer, key, ad []byte, size int) (*sealWriter, error) {
-	aead, err := newAEAD(key)
-	if err != nil {
-		return nil, err
-	}
-	return &sealWriter{w: w, aead: aead, ad: ad, size: size, buf: make([]byte, 0, size)}, nil
-}
-
-func (s *sealWriter) Write(p []byte) (int, error) {
-	written := 0
-	for len(p) > 0 {
-		// A full chunk is sealed only once more data follows: the last chunk must carry the flag.
-		if len(s.buf) == s.size {
-			if err := s.flush(false); err != nil {
-				return written, err
-			}
-		}
-		n := min(len(p), s.size-len(s.buf))
-		s.buf = append(s.buf, p[:n]...)
-		p = p[n:]
-		written += n
-		s.n += int64(n)
-	}
-	return written, nil
-}
-
-func (s *sealWriter) flush(last bool) error {
-	out := s.aead.Seal(nil, chunkNonce(s.seq, last), s.buf, s.ad)
-	s.seq++
-	s.buf = s.buf[:0]
-	_, err := s.w.Write(out)
-	return err
-}
-
-func (s *sealWriter) Close() error { return s.flush(true) }
-
-// openReader reads what a sealWriter with the same key, additional data and chunk size wrote.
-type openReader struct {
-	r     *bufio.Reader
-	aead  cipher.AEAD
-	ad    []byte
-	size  int
-	seq   uint64
-	plain []byte
-	last  bool
-}
-
-func newOpenReader(r io.Reader, key, ad []byte, size int) (*openReader, error) {
-	aead, err := newAEAD(key)
-	if err != nil {
-		return nil, err
-	}
-	return &openReader{r: bufio.NewReaderSize(r, size+aead.Overhead()+1), aead: aead, ad: ad, size: size}, nil
-}
-
-func (o *openReader) Read(p []byte) (int, error) {
-	for len(o.plain) == 0 {
-		if o.last {
-			return 0, io.EOF
-		}
-		if err := o.next(); err != nil {
-			return 0, err
-		}
-	}
-	n := copy(p, o.plain)
-	o.plain = o.plain[n:]
-	return n, nil
-}
-
-func (o *openReader) next() error {
-	sealed := make([]byte, o.size+o.aead.Overhead())
-	n, err := io.ReadFull(o.r, sealed)
-	switch {
-	case errors.Is(err, io.EOF):
-		return ErrCorrupt // the stream ended before a chunk marked last
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		o.last = true // a short chunk is the last one
-	case err != nil:
-		return err
-	default:
-		if _, perr := o.r.Peek(1); errors.Is(perr, io.EOF) {
-			o.last = true
-		} else if perr != nil {
-			return perr
-		}
-	}
-	plain, err := o.aead.Open(sealed[:0], chunkNonce(o.seq, o.last), sealed[:n], o.ad)
-	if err != nil {
-		return ErrCorrupt
-	}
-	o.seq++
-	o.plain = plain
-	return nil
 }
 
 // sealChunks seals data as the job_chunks rows of one kept file.
@@ -216,7 +110,7 @@ func (s *Service) Spool(r io.Reader) (*Spool, error) {
 	}
 	sp := &Spool{path: f.Name(), key: newKey()}
 	bw := bufio.NewWriterSize(f, spoolChunk+64)
-	sw, err := newSealWriter(bw, sp.key, []byte(filepath.Base(sp.path)), spoolChunk)
+	sw, err := blob.NewSealer(bw, sp.key, []byte(filepath.Base(sp.path)))
 	if err == nil {
 		_, err = io.Copy(sw, r)
 	}
@@ -233,7 +127,7 @@ func (s *Service) Spool(r io.Reader) (*Spool, error) {
 		sp.Remove()
 		return nil, fmt.Errorf("spool upload: %w", err)
 	}
-	sp.size = sw.n
+	sp.size = sw.Size()
 	return sp, nil
 }
 
@@ -247,7 +141,7 @@ func (sp *Spool) Open() (*SpoolReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open spooled upload: %w", err)
 	}
-	or, err := newOpenReader(f, sp.key, []byte(filepath.Base(sp.path)), spoolChunk)
+	or, err := blob.NewOpener(f, sp.key, []byte(filepath.Base(sp.path)))
 	if err != nil {
 		_ = f.Close()
 		return nil, err
@@ -265,12 +159,18 @@ func (sp *Spool) Remove() {
 // SpoolReader reads a Spool's upload.
 type SpoolReader struct {
 	f    *os.File
-	r    *openReader
+	r    *blob.Opener
 	size int64
 }
 
 // Read reads the upload; a tampered or truncated file is ErrCorrupt.
-func (r *SpoolReader) Read(p []byte) (int, error) { return r.r.Read(p) }
+func (r *SpoolReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if errors.Is(err, blob.ErrCorrupt) {
+		err = ErrCorrupt
+	}
+	return n, err
+}
 
 // Size returns the upload's size in bytes.
 func (r *SpoolReader) Size() int64 { return r.size }
