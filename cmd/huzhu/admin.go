@@ -101,13 +101,9 @@ func (e *env) mountConsole(ctx context.Context, app *fiber.App, rules *rulebook.
 	if e.fakeWX != nil {
 		demoWX = e.fakeWX
 	}
-	var followers *member.Followers
-	if e.cfg.WeChat.OA.AppID != "" {
-		wx, err := e.wechatClient(ctx)
-		if err != nil {
-			return err
-		}
-		followers = member.NewFollowers(db, wx, kvs, time.Now, e.log)
+	followers, err := e.followers(ctx)
+	if err != nil {
+		return err
 	}
 	members := e.members
 	if members == nil { // a console without the mini-program API in this process

@@ -100,10 +100,6 @@ func (e *env) mountBotWith(ctx context.Context, app *fiber.App, kb *bot.KB) erro
 	if err != nil {
 		return err
 	}
-	db, err := e.openDB(ctx)
-	if err != nil {
-		return err
-	}
 	kvs, err := e.openKV(ctx)
 	if err != nil {
 		return err
@@ -112,8 +108,12 @@ func (e *env) mountBotWith(ctx context.Context, app *fiber.App, kb *bot.KB) erro
 	if err != nil {
 		return err
 	}
+	followers, err := e.followers(ctx) // not nil: this runs only with an official account
+	if err != nil {
+		return err
+	}
 	wxh.New(b, wx, wxh.Options{Mode: e.cfg.WeChat.OA.MessageMode(), Nonces: kvs,
-		Followers: member.NewFollowers(db, wx, kvs, time.Now, e.log), Receipts: receipts}, e.log).Mount(app)
+		Followers: followers, Receipts: receipts}, e.log).Mount(app)
 	return nil
 }
 
@@ -231,19 +231,11 @@ func backfillFollowersCmd(e *env) *cobra.Command {
 			if e.cfg.WeChat.OA.AppID == "" {
 				return fmt.Errorf("wechat.oa.app_id is not set: no official account to read followers from")
 			}
-			wx, err := e.wechatClient(ctx)
+			followers, err := e.followers(ctx)
 			if err != nil {
 				return err
 			}
-			db, err := e.openDB(ctx)
-			if err != nil {
-				return err
-			}
-			kvs, err := e.openKV(ctx)
-			if err != nil {
-				return err
-			}
-			res, err := member.NewFollowers(db, wx, kvs, time.Now, e.log).Backfill(ctx, o)
+			res, err := followers.Backfill(ctx, o)
 			fmt.Fprintf(e.stdout, "关注者 %d 人；本次查看 %d 人，查询 %d 人，关联 %d 人，无 unionid %d 人；调用微信接口 %d 次。\n",
 				res.Total, res.Checked, res.Looked, res.Linked, res.NoUnion, res.Calls)
 			switch {

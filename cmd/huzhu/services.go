@@ -155,6 +155,27 @@ func (e *env) demoStaff(ctx context.Context) (string, error) {
 	return b.String(), nil
 }
 
+// followers links official-account followers to workers through WeChat's user information;
+// nil without an official account (wechat.oa.app_id).
+func (e *env) followers(ctx context.Context) (*member.Followers, error) {
+	if e.cfg.WeChat.OA.AppID == "" {
+		return nil, nil
+	}
+	wx, err := e.wechatClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	db, err := e.openDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	kvs, err := e.openKV(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return member.NewFollowers(db, wx, kvs, time.Now, e.log), nil
+}
+
 // resetDemoStaff gives the demo's console accounts (demo-*) new passwords and returns them as
 // lines to print, for a newcomer whose first passwords are gone. Nothing else changes.
 func (e *env) resetDemoStaff(ctx context.Context) (string, error) {
