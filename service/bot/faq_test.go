@@ -316,3 +316,53 @@ func TestMatchRules(t *testing.T) {
 		}
 	}
 }
+
+// TestTuneThresholds searches the thresholds on the development sets (eval.yaml, dev_v2.yaml and
+// dev_v3.yaml; never a held-out set) and prints the best settings by questions answered right
+// plus twice the questions declined right. It only reports: set DefaultThresholds from it by
+// hand. Run with HUZHU_BOT_TUNE=1.
+func TestTuneThresholds(t *testing.T) {
+	if os.Getenv("HUZHU_BOT_TUNE") == "" {
+		t.Skip("set HUZHU_BOT_TUNE=1 to search the thresholds")
+	}
+	base := shippedKB(t)
+	var cases []evalCase
+	for _, name := range []string{"eval.yaml", "dev_v2.yaml", "dev_v3.yaml"} {
+		if _, err := os.Stat(filepath.Join("..", "..", "testdata", "bot", name)); err == nil {
+			cases = append(cases, loadCases(t, name)...)
+		}
+	}
+	type result struct {
+		th    Thresholds
+		score int
+		r     evalResult
+	}
+	var results []result
+	for _, answer := range []float64{0.35, 0.4, 0.45, 0.5, 0.55, 0.6} {
+		for _, clearMin := range []float64{0.20, 0.25, 0.3, 0.35} {
+			for _, clearGap := range []float64{0.2, 0.25, 0.3, 0.4} {
+				for _, storyMin := range []float64{0.12, 0.16, 0.2} {
+					for _, storyGap := range []float64{0.1, 0.15, 0.2} {
+						th := Thresholds{Answer: answer, Suggest: 0.20, ClearMin: clearMin, ClearGap: clearGap, StoryMin: storyMin, StoryGap: storyGap}
+						d := *base.cur.Load()
+						d.th = th
+						var kb KB
+						kb.cur.Store(&d)
+						r := runEval(&kb, cases)
+						results = append(results, result{th, r.top1 + 2*r.declineOK, r})
+					}
+				}
+			}
+		}
+	}
+	slices.SortStableFunc(results, func(a, b result) int { return b.score - a.score })
+	for _, x := range append(results[:10], results[len(results)-1]) {
+		t.Logf("%+v: top-1 %d/%d, declines %d/%d", x.th, x.r.top1, x.r.answerable, x.r.declineOK, x.r.declineWant)
+	}
+	def := DefaultThresholds()
+	for _, x := range results {
+		if x.th == def {
+			t.Logf("default %+v: top-1 %d/%d, declines %d/%d", x.th, x.r.top1, x.r.answerable, x.r.declineOK, x.r.declineWant)
+		}
+	}
+}

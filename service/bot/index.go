@@ -38,6 +38,7 @@ type index struct {
 	idf      map[string]float64
 	pairsQ   []map[string]bool // document → adjacent term pairs of its question field
 	pairsA   []map[string]bool // document → adjacent term pairs of its answer field
+	triQ     []map[string]bool // document → runs of three terms of its question field
 	normQ    []float64         // BM25 length normalisation of each field
 	normA    []float64
 	unseen   float64 // idf of a term no document has
@@ -51,11 +52,14 @@ type doc struct {
 
 // fieldTerms returns the terms of a field, one line at a time, adding each line's adjacent
 // character pairs to pairs.
-func (an *analyzer) fieldTerms(text string, pairs map[string]bool) []string {
+func (an *analyzer) fieldTerms(text string, pairs, tris map[string]bool) []string {
 	var out []string
 	for _, line := range strings.Split(text, "\n") {
-		chars, words := an.terms(an.prepare(line, false))
+		chars, words := an.terms(an.prepare(line, true))
 		addPairs(pairs, chars)
+		if tris != nil {
+			addTris(tris, chars)
+		}
 		out = append(append(out, chars...), words...)
 	}
 	return out
@@ -64,13 +68,13 @@ func (an *analyzer) fieldTerms(text string, pairs map[string]bool) []string {
 func buildIndex(docs []doc, an *analyzer) *index {
 	n := len(docs)
 	ix := &index{n: n, postings: map[string][]posting{}, idf: map[string]float64{},
-		pairsQ: make([]map[string]bool, n), pairsA: make([]map[string]bool, n),
+		pairsQ: make([]map[string]bool, n), pairsA: make([]map[string]bool, n), triQ: make([]map[string]bool, n),
 		normQ: make([]float64, n), normA: make([]float64, n), an: an}
 	lenQ, lenA := make([]float64, n), make([]float64, n)
 	var avgQ, avgA float64
 	for d, dc := range docs {
-		ix.pairsQ[d], ix.pairsA[d] = map[string]bool{}, map[string]bool{}
-		tq, ta := an.fieldTerms(dc.q, ix.pairsQ[d]), an.fieldTerms(dc.a, ix.pairsA[d])
+		ix.pairsQ[d], ix.pairsA[d], ix.triQ[d] = map[string]bool{}, map[string]bool{}, map[string]bool{}
+		tq, ta := an.fieldTerms(dc.q, ix.pairsQ[d], ix.triQ[d]), an.fieldTerms(dc.a, ix.pairsA[d], nil)
 		lenQ[d], lenA[d] = float64(len(tq)), float64(len(ta))
 		avgQ += lenQ[d]
 		avgA += lenA[d]
@@ -115,6 +119,17 @@ func addPairs(set map[string]bool, ts []string) {
 		set[ts[i-1]+ts[i]] = true
 	}
 }
+
+// addTris adds the runs of three of ts to set.
+func addTris(set map[string]bool, ts []string) {
+	for i := 2; i < len(ts); i++ {
+		set[ts[i-2]+ts[i-1]+ts[i]] = true
+	}
+}
+
+// TriRank is the weight in the rank of the share of the query's runs of three terms found in an
+// entry's question field.
+var TriRank = 0.3
 
 // scored is one document's score and confidence.
 type scored struct {
@@ -169,6 +184,10 @@ func (ix *index) searchPrepared(prepared string, k int) []scored {
 	for i := 1; i < len(chars); i++ {
 		pairs = append(pairs, chars[i-1]+chars[i])
 	}
+	var tris []string
+	for i := 2; i < len(chars); i++ {
+		tris = append(tris, chars[i-2]+chars[i-1]+chars[i])
+	}
 	out := make([]scored, 0, 8)
 	for d, s := range score {
 		if s == 0 {
@@ -187,14 +206,23 @@ func (ix *index) searchPrepared(prepared string, k int) []scored {
 			}
 			c = (1-pairShare)*c + pairShare*pc/float64(len(pairs))
 		}
-		out = append(out, scored{doc: d, score: s, confidence: c})
+		var tc float64
+		if len(tris) > 0 && TriRank > 0 {
+			for _, t := range tris {
+				if ix.triQ[d][t] {
+					tc++
+				}
+			}
+			tc /= float64(len(tris))
+		}
+		out = append(out, scored{doc: d, score: s, confidence: c, rank: TriRank * tc})
 	}
 	var top float64
 	for _, o := range out {
 		top = max(top, o.score)
 	}
 	for i := range out {
-		out[i].rank = out[i].confidence + rankScore*out[i].score/top
+		out[i].rank += out[i].confidence + rankScore*out[i].score/top
 	}
 	sortScored(out)
 	if len(out) > k {

@@ -25,9 +25,13 @@ const (
 
 var (
 	ownCues = []string{"我的", "俺的", "给我", "我今年", "我还", "我这笔", "我那笔", "下次", "下回", "下一次", "下一回", "下一笔", "下笔", "那笔", "这笔",
-		"报了多少", "报了几", "拿了多少", "领了多少", "发了多少", "给了多少", "到了吗", "到了没", "到账了", "到账没", "到帐了", "到帐没", "打了没", "发了没", "来了没", "到没到"}
+		"还能报多少", "还可以报多少", "还剩", "剩多少", "还有多少额度"}
+	// stateCues ask what has happened to a payment, which is always somebody's.
+	stateCues = []string{"报了多少", "报了几", "拿了多少", "领了多少", "发了多少", "给了多少", "到了吗", "到了没", "到账了", "到账没", "到帐了", "到帐没",
+		"打了没", "发了没", "来了没", "到没到"}
 	selfCues   = []string{"我", "俺", "自己", "本人"}
-	othersCues = []string{"同事", "工友", "别人", "朋友", "他的", "她的", "张三", "李四"}
+	othersCues = []string{"同事", "工友", "别人", "朋友", "他的", "她的", "张三", "李四", "家属的", "老婆的", "老公的", "媳妇的", "爱人的",
+		"我爸", "我妈", "我父亲", "我母亲", "孩子的", "儿子的", "女儿的", "帮他", "帮她", "替他", "替她", "给他查", "给她查", "他身份证", "她身份证"}
 )
 
 // personalBoost is how much the cues move a personal entry's rank: up for the asker's own
@@ -41,10 +45,8 @@ func whose(q string) int {
 			return whoseOthers
 		}
 	}
-	for _, c := range ownCues {
-		if strings.Contains(q, c) {
-			return whoseOwn
-		}
+	if asksState(q) || containsAny(q, ownCues) {
+		return whoseOwn
 	}
 	for _, c := range selfCues {
 		if strings.Contains(q, c) {
@@ -52,4 +54,20 @@ func whose(q string) int {
 		}
 	}
 	return whoseGeneral
+}
+
+// asksState reports whether q asks what has happened to a payment (到了没, 报了多少).
+func asksState(q string) bool { return containsAny(q, stateCues) }
+
+// othersIn reports whether q names someone else (q normalized, before the lexicon rewrites
+// 老婆 to 家属).
+func othersIn(q string) bool { return containsAny(q, othersCues) }
+
+func containsAny(q string, cues []string) bool {
+	for _, c := range cues {
+		if strings.Contains(q, c) {
+			return true
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -38,7 +39,8 @@ const (
 type analyzer struct {
 	rewrite  *strings.Replacer // sayings → terms, longest first
 	words    []string          // whole words (lexicon terms and domain words), longest first
-	phrases  map[string]bool   // every 2–4 character run of the knowledge base (after rewrite)
+	phrases  map[string]int    // every 2–4 character run of the knowledge base (after rewrite): how often it is used
+	curated  map[string]bool   // the runs of questions, answers and the lexicon: never a slip
 	sounds   map[string]string // fuzzy pinyin key → the knowledge base's most frequent phrase
 	py       map[rune]string   // fuzzy pinyin of the knowledge base's characters
 	toneless *strings.Replacer
@@ -52,10 +54,10 @@ const minSlipTarget = 3
 // wordPrefix marks a whole-word term, so that it never equals a character or an ASCII run.
 const wordPrefix = "w:"
 
-// newAnalyzer builds the analyzer of a knowledge base whose texts (questions, phrasings and
-// answers) are texts.
-func newAnalyzer(lex []LexTerm, words []string, texts []string) *analyzer {
-	a := &analyzer{phrases: map[string]bool{}, sounds: map[string]string{}, py: map[rune]string{}, toneless: newToneless()}
+// newAnalyzer builds the analyzer of a knowledge base whose questions and answers are curated and
+// whose similar phrasings are phrasings (written the way workers type, slips included).
+func newAnalyzer(lex []LexTerm, words []string, curated, phrasings []string) *analyzer {
+	a := &analyzer{phrases: map[string]int{}, curated: map[string]bool{}, sounds: map[string]string{}, py: map[rune]string{}, toneless: newToneless()}
 	var pairs []string
 	type say struct{ from, to string }
 	var says []say
@@ -77,27 +79,36 @@ func newAnalyzer(lex []LexTerm, words []string, texts []string) *analyzer {
 	a.words = slices.Compact(a.words)
 
 	freq := map[string]int{}
-	for _, t := range texts {
-		t = a.rewrite.Replace(normalize(t))
-		for _, run := range hanRuns(t) {
-			for i := range run {
-				for n := 2; n <= 4 && i+n <= len(run); n++ {
-					freq[string(run[i:i+n])]++
+	count := func(texts []string, curated bool) {
+		for _, t := range texts {
+			t = a.rewrite.Replace(normalize(t))
+			for _, run := range hanRuns(t) {
+				for i := range run {
+					for n := 2; n <= 4 && i+n <= len(run); n++ {
+						freq[string(run[i:i+n])]++
+						if curated {
+							a.curated[string(run[i:i+n])] = true
+						}
+					}
 				}
 			}
 		}
 	}
+	count(curated, true)
+	count(phrasings, false)
 	for _, t := range lex {
 		for _, s := range append([]string{t.Term}, t.Say...) {
 			freq[normalize(s)] += minSlipTarget // the lexicon's phrases are wanted spellings
+			a.curated[normalize(s)] = true
 		}
 	}
 	for _, w := range words {
 		freq[normalize(w)] += minSlipTarget
+		a.curated[normalize(w)] = true
 	}
 	best := map[string]int{}
 	for p, n := range freq {
-		a.phrases[p] = true
+		a.phrases[p] = n
 		if n < minSlipTarget {
 			continue // a phrase the knowledge base uses once is often two words side by side
 		}
@@ -219,15 +230,17 @@ func (a *analyzer) correct(s string) string {
 				key.WriteString(k)
 				key.WriteByte(' ')
 			}
-			if a.phrases[string(rs[i:i+n])] {
-				for j := i; j < i+n; j++ {
-					fixed[j] = true
-				}
-				break
-			}
+			typed := string(rs[i : i+n])
 			w, ok := a.sounds[key.String()]
-			if !ok {
-				continue
+			seen := a.phrases[typed]
+			switch {
+			case a.curated[typed] || (seen > 0 && ok && (w == typed || seen*slipRatio > a.phrases[w])):
+				for j := i; j < i+n; j++ {
+					fixed[j] = true // the knowledge base's own spelling
+				}
+				break lengths
+			case !ok:
+				continue // no phrase sounds like it (a phrasing's own run is no proof of spelling)
 			}
 			if want := []rune(w); slip(rs[i:i+n], want, fixed[i:i+n]) {
 				copy(rs[i:i+n], want)
@@ -244,6 +257,13 @@ func (a *analyzer) correct(s string) string {
 	}
 	return string(rs)
 }
+
+// A phrase only the similar phrasings use is still read as a slip when a phrase that sounds the
+// same is used at least slipRatio times as often: a phrasing written with a slip on purpose
+// ("二次保销", "门珍") must not make the slip a spelling of its own, which would tie every question
+// with that slip to the entries that have it. Questions, answers and the lexicon are written with
+// care: their phrases are never slips.
+const slipRatio = 3
 
 // slip reports whether typed is a plausible slip for want: same length, and at most one
 // character different (two in four), as when an input method offers the wrong homophone, and
@@ -370,6 +390,34 @@ func checkOfftopic(words []string, kbText string, bad func(entry, field, message
 				"word %q appears in the entries, so questions they answer would be declined", w)
 		default:
 			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// checkNeeds returns, per entry, the normalized words of faq.yaml's needs: each names an existing
+// entry and each word is 1–12 characters. (Build checks, once the analyzer is built, that the
+// entry's question and every phrasing say one of its words: one without could never find it.)
+func checkNeeds(needs map[string][]string, entries []Entry, byID map[string]int, bad func(entry, field, message, format string, a ...any)) [][]string {
+	out := make([][]string, len(entries))
+	ids := slices.Sorted(maps.Keys(needs))
+	for _, id := range ids {
+		i, ok := byID[id]
+		if !ok {
+			bad("", "needs", "needs 里的条目 "+id+" 不存在", "needs: entry %q does not exist", id)
+			continue
+		}
+		if len(needs[id]) == 0 {
+			bad(id, "needs", "needs 里的“"+id+"”没有写词", "needs: entry %q has no words", id)
+			continue
+		}
+		for _, w := range needs[id] {
+			w = normalize(strings.TrimSpace(w))
+			if n := utf8.RuneCountInString(w); n < 1 || n > lexMaxRunes {
+				bad(id, "needs", fmt.Sprintf("needs 的词“%s”要 1 到 %d 个字", w, lexMaxRunes), "needs: word %q must be 1 to %d characters", w, lexMaxRunes)
+				continue
+			}
+			out[i] = append(out[i], w)
 		}
 	}
 	return out

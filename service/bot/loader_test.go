@@ -172,11 +172,12 @@ func TestAnalyzer(t *testing.T) {
 		{"二次保销是什么意思", "二次报销是什么意思", nil},
 		{"农名工能报不", "农民工能报不", []string{"w:农民工"}},
 		{"钱到帐了吗", "钱到账了吗", nil},
-		{"封顶线是多少", "年度最高是多少", []string{"w:年度最高"}},
+		{"最多能报多少", "年度最高", []string{"w:年度最高"}},
+		{"门珍也报吗", "门诊也报吗", nil}, // a slip some phrasing has on purpose is still a slip
 		{"医保在老家交的可以参加吗", "外地参保交的可以参加吗", []string{"w:外地参保"}},
 		{"京卡掉了", "京卡丢了", []string{"w:丢了", "w:京卡"}},
 		{"去上海看病花的", "去外地看病花的", []string{"w:外地"}},
-		{"封定线多少", "年度最高多少", []string{"w:年度最高"}}, // a slip of a saying, then the saying
+		{"最高额渡多少", "年度最高多少", []string{"w:年度最高"}}, // a slip of a saying, then the saying
 		// not slips: chit-chat stays as typed
 		{"帮我写个请假条", "帮我写个请假条", nil},
 		{"驾照到期了怎么换", "驾照到期了怎么换", nil},
