@@ -106,7 +106,7 @@ type Thresholds struct {
 
 // DefaultThresholds returns the cut-offs calibrated on the development sets.
 func DefaultThresholds() Thresholds {
-	return Thresholds{Answer: 0.50, Suggest: 0.20, ClearMin: 0.30, ClearGap: 0.3, StoryMin: 0.14, StoryGap: 0.15}
+	return Thresholds{Answer: 0.50, Suggest: 0.20, ClearMin: 0.30, ClearGap: 0.25, StoryMin: 0.16, StoryGap: 0.15}
 }
 
 // storyRunes is the length (letters and digits) from which a question is read as a story.

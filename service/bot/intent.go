@@ -31,7 +31,10 @@ var (
 		"打了没", "发了没", "来了没", "到没到"}
 	selfCues   = []string{"我", "俺", "自己", "本人"}
 	othersCues = []string{"同事", "工友", "别人", "朋友", "他的", "她的", "张三", "李四", "家属的", "老婆的", "老公的", "媳妇的", "爱人的",
-		"我爸", "我妈", "我父亲", "我母亲", "孩子的", "儿子的", "女儿的", "帮他", "帮她", "替他", "替她", "给他查", "给她查", "他身份证", "她身份证"}
+		"我爸", "我妈", "我父亲", "我母亲", "孩子的", "儿子的", "女儿的", "帮他", "帮她", "替他", "替她", "给他查", "给她查", "他身份证", "她身份证",
+		"班组", "我们班", "大家的", "所有人", "每个人的", "个人的报销"}
+	// lookupCues ask the bot to look a payment up: for someone else, never done.
+	lookupCues = []string{"帮我查", "给我查", "查一下", "查下", "查查", "查询"}
 )
 
 // personalBoost is how much the cues move a personal entry's rank: up for the asker's own
@@ -56,8 +59,9 @@ func whose(q string) int {
 	return whoseGeneral
 }
 
-// asksState reports whether q asks what has happened to a payment (到了没, 报了多少).
-func asksState(q string) bool { return containsAny(q, stateCues) }
+// asksState reports whether q asks what has happened to a payment (到了没, 报了多少) or asks for
+// one to be looked up (帮我查).
+func asksState(q string) bool { return containsAny(q, stateCues) || containsAny(q, lookupCues) }
 
 // othersIn reports whether q names someone else (q normalized, before the lexicon rewrites
 // 老婆 to 家属).
