@@ -150,7 +150,7 @@ type kbData struct {
 	pinned   map[string]int // compact text → entry
 	popular  []int
 	ix       *index
-	offtopic []string   // normalized words of topics not answered
+	offtopic wordSet    // normalized words of topics not answered
 	needs    [][]string // entry → normalized words one of which a question must say (nil: none)
 	th       Thresholds
 	fill     map[string]*strings.Replacer // policy version code → placeholder filler
@@ -464,12 +464,13 @@ func (s *Source) Build(versions []policy.Version, links Links, th Thresholds) (*
 	rewrite := newAnalyzer(f.Lexicon, nil, nil, nil).rewrite
 	kbText := rewrite.Replace(normalize(strings.Join(texts, "\n")))
 	checkLexicon(f.Lexicon, f.Words, kbText, bad)
-	kb.offtopic = checkOfftopic(f.Offtopic, kbText, bad)
+	kb.offtopic = newWordSet(checkOfftopic(f.Offtopic, kbText, bad))
 	kb.needs = checkNeeds(f.Needs, kb.entries, kb.byID, bad)
 	if len(probs) > 0 {
 		return nil, errors.Join(probs...)
 	}
-	kb.ix = buildIndex(entryDocs(kb.entries), newAnalyzer(f.Lexicon, f.Words, curated, phrasings))
+	an := newAnalyzer(f.Lexicon, f.Words, curated, phrasings)
+	kb.ix = buildIndex(entryDocs(kb.entries, an), an)
 	for i, ws := range kb.needs {
 		if ws == nil {
 			continue
@@ -493,10 +494,10 @@ func (s *Source) Build(versions []policy.Version, links Links, th Thresholds) (*
 // entryDocs returns one document per entry: the question and its phrasings as the first field,
 // the answer (placeholders removed) as the second. (Scoring each phrasing on its own and keeping
 // an entry's best measured two points lower on the evaluation set.)
-func entryDocs(entries []Entry) []doc {
+func entryDocs(entries []Entry, an *analyzer) []doc {
 	docs := make([]doc, len(entries))
 	for i, e := range entries {
-		docs[i] = doc{q: e.Question + "\n" + strings.Join(e.Phrasings, "\n"), a: placeholderRe.ReplaceAllString(e.Answer, " ")}
+		docs[i] = doc{q: an.lines(e.Question + "\n" + strings.Join(e.Phrasings, "\n")), a: an.lines(placeholderRe.ReplaceAllString(e.Answer, " "))}
 	}
 	return docs
 }
@@ -824,16 +825,9 @@ var planNames = []string{"二次报销", "互助金", "暖互助", "暖·互助"
 // namesPlan reports whether q (prepared) names the plan.
 func namesPlan(q string) bool { return containsAny(q, planNames) }
 
-// offtopicIn reports whether q (prepared by the analyzer) says a word of a topic the knowledge
-// base does not answer.
-func (d *kbData) offtopicIn(q string) bool {
-	for _, w := range d.offtopic {
-		if strings.Contains(q, w) {
-			return true
-		}
-	}
-	return false
-}
+// offtopicIn reports whether q (prepared by the analyzer, or normalized) says a word of a topic
+// the knowledge base does not answer.
+func (d *kbData) offtopicIn(q string) bool { return d.offtopic.in(q) }
 
 // Popular returns the questions shown when the bot declines, in file order.
 func (kb *KB) Popular() []Hit {

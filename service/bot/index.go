@@ -1,8 +1,9 @@
 package bot
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -24,6 +25,12 @@ const (
 // the score breaks near ties towards the entry that uses the question's rare terms most.
 const rankScore = 0.5
 
+// docMark is a document and how it has an n-gram (2: in the question field, 1: only in the answer).
+type docMark struct {
+	doc  int32
+	mark int8
+}
+
 // posting is one document's term frequencies in the two fields.
 type posting struct {
 	doc      int
@@ -36,31 +43,44 @@ type index struct {
 	n        int
 	postings map[string][]posting
 	idf      map[string]float64
-	pairsQ   []map[string]bool // document → adjacent term pairs of its question field
-	pairsA   []map[string]bool // document → adjacent term pairs of its answer field
-	triQ     []map[string]bool // document → runs of three terms of its question field
-	normQ    []float64         // BM25 length normalisation of each field
-	normA    []float64
-	unseen   float64 // idf of a term no document has
-	an       *analyzer
+	// Adjacent term pairs and runs of three terms → the documents that have them: 2 when the
+	// question field does, 1 when only the answer does (pairs); the question field (runs of three).
+	pairs  map[string][]docMark
+	tris   map[string][]int32
+	normQ  []float64 // BM25 length normalisation of each field
+	normA  []float64
+	unseen float64 // idf of a term no document has
+	an     *analyzer
 }
 
-// doc is one document to index: its question-field texts (one per line) and answer text.
-type doc struct {
-	q, a string
+// line is one analyzed line of a field: its characters (and ASCII runs) and its whole words.
+type line struct{ chars, words []string }
+
+// doc is one document to index: the analyzed lines of its question field (the question and its
+// phrasings) and of its answer.
+type doc struct{ q, a []line }
+
+// lines analyzes text one line at a time (as a question is read: slips corrected, sayings
+// rewritten, so that a phrasing written with a slip indexes the spelling it stands for).
+func (an *analyzer) lines(text string) []line {
+	var out []line
+	for _, l := range strings.Split(text, "\n") {
+		chars, words := an.terms(an.prepare(l, true))
+		out = append(out, line{chars, words})
+	}
+	return out
 }
 
-// fieldTerms returns the terms of a field, one line at a time, adding each line's adjacent
-// character pairs to pairs.
-func (an *analyzer) fieldTerms(text string, pairs, tris map[string]bool) []string {
+// fieldTerms returns the terms of a field's lines, adding each line's adjacent pairs to pairs
+// and, when tris is not nil, its runs of three to tris.
+func fieldTerms(ls []line, pairs, tris map[string]bool) []string {
 	var out []string
-	for _, line := range strings.Split(text, "\n") {
-		chars, words := an.terms(an.prepare(line, true))
-		addPairs(pairs, chars)
+	for _, l := range ls {
+		addPairs(pairs, l.chars)
 		if tris != nil {
-			addTris(tris, chars)
+			addTris(tris, l.chars)
 		}
-		out = append(append(out, chars...), words...)
+		out = append(append(out, l.chars...), l.words...)
 	}
 	return out
 }
@@ -68,13 +88,24 @@ func (an *analyzer) fieldTerms(text string, pairs, tris map[string]bool) []strin
 func buildIndex(docs []doc, an *analyzer) *index {
 	n := len(docs)
 	ix := &index{n: n, postings: map[string][]posting{}, idf: map[string]float64{},
-		pairsQ: make([]map[string]bool, n), pairsA: make([]map[string]bool, n), triQ: make([]map[string]bool, n),
+		pairs: map[string][]docMark{}, tris: map[string][]int32{},
 		normQ: make([]float64, n), normA: make([]float64, n), an: an}
 	lenQ, lenA := make([]float64, n), make([]float64, n)
 	var avgQ, avgA float64
 	for d, dc := range docs {
-		ix.pairsQ[d], ix.pairsA[d], ix.triQ[d] = map[string]bool{}, map[string]bool{}, map[string]bool{}
-		tq, ta := an.fieldTerms(dc.q, ix.pairsQ[d], ix.triQ[d]), an.fieldTerms(dc.a, ix.pairsA[d], nil)
+		pairsQ, pairsA, triQ := map[string]bool{}, map[string]bool{}, map[string]bool{}
+		tq, ta := fieldTerms(dc.q, pairsQ, triQ), fieldTerms(dc.a, pairsA, nil)
+		for p := range pairsQ {
+			ix.pairs[p] = append(ix.pairs[p], docMark{int32(d), 2})
+		}
+		for p := range pairsA {
+			if !pairsQ[p] {
+				ix.pairs[p] = append(ix.pairs[p], docMark{int32(d), 1})
+			}
+		}
+		for t := range triQ {
+			ix.tris[t] = append(ix.tris[t], int32(d))
+		}
 		lenQ[d], lenA[d] = float64(len(tq)), float64(len(ta))
 		avgQ += lenQ[d]
 		avgA += lenA[d]
@@ -127,9 +158,10 @@ func addTris(set map[string]bool, ts []string) {
 	}
 }
 
-// TriRank is the weight in the rank of the share of the query's runs of three terms found in an
-// entry's question field.
-var TriRank = 0.3
+// triRank is the weight in the rank of the share of the query's runs of three terms found in an
+// entry's question field: a phrasing that says the question's words in its order counts more
+// than the same characters spread over several phrasings.
+const triRank = 0.3
 
 // scored is one document's score and confidence.
 type scored struct {
@@ -180,13 +212,24 @@ func (ix *index) searchPrepared(prepared string, k int) []scored {
 			}
 		}
 	}
-	var pairs []string
+	// The share of the query's adjacent pairs (and runs of three) each document has.
+	pc := make([]float64, ix.n)
+	npairs := max(len(chars)-1, 0)
 	for i := 1; i < len(chars); i++ {
-		pairs = append(pairs, chars[i-1]+chars[i])
+		for _, m := range ix.pairs[chars[i-1]+chars[i]] {
+			if m.mark == 2 {
+				pc[m.doc]++
+			} else {
+				pc[m.doc] += coverA
+			}
+		}
 	}
-	var tris []string
+	tc := make([]float64, ix.n)
+	ntris := max(len(chars)-2, 0)
 	for i := 2; i < len(chars); i++ {
-		tris = append(tris, chars[i-2]+chars[i-1]+chars[i])
+		for _, d := range ix.tris[chars[i-2]+chars[i-1]+chars[i]] {
+			tc[d]++
+		}
 	}
 	out := make([]scored, 0, 8)
 	for d, s := range score {
@@ -194,28 +237,14 @@ func (ix *index) searchPrepared(prepared string, k int) []scored {
 			continue
 		}
 		c := covered[d] / total
-		if len(pairs) > 0 {
-			var pc float64
-			for _, p := range pairs {
-				switch {
-				case ix.pairsQ[d][p]:
-					pc++
-				case ix.pairsA[d][p]:
-					pc += coverA
-				}
-			}
-			c = (1-pairShare)*c + pairShare*pc/float64(len(pairs))
+		if npairs > 0 {
+			c = (1-pairShare)*c + pairShare*pc[d]/float64(npairs)
 		}
-		var tc float64
-		if len(tris) > 0 && TriRank > 0 {
-			for _, t := range tris {
-				if ix.triQ[d][t] {
-					tc++
-				}
-			}
-			tc /= float64(len(tris))
+		var rank float64
+		if ntris > 0 {
+			rank = triRank * tc[d] / float64(ntris)
 		}
-		out = append(out, scored{doc: d, score: s, confidence: c, rank: TriRank * tc})
+		out = append(out, scored{doc: d, score: s, confidence: c, rank: rank})
 	}
 	var top float64
 	for _, o := range out {
@@ -243,10 +272,10 @@ func dup(seen []string, t string) bool {
 // sortScored orders results by rank, best first (ties: lower document number first, so results
 // are deterministic).
 func sortScored(out []scored) {
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].rank != out[j].rank {
-			return out[i].rank > out[j].rank
+	slices.SortFunc(out, func(a, b scored) int {
+		if c := cmp.Compare(b.rank, a.rank); c != 0 {
+			return c
 		}
-		return out[i].doc < out[j].doc
+		return a.doc - b.doc
 	})
 }

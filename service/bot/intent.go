@@ -1,6 +1,9 @@
 package bot
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Whose money a question asks about. The personal entries (kind personal: my_arrival,
 // my_next…) answer from the asker's own payout lines, and their general twins (when_paid,
@@ -33,6 +36,10 @@ var (
 	othersCues = []string{"同事", "工友", "别人", "朋友", "他的", "她的", "张三", "李四", "家属的", "老婆的", "老公的", "媳妇的", "爱人的",
 		"我爸", "我妈", "我父亲", "我母亲", "孩子的", "儿子的", "女儿的", "帮他", "帮她", "替他", "替她", "给他查", "给她查", "他身份证", "她身份证",
 		"班组", "我们班", "大家的", "所有人", "每个人的", "个人的报销"}
+	// whetherCues ask whether the plan covers someone (能不能报, 能参加吗); with no amountCues
+	// (多少, 几) such a question is about the plan, not the asker's payout lines.
+	whetherCues = []string{"能不能报", "能报吗", "能报不", "可以报吗", "能不能参加", "能参加", "可以参加", "能享受", "有没有份", "有资格", "符合"}
+	amountCues  = []string{"多少", "几"}
 	// lookupCues ask the bot to look a payment up: for someone else, never done.
 	lookupCues = []string{"帮我查", "给我查", "查一下", "查下", "查查", "查询"}
 )
@@ -50,6 +57,9 @@ func whose(q string) int {
 	}
 	if asksState(q) || containsAny(q, ownCues) {
 		return whoseOwn
+	}
+	if containsAny(q, whetherCues) && !containsAny(q, amountCues) {
+		return whoseGeneral // 我能不能报: whether the plan covers the asker, not their lines
 	}
 	for _, c := range selfCues {
 		if strings.Contains(q, c) {
@@ -74,4 +84,45 @@ func containsAny(q string, cues []string) bool {
 		}
 	}
 	return false
+}
+
+// wordSet finds any of a set of words in a text in one pass over the text (the off-topic list
+// has hundreds of words; looking for each in turn cost more than the retrieval).
+type wordSet map[rune][]string // first rune → the words starting with it
+
+func newWordSet(words []string) wordSet {
+	ws := wordSet{}
+	for _, w := range words {
+		if w == "" {
+			continue
+		}
+		r, _ := utf8.DecodeRuneInString(w)
+		ws[r] = append(ws[r], w)
+	}
+	return ws
+}
+
+// in reports whether s contains one of the words.
+func (ws wordSet) in(s string) bool {
+	for i, r := range s {
+		for _, w := range ws[r] {
+			if strings.HasPrefix(s[i:], w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// found returns the words s contains.
+func (ws wordSet) found(s string) map[string]bool {
+	out := map[string]bool{}
+	for i, r := range s {
+		for _, w := range ws[r] {
+			if strings.HasPrefix(s[i:], w) {
+				out[w] = true
+			}
+		}
+	}
+	return out
 }

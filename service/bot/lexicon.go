@@ -378,14 +378,18 @@ func checkLexicon(lex []LexTerm, words []string, kbText string, bad func(entry, 
 // 2–12 characters or that the knowledge base's text (kbText, after rewriting) uses: a word of a
 // topic the bot answers would decline its own questions.
 func checkOfftopic(words []string, kbText string, bad func(entry, field, message, format string, a ...any)) []string {
+	norm := make([]string, len(words))
+	for i, w := range words {
+		norm[i] = normalize(strings.TrimSpace(w))
+	}
+	inKB := newWordSet(norm).found(kbText) // one pass over the text, not one per word
 	var out []string
-	for _, w := range words {
-		w = normalize(strings.TrimSpace(w))
+	for _, w := range norm {
 		switch n := utf8.RuneCountInString(w); {
 		case n < lexMinRunes || n > lexMaxRunes:
 			bad("", "offtopic", fmt.Sprintf("不答的话题词“%s”要 %d 到 %d 个字", w, lexMinRunes, lexMaxRunes),
 				"word %q must be %d to %d characters", w, lexMinRunes, lexMaxRunes)
-		case strings.Contains(kbText, w):
+		case inKB[w]:
 			bad("", "offtopic", "不答的话题词“"+w+"”在问答里出现了：带这个词的问题会被拒答，请删掉它或换个更具体的词",
 				"word %q appears in the entries, so questions they answer would be declined", w)
 		default:
