@@ -717,7 +717,8 @@ func (kb *KB) Match(q string) Match {
 	}
 	p := d.ix.an.prepare(q, true)
 	raw := normalize(q)
-	res, who := d.lookup(p, raw)
+	ranked, who := d.lookup(p, raw)
+	res := ranked[:min(len(ranked), 3)]
 	m := Match{Band: BandDecline, Hits: make([]Hit, len(res))}
 	for i, r := range res {
 		e := d.entries[r.doc]
@@ -735,7 +736,7 @@ func (kb *KB) Match(q string) Match {
 	// person, or any question about what happened to another person's payment.
 	others := who == whoseOthers && (d.entries[res[0].doc].Kind == KindPersonal || asksState(p))
 	if m.Band != BandAnswer && runes >= storyRunes && !others {
-		if c, ok := d.clauseAnswer(p, res); ok {
+		if c, ok := d.clauseAnswer(p, ranked[:min(len(ranked), clauseTop)]); ok {
 			res = c
 			m.Hits = m.Hits[:0]
 			for _, r := range res {
@@ -772,15 +773,20 @@ func (d *kbData) lookup(p, raw string) ([]scored, int) {
 		}
 	}
 	sortScored(res)
-	return res[:min(len(res), 3)], who
+	return res, who
 }
 
-// clauseAnswer looks for the question buried in a story: each clause of p (prepared text,
-// split at spaces and punctuation) is looked up alone, and the clause whose best entry is
-// answered with the most confidence wins, if that entry is among the whole story's best three
+// clauseAnswer looks for the question buried in a story: the last clause of p (prepared text,
+// split at spaces and punctuation) that asks something (a question word, or 不/没 closing it) is
+// looked up alone (every clause when none asks, the most confident winning), and its best entry
+// is answered if it would be as a question of its own and is among the whole story's best eight
 // (what the rest of the story says must not contradict it).
 func (d *kbData) clauseAnswer(p string, whole []scored) ([]scored, bool) {
 	clauses := strings.FieldsFunc(p, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	// The clauses that ask something carry the question; the rest tell what happened.
+	if asking := slices.DeleteFunc(slices.Clone(clauses), func(c string) bool { return !asks(c) }); len(asking) > 0 {
+		clauses = asking[len(asking)-1:] // the last: a story ends with what it asks
+	}
 	var best []scored
 	for _, c := range clauses {
 		n := utf8.RuneCountInString(c)
@@ -788,6 +794,7 @@ func (d *kbData) clauseAnswer(p string, whole []scored) ([]scored, bool) {
 			continue
 		}
 		res, _ := d.lookup(c, c)
+		res = res[:min(len(res), 3)]
 		if len(res) == 0 || d.th.band(res, n) != BandAnswer {
 			continue
 		}
@@ -804,6 +811,17 @@ func (d *kbData) clauseAnswer(p string, whole []scored) ([]scored, bool) {
 		}
 	}
 	return nil, false
+}
+
+// clauseTop: a clause's entry is answered only if the whole story ranks it this high.
+const clauseTop = 8
+
+// askCues mark a clause that asks something.
+var askCues = []string{"吗", "么", "呢", "咋", "怎", "啥", "什么", "多少", "几", "哪", "谁", "能不能", "是不是", "有没有", "要不要", "可不可以", "行不行", "?"}
+
+// asks reports whether clause c asks something: a question word, or 不/没 closing it (能报不).
+func asks(c string) bool {
+	return containsAny(c, askCues) || strings.HasSuffix(c, "不") || strings.HasSuffix(c, "没") || strings.HasSuffix(c, "没有")
 }
 
 // clauseMinRunes is the shortest clause looked up alone.

@@ -304,6 +304,20 @@ func TestMatchRules(t *testing.T) {
 		{"北京落户要什么条件", "no answer"},
 		{"参加二次报销要什么条件", "who_covered"},
 		{"我上个月在单位附近的医院做了个小手术 医保结算完自己又掏了三千多 听说有个二次报销能返一部分 这个钱一般过多久能打到卡上", "when_paid"},
+		// a redirect entry only when its topic is named
+		{"报销比例是多少", "ratio"},
+		{"医保报销比例是多少", "r_basic_insurance"},
+		// someone else's payment, asked about or to be looked up
+		{"我的二次报销到了没", "my_arrival"},
+		{"我老婆的二次报销到了没", "no answer"},
+		{"帮我查一下我们班组每个人的互助金", "no answer"},
+		// an off-topic word is found as typed, before slip correction reads 核酸 as 核算
+		{"核酸在哪做", "no answer"},
+		// … but not in a question that names the plan
+		{"工资条上会扣钱吗", "no answer"},
+		{"参加二次报销 工资条上会扣钱吗", "cost"},
+		// the question buried in a story is found clause by clause
+		{"我们厂里今年换了新的人事 什么都不清楚 我去年住了两次院 一直也没人跟我说 这个二次报销到底怎么申请", "how_to_claim"},
 	}
 	for _, tc := range tests {
 		m := kb.Match(tc.q)

@@ -116,6 +116,11 @@ func newAnalyzer(lex []LexTerm, words []string, curated, phrasings []string) *an
 		if k == "" {
 			continue
 		}
+		// The target of a sound is the most used phrase, a curated one before any only phrasings
+		// use (phrasings may hold slips on purpose: "我们公会" must never be what "我们工会" is read as).
+		if a.curated[p] {
+			n += curatedFirst
+		}
 		if n > best[k] || (n == best[k] && p < a.sounds[k]) {
 			best[k], a.sounds[k] = n, p
 		}
@@ -214,6 +219,19 @@ func (a *analyzer) correct(s string) string {
 		keys[i] = p
 	}
 	fixed := make([]bool, len(rs)) // inside a phrase the knowledge base uses: not a slip
+	// First every character inside a curated phrase the knowledge base uses often is fixed, so
+	// that a run across a word boundary cannot rewrite it ("我们工会" must not become "我们公会"
+	// because phrasings say "我们公司").
+	for i := range rs {
+		for n := 4; n >= 2; n-- {
+			if i+n <= len(rs) && a.curated[string(rs[i:i+n])] && a.phrases[string(rs[i:i+n])] >= minSlipTarget {
+				for j := i; j < i+n; j++ {
+					fixed[j] = true
+				}
+				break
+			}
+		}
+	}
 	changed := false
 	var key strings.Builder
 	for i := range rs {
@@ -264,6 +282,9 @@ func (a *analyzer) correct(s string) string {
 // with that slip to the entries that have it. Questions, answers and the lexicon are written with
 // care: their phrases are never slips.
 const slipRatio = 3
+
+// curatedFirst ranks any curated phrase above every phrase only phrasings use as a sound's target.
+const curatedFirst = 1 << 20
 
 // slip reports whether typed is a plausible slip for want: same length, and at most one
 // character different (two in four), as when an input method offers the wrong homophone, and
