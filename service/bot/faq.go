@@ -749,7 +749,7 @@ func (kb *KB) Match(q string) Match {
 	switch {
 	case others:
 		m.Band = BandDecline // someone else's money: never from data, never guessed
-	case m.Band != BandDecline && !namesPlan(p) && (d.offtopicIn(p) || d.offtopicIn(raw)):
+	case m.Band != BandDecline && !namesPlan(p) && (d.offtopicIn(asking(p, runes)) || d.offtopicIn(asking(raw, runes))):
 		m.Band = BandDecline
 	}
 	return m
@@ -782,7 +782,7 @@ func (d *kbData) lookup(p, raw string) ([]scored, int) {
 // is answered if it would be as a question of its own and is among the whole story's best eight
 // (what the rest of the story says must not contradict it).
 func (d *kbData) clauseAnswer(p string, whole []scored) ([]scored, bool) {
-	clauses := strings.FieldsFunc(p, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	clauses := clausesOf(p)
 	// The clauses that ask something carry the question; the rest tell what happened.
 	if asking := slices.DeleteFunc(slices.Clone(clauses), func(c string) bool { return !asks(c) }); len(asking) > 0 {
 		clauses = asking[len(asking)-1:] // the last: a story ends with what it asks
@@ -815,6 +815,44 @@ func (d *kbData) clauseAnswer(p string, whole []scored) ([]scored, bool) {
 
 // clauseTop: a clause's entry is answered only if the whole story ranks it this high.
 const clauseTop = 8
+
+// clausesOf splits text at punctuation and spaces. Text typed with a space between most words
+// ("我 是 环卫 工人 …", as some older workers write) is split at punctuation only.
+func clausesOf(text string) []string {
+	clauses := strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	if len(clauses) > 2 && utf8.RuneCountInString(text) < minClauseAvg*len(clauses) {
+		clauses = strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsSpace(r) })
+		for i, c := range clauses {
+			clauses[i] = strings.Join(strings.Fields(c), "")
+		}
+	}
+	return clauses
+}
+
+// minClauseAvg: text whose space-separated pieces average fewer runes than this is words typed
+// apart, not clauses.
+const minClauseAvg = 4
+
+// asking returns the parts of text (of runes letters and digits) where an off-topic word means
+// an off-topic question: for a story its first clause (what it is about) and the clauses that ask
+// something, joined by "|"; a word in the rest only tells the story (孩子还上学, 坐地铁). A shorter
+// question is all topic.
+func asking(text string, runes int) string {
+	if runes < storyRunes {
+		return text
+	}
+	clauses := clausesOf(text)
+	if len(clauses) < 2 {
+		return text
+	}
+	parts := clauses[:1]
+	for _, c := range clauses[1:] {
+		if asks(c) {
+			parts = append(parts, c)
+		}
+	}
+	return strings.Join(parts, "|")
+}
 
 // askCues mark a clause that asks something.
 var askCues = []string{"吗", "么", "呢", "咋", "怎", "啥", "什么", "多少", "几", "哪", "谁", "能不能", "是不是", "有没有", "要不要", "可不可以", "行不行", "?"}

@@ -233,10 +233,19 @@ const (
 // by copying its sentences into the knowledge base (checked here as TestEvalDisjoint checks
 // eval.yaml).
 func TestDevV2(t *testing.T) {
+	devSet(t, "dev_v2.yaml", 500, devV2Top1Floor, devV2DeclineFloor, devV2SharedWithFAQ)
+}
+
+// devSet measures retrieval on a development set of at least min questions, fails below its
+// floors, and fails when one of its questions is also a phrasing of the knowledge base (tuning
+// writes phrasings in other words), unless it is one of shared: short everyday questions the
+// set's writer and the FAQ's wrote alike on their own.
+func devSet(t *testing.T, name string, min int, top1Floor, declineFloor float64, shared []string) {
+	t.Helper()
 	kb := shippedKB(t)
-	cases := loadCases(t, "dev_v2.yaml")
-	if len(cases) < 500 {
-		t.Fatalf("dev v2 has %d questions, want at least 500", len(cases))
+	cases := loadCases(t, name)
+	if len(cases) < min {
+		t.Fatalf("%s has %d questions, want at least %d", name, len(cases), min)
 	}
 	faq := map[string]string{}
 	for _, e := range kb.Entries() {
@@ -246,15 +255,15 @@ func TestDevV2(t *testing.T) {
 	}
 	for _, c := range cases {
 		if _, ok := kb.Entry(c.Expect); !ok && c.Expect != "decline" {
-			t.Errorf("dev v2 question %q expects unknown entry %q", c.Q, c.Expect)
+			t.Errorf("%s question %q expects unknown entry %q", name, c.Q, c.Expect)
 		}
-		if id, ok := faq[compact(c.Q)]; ok && !slices.Contains(devV2SharedWithFAQ, c.Q) {
-			t.Errorf("dev v2 question %q is also a phrasing of %s: write the phrasing in other words", c.Q, id)
+		if id, ok := faq[compact(c.Q)]; ok && !slices.Contains(shared, c.Q) {
+			t.Errorf("%s question %q is also a phrasing of %s: write the phrasing in other words", name, c.Q, id)
 		}
 	}
 	r := runEval(kb, cases)
 	top1, recall, prec := pct(r.top1, r.answerable), pct(r.declineOK, r.declineWant), pct(r.declinedRight, r.declined)
-	t.Logf("dev v2: %d questions (%d answerable, %d to decline)", len(cases), r.answerable, r.declineWant)
+	t.Logf("%s: %d questions (%d answerable, %d to decline)", name, len(cases), r.answerable, r.declineWant)
 	t.Logf("top-1 answered correctly: %d/%d = %.1f%% (best entry ranked first: %.1f%%, in top 3: %.1f%%)",
 		r.top1, r.answerable, top1, pct(r.rank1, r.answerable), pct(r.top3, r.answerable))
 	t.Logf("decline precision: %d/%d = %.1f%%; decline recall: %d/%d = %.1f%%",
@@ -262,8 +271,8 @@ func TestDevV2(t *testing.T) {
 	for _, m := range r.misses {
 		t.Logf("miss: %s", m)
 	}
-	if top1 < devV2Top1Floor || recall < devV2DeclineFloor {
-		t.Errorf("dev v2 top-1 %.1f%%, decline recall %.1f%%: want at least %.0f%% and %.0f%%", top1, recall, devV2Top1Floor, devV2DeclineFloor)
+	if top1 < top1Floor || recall < declineFloor {
+		t.Errorf("%s top-1 %.1f%%, decline recall %.1f%%: want at least %.0f%% and %.0f%%", name, top1, recall, top1Floor, declineFloor)
 	}
 }
 
@@ -277,11 +286,11 @@ var devV2SharedWithFAQ = []string{"我能参加不", "农民工能参加吗", "�
 	"哈喽", "太感谢了", "你能做什么", "我要找真人", "客服电话", "社保卡丢了怎么补办", "怎么参加医保", "养老金的问题",
 	"工伤怎么认定", "生育保险怎么报", "商业保险能同时报吗"}
 
-// Floors of TestDevV2, a little below the figures at the commit that set them (91.9% top-1,
-// 94.6% decline recall; 74.8% and 82.1% before any tuning for the set).
+// Floors of TestDevV2, a little below the figures at the commit that set them (91.3% top-1,
+// 100% decline recall; 74.8% and 82.1% before any tuning for the set).
 const (
 	devV2Top1Floor    = 89.0
-	devV2DeclineFloor = 91.0
+	devV2DeclineFloor = 95.0
 )
 
 // TestMatchRules checks the rules of Match beside retrieval on the shipped knowledge base, each

@@ -50,10 +50,8 @@ const personalBoost = 0.15
 
 // whose returns the cue of q (normalized or prepared by the analyzer) about whose case it asks.
 func whose(q string) int {
-	for _, c := range othersCues {
-		if strings.Contains(q, c) {
-			return whoseOthers
-		}
+	if othersIn(q) {
+		return whoseOthers
 	}
 	if asksState(q) || containsAny(q, ownCues) {
 		return whoseOwn
@@ -74,8 +72,34 @@ func whose(q string) int {
 func asksState(q string) bool { return containsAny(q, stateCues) || containsAny(q, lookupCues) }
 
 // othersIn reports whether q names someone else (q normalized, before the lexicon rewrites
-// 老婆 to 家属).
-func othersIn(q string) bool { return containsAny(q, othersCues) }
+// 老婆 to 家属, or prepared) other than as the source of what the asker heard (同事说…).
+func othersIn(q string) bool {
+	for _, c := range othersCues {
+		for rest := q; ; {
+			i := strings.Index(rest, c)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(c):]
+			if !hearsay(rest) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hearsayCues follow a person the asker only heard something from: 同事说, 工友告诉我.
+var hearsayCues = []string{"说", "讲", "告诉", "介绍", "让", "跟我", "提醒"}
+
+func hearsay(after string) bool {
+	for _, h := range hearsayCues {
+		if strings.HasPrefix(after, h) {
+			return true
+		}
+	}
+	return false
+}
 
 func containsAny(q string, cues []string) bool {
 	for _, c := range cues {
