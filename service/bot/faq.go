@@ -749,7 +749,7 @@ func (kb *KB) Match(q string) Match {
 	switch {
 	case others:
 		m.Band = BandDecline // someone else's money: never from data, never guessed
-	case m.Band != BandDecline && !namesPlan(p) && (d.offtopicIn(asking(p, runes)) || d.offtopicIn(asking(raw, runes))):
+	case m.Band != BandDecline && !namesPlan(p) && (d.offtopicIn(p) || d.offtopicIn(raw)):
 		m.Band = BandDecline
 	}
 	return m
@@ -832,27 +832,6 @@ func clausesOf(text string) []string {
 // minClauseAvg: text whose space-separated pieces average fewer runes than this is words typed
 // apart, not clauses.
 const minClauseAvg = 4
-
-// asking returns the parts of text (of runes letters and digits) where an off-topic word means
-// an off-topic question: for a story its first clause (what it is about) and the clauses that ask
-// something, joined by "|"; a word in the rest only tells the story (孩子还上学, 坐地铁). A shorter
-// question is all topic.
-func asking(text string, runes int) string {
-	if runes < storyRunes {
-		return text
-	}
-	clauses := clausesOf(text)
-	if len(clauses) < 2 {
-		return text
-	}
-	parts := clauses[:1]
-	for _, c := range clauses[1:] {
-		if asks(c) {
-			parts = append(parts, c)
-		}
-	}
-	return strings.Join(parts, "|")
-}
 
 // askCues mark a clause that asks something.
 var askCues = []string{"吗", "么", "呢", "咋", "怎", "啥", "什么", "多少", "几", "哪", "谁", "能不能", "是不是", "有没有", "要不要", "可不可以", "行不行", "?"}
