@@ -219,10 +219,11 @@ func TestHoldoutV2(t *testing.T) {
 	}
 }
 
-// Floors of TestHoldoutV2, set from the figures at the commit that added the set (see README).
+// Floors of TestHoldoutV2, a margin below the figures at the commit that set them (91.9% and
+// 97.3%; 70.5% before the retrieval work).
 const (
-	holdoutV2Top1Floor    = 82.0
-	holdoutV2DeclineFloor = 83.0
+	holdoutV2Top1Floor    = 89.0
+	holdoutV2DeclineFloor = 94.0
 )
 
 // TestDevV2 measures retrieval on testdata/bot/dev_v2.yaml, the second development set: questions

@@ -25,8 +25,9 @@ func TestHoldoutV3(t *testing.T) {
 	}
 }
 
-// Floors of TestHoldoutV3, set from the figures at the commit that set them (see README).
+// Floors of TestHoldoutV3, a margin below the figures at the commit that set them (89.7% and
+// 94.3%; 83.8% and 68.6% when the set came in).
 const (
-	holdoutV3Top1Floor    = 0.0
-	holdoutV3DeclineFloor = 0.0
+	holdoutV3Top1Floor    = 87.0
+	holdoutV3DeclineFloor = 90.0
 )
