@@ -23,7 +23,7 @@
 // for whether-questions (我能不能报), and someone else's payment (我老婆的…到了没, 帮我查班组的…)
 // is declined; a redirect entry (基本医保, 公积金…) is answered only when the question says one
 // of its needs words ("报销比例是多少" is the plan's ratio); a word of a topic the plan does not
-// answer (faq.yaml's offtopic: 落户, 加班费, 挂号… about 500), found in the question as typed or
+// answer (faq.yaml's offtopic: 落户, 加班费, 挂号… about 450), found in the question as typed or
 // as read, declines unless the question names the plan itself (二次报销, 互助金), and so does a
 // question the relevance model (relevance.go, trained on the phrasings against faq.yaml's
 // offtopic_examples) reads as off-topic when retrieval is not sure of it. A pinned table
