@@ -32,7 +32,7 @@ func TestBrowserStaffBind(t *testing.T) {
 
 	step("sign in", chromedp.Navigate(base+"/admin/login"), chromedp.WaitVisible("#login"),
 		chromedp.SendKeys("#username", "u1"), chromedp.SendKeys("#password", password),
-		chromedp.Click("#login button"), chromedp.WaitVisible("nav"))
+		through("#login button"), chromedp.WaitVisible("#overview"))
 	step("member page", chromedp.Navigate(fmt.Sprintf("%s/admin/members/%d", base, zhang)), chromedp.WaitVisible("#staff-bind-link"))
 	step("open the form", chromedp.Click("#staff-bind-link"), chromedp.WaitVisible("#staff-bind"))
 	shot("staff_bind_form")

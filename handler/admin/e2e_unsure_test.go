@@ -29,7 +29,7 @@ func TestBrowserUnsureQuestions(t *testing.T) {
 
 	p.step("sign in", chromedp.Navigate(base+"/admin/login"), chromedp.WaitVisible("#login"),
 		chromedp.SendKeys("#username", "admin"), chromedp.SendKeys("#password", password),
-		chromedp.Click("#login button"), chromedp.WaitVisible("#nav-unsure"))
+		through("#login button"), chromedp.WaitVisible("#nav-unsure"))
 	p.step("open the page from the menu", chromedp.Click("#nav-unsure"), chromedp.WaitVisible("#unsure"))
 	sel := fmt.Sprintf("#q-%d", row.ID)
 	if s := p.text(sel); !strings.Contains(s, q) || !strings.Contains(s, "4") {
