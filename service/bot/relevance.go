@@ -21,9 +21,8 @@ type relevance struct {
 // relevanceAlpha is the additive smoothing of the feature counts.
 const relevanceAlpha = 0.5
 
-// relevanceFeatures returns the features of prepared text: its characters and adjacent pairs.
-func (an *analyzer) relevanceFeatures(prepared string) []string {
-	chars, _ := an.terms(prepared)
+// relevanceFeatures returns the features of analyzed text: its characters and adjacent pairs.
+func relevanceFeatures(chars []string) []string {
 	out := make([]string, 0, 2*len(chars))
 	out = append(out, chars...)
 	for i := 1; i < len(chars); i++ {
@@ -32,21 +31,24 @@ func (an *analyzer) relevanceFeatures(prepared string) []string {
 	return out
 }
 
-// newRelevance trains the model on texts about the plan (in) and off-topic texts (out).
-func newRelevance(an *analyzer, in, out []string) *relevance {
-	count := func(texts []string) (map[string]float64, float64) {
-		c := map[string]float64{}
-		var n float64
-		for _, t := range texts {
-			for _, f := range an.relevanceFeatures(an.prepare(t, true)) {
-				c[f]++
-				n++
-			}
+// newRelevance trains the model on the lines about the plan (in, as the index analyzed them) and
+// on off-topic texts (out).
+func newRelevance(an *analyzer, in []line, out []string) *relevance {
+	cin, cout := map[string]float64{}, map[string]float64{}
+	var nin, nout float64
+	for _, l := range in {
+		for _, f := range relevanceFeatures(l.chars) {
+			cin[f]++
+			nin++
 		}
-		return c, n
 	}
-	cin, nin := count(in)
-	cout, nout := count(out)
+	for _, t := range out {
+		chars, _ := an.terms(an.prepare(t, true))
+		for _, f := range relevanceFeatures(chars) {
+			cout[f]++
+			nout++
+		}
+	}
 	vocab := map[string]bool{}
 	for f := range cin {
 		vocab[f] = true
@@ -70,7 +72,8 @@ func (r *relevance) offtopic(an *analyzer, prepared string) (float64, int) {
 	}
 	var sum float64
 	n := 0
-	for _, f := range an.relevanceFeatures(prepared) {
+	chars, _ := an.terms(prepared)
+	for _, f := range relevanceFeatures(chars) {
 		if lo, ok := r.logOdds[f]; ok {
 			sum += lo
 			n++
