@@ -952,10 +952,11 @@ const (
 // bot those words, and a saying they add from the unsure questions must be answered next time.
 // (On the dev sets with the word list off: one more right answer, two fewer declines.)
 func (d *kbData) unrelated(p string) bool {
-	if _, words := d.ix.an.terms(p); len(words) > 0 {
+	chars, words := d.ix.an.terms(p)
+	if len(words) > 0 {
 		return false // says a lexicon term or domain word: the plan's own vocabulary
 	}
-	score, n := d.rel.offtopic(d.ix.an, p)
+	score, n := d.rel.offtopic(chars)
 	return n > 0 && score > unrelatedAbove
 }
 

@@ -59,10 +59,8 @@ func whose(q string) int {
 	if containsAny(q, whetherCues) && !containsAny(q, amountCues) {
 		return whoseGeneral // 我能不能报: whether the plan covers the asker, not their lines
 	}
-	for _, c := range selfCues {
-		if strings.Contains(q, c) {
-			return whoseSelf
-		}
+	if containsAny(q, selfCues) {
+		return whoseSelf
 	}
 	return whoseGeneral
 }

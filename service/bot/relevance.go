@@ -64,15 +64,15 @@ func newRelevance(an *analyzer, in []line, out []string) *relevance {
 	return r
 }
 
-// offtopic returns the mean log-odds of prepared text's known features being off-topic rather
-// than about the plan (above 0: more like the off-topic examples), and how many features it knew.
-func (r *relevance) offtopic(an *analyzer, prepared string) (float64, int) {
+// offtopic returns the mean log-odds of analyzed text's known features (chars: its characters)
+// being off-topic rather than about the plan (above 0: more like the off-topic examples), and how
+// many features it knew.
+func (r *relevance) offtopic(chars []string) (float64, int) {
 	if r == nil {
 		return 0, 0
 	}
 	var sum float64
 	n := 0
-	chars, _ := an.terms(prepared)
 	for _, f := range relevanceFeatures(chars) {
 		if lo, ok := r.logOdds[f]; ok {
 			sum += lo
